@@ -1,0 +1,43 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+// The preload shim (preload/, C) is deliberately not a target here: a SwiftPM library would link the Swift
+// runtime into every traced process. scripts/build-preload builds it with the system C compiler.
+let package = Package(
+    name: "leaktrack",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "leaktrack", targets: ["leaktrack"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // The wire format header shared with the shim (header only; the .c file holds its static checks).
+        .target(name: "CLeakTrackWire"),
+        // accept4 and SO_PEERCRED, which the Glibc module does not expose.
+        .target(name: "CLeakTrackSystem"),
+        // Stream decoding, the live-allocation ledger, the trace model and the trace file format.
+        .target(name: "LeakTrackCore", dependencies: ["CLeakTrackWire"]),
+        // Addresses to functions, files and lines (llvm-symbolizer, swift_demangle).
+        .target(name: "LeakTrackSymbolize", dependencies: ["LeakTrackCore"]),
+        // Leak analysis (call sites, suppressions, grouping) and the text and JSON renderers.
+        .target(name: "LeakTrackReport", dependencies: ["LeakTrackCore"]),
+        // The collector server and the subcommands.
+        .target(
+            name: "LeakTrackCLI",
+            dependencies: [
+                "LeakTrackCore", "LeakTrackSymbolize", "LeakTrackReport", "CLeakTrackSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "leaktrack", dependencies: ["LeakTrackCLI"]),
+        .testTarget(name: "LeakTrackCoreTests", dependencies: ["LeakTrackCore", "CLeakTrackWire"]),
+        .testTarget(name: "LeakTrackReportTests", dependencies: ["LeakTrackReport", "LeakTrackCore"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["LeakTrackCore"],
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

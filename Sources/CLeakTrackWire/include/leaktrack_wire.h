@@ -1,0 +1,216 @@
+/*
+ * leaktrack wire format: the one definition shared by the preload shim (C) and the collector (Swift).
+ *
+ * A stream is a sequence of records made of little-endian 64-bit words. Every record starts with one
+ * header word:
+ *
+ *     bits  0..7   record type (enum lt_record_type)
+ *     bits  8..23  record length in words, header included (1..65535)
+ *     bits 24..63  position tag: for records that went through the shim's ring buffer, the ring position
+ *                  (in words, modulo 2^40) at which the record was claimed. The collector checks that tags
+ *                  follow each other exactly, so a lost or garbled word is detected, never misread.
+ *                  Records the writer thread adds itself (HELLO, TICK, SKIP) carry tag 0 and take no
+ *                  ring positions.
+ *
+ * The ring hands records to the writer thread in claim order, and the claim is one atomic increment, so
+ * the stream is in the true process-wide order of events: a free is claimed before the real free() runs,
+ * and an allocation after the real malloc() returns, so an address can never be seen reused ahead of its
+ * own free, whatever thread frees it.
+ *
+ * The first record of every stream is HELLO (magic, version, pointer size, endianness, process identity).
+ * A reader rejects a stream whose magic differs or whose version is newer than it knows.
+ *
+ * Variable-length payloads (strings, frame lists) follow the fixed part and are padded with zero bytes to
+ * a whole word. Strings are not NUL-terminated on the wire; their byte length is in the fixed part.
+ */
+#ifndef LEAKTRACK_WIRE_H
+#define LEAKTRACK_WIRE_H
+
+#include <stdint.h>
+
+#define LT_WIRE_MAGIC "LEAKTRK\0"
+#define LT_WIRE_MAGIC_SIZE 8
+#define LT_WIRE_VERSION 1u
+
+/* Limits that bound every loop over wire data, on both sides. */
+#define LT_MAX_RECORD_WORDS 65535u /* the length field is 16 bits */
+#define LT_MAX_DEPTH 512u          /* deepest stack the shim can capture */
+#define LT_MAX_SEGMENTS 16u        /* executable segments per module */
+#define LT_MAX_BUILD_ID 64u        /* bytes of a GNU build id */
+#define LT_MAX_PATH 4096u          /* bytes of a module or executable path */
+#define LT_MAX_CMDLINE 16384u      /* bytes of the NUL-separated command line */
+
+#define LT_TAG_BITS 40u
+#define LT_TAG_MASK ((UINT64_C(1) << LT_TAG_BITS) - 1u)
+
+enum lt_record_type {
+    LT_REC_HELLO = 1,         /* first record: who is talking (writer-made) */
+    LT_REC_MODULES_BEGIN = 2, /* a full module snapshot follows; it replaces the previous one */
+    LT_REC_MODULE = 3,        /* one loaded object: path, load bias, build id, executable segments */
+    LT_REC_MODULES_END = 4,   /* end of the snapshot */
+    LT_REC_STACK = 5,         /* a new distinct call stack and its id */
+    LT_REC_ALLOC = 6,         /* a block was allocated */
+    LT_REC_FREE = 7,          /* a block is about to be freed */
+    LT_REC_REALLOC_BEGIN = 8, /* realloc(ptr, ...) is about to run: ptr leaves the live set for now */
+    LT_REC_REALLOC_END = 9,   /* realloc finished: the new block, or ptr restored if it failed */
+    LT_REC_TICK = 10,         /* a clock and memory sample (writer-made) */
+    LT_REC_SKIP = 11,         /* ring words that were never published and were skipped (writer-made) */
+    LT_REC_FINAL = 12,        /* clean end of the stream, with the shim's counters */
+};
+
+/* How a block was obtained, carried in ALLOC and REALLOC_END. */
+enum lt_alloc_kind {
+    LT_KIND_MALLOC = 1,
+    LT_KIND_CALLOC = 2,
+    LT_KIND_REALLOC = 3,
+    LT_KIND_REALLOCARRAY = 4,
+    LT_KIND_POSIX_MEMALIGN = 5,
+    LT_KIND_ALIGNED_ALLOC = 6,
+    LT_KIND_MEMALIGN = 7,
+    LT_KIND_VALLOC = 8,
+    LT_KIND_PVALLOC = 9,
+};
+
+/* REALLOC_END status. */
+enum lt_realloc_status {
+    LT_REALLOC_DONE = 0,   /* the old block is gone; new_ptr (maybe 0 after realloc(p, 0)) is live */
+    LT_REALLOC_FAILED = 1, /* nothing changed: the old block is live again */
+};
+
+/* Stack ids that are not stacks. LT_NO_STACK: the allocation was made while the shim itself was running (for
+ * example libunwind's own first calloc in a thread); LT_DROPPED_STACK: the program's allocation, but its
+ * stack did not fit in the stack table. Both are still counted. */
+#define LT_NO_STACK 0u
+#define LT_DROPPED_STACK 0xffffffffu
+
+static inline uint64_t lt_header_make(uint32_t type, uint32_t words, uint64_t tag) {
+    return (uint64_t)(type & 0xffu) | ((uint64_t)(words & 0xffffu) << 8) | ((tag & LT_TAG_MASK) << 24);
+}
+static inline uint32_t lt_header_type(uint64_t header) { return (uint32_t)(header & 0xffu); }
+static inline uint32_t lt_header_words(uint64_t header) { return (uint32_t)((header >> 8) & 0xffffu); }
+static inline uint64_t lt_header_tag(uint64_t header) { return header >> 24; }
+static inline uint32_t lt_words_for_bytes(uint32_t bytes) { return (bytes + 7u) / 8u; }
+
+/* HELLO: written by the shim's writer thread before anything else. Followed by exe_len bytes of the
+ * executable path, then cmdline_len bytes of the command line (arguments separated by NUL), each padded. */
+struct lt_hello {
+    uint64_t header;
+    char magic[LT_WIRE_MAGIC_SIZE];
+    uint32_t version;
+    uint8_t pointer_size;   /* sizeof(void *) in the target */
+    uint8_t little_endian;  /* 1 */
+    uint16_t flags;         /* LT_HELLO_* */
+    uint32_t pid;
+    uint32_t ppid;
+    uint64_t realtime_ns;   /* CLOCK_REALTIME at start */
+    uint64_t monotonic_ns;  /* CLOCK_MONOTONIC at start: TICK times are on this clock */
+    uint32_t max_depth;     /* configured stack depth */
+    uint32_t exe_len;
+    uint32_t cmdline_len;
+    uint32_t reserved;
+};
+_Static_assert(sizeof(struct lt_hello) == 64, "lt_hello layout");
+
+#define LT_HELLO_FORKED 1u /* this process is a fork child of a traced process */
+
+/* MODULE: followed by nsegments lt_segment, then build_id_len bytes (padded), then path_len bytes (padded).
+ * An empty path is a module without a file (the vdso). */
+struct lt_module {
+    uint64_t header;
+    uint64_t bias;          /* load bias (dlpi_addr): runtime address = ELF virtual address + bias */
+    uint32_t path_len;
+    uint16_t build_id_len;
+    uint16_t nsegments;
+};
+_Static_assert(sizeof(struct lt_module) == 24, "lt_module layout");
+
+struct lt_segment {
+    uint64_t start; /* runtime addresses of an executable PT_LOAD segment: [start, end) */
+    uint64_t end;
+};
+_Static_assert(sizeof(struct lt_segment) == 16, "lt_segment layout");
+
+/* MODULES_BEGIN and MODULES_END carry the loader's generation counters (dlpi_adds, dlpi_subs). */
+struct lt_modules_mark {
+    uint64_t header;
+    uint64_t adds;
+    uint64_t subs;
+};
+_Static_assert(sizeof(struct lt_modules_mark) == 24, "lt_modules_mark layout");
+
+/* STACK: followed by depth frame addresses, innermost first (the return address in the allocating
+ * function's caller chain, starting just outside the shim). Ids are dense, from 1. */
+struct lt_stack {
+    uint64_t header;
+    uint32_t id;
+    uint32_t depth;
+};
+_Static_assert(sizeof(struct lt_stack) == 16, "lt_stack layout");
+
+struct lt_alloc {
+    uint64_t header;
+    uint32_t stack;
+    uint8_t kind;
+    uint8_t reserved[3];
+    uint64_t ptr;
+    uint64_t size;
+};
+_Static_assert(sizeof(struct lt_alloc) == 32, "lt_alloc layout");
+
+/* FREE and REALLOC_BEGIN. */
+struct lt_free {
+    uint64_t header;
+    uint64_t ptr;
+};
+_Static_assert(sizeof(struct lt_free) == 16, "lt_free layout");
+
+struct lt_realloc_end {
+    uint64_t header;
+    uint64_t begin_tag; /* tag of the matching REALLOC_BEGIN */
+    uint64_t new_ptr;
+    uint64_t size;
+    uint32_t stack;
+    uint8_t status;     /* enum lt_realloc_status */
+    uint8_t kind;       /* LT_KIND_REALLOC or LT_KIND_REALLOCARRAY */
+    uint8_t reserved[2];
+};
+_Static_assert(sizeof(struct lt_realloc_end) == 40, "lt_realloc_end layout");
+
+struct lt_tick {
+    uint64_t header;
+    uint64_t monotonic_ns;
+    uint64_t rss_bytes;     /* resident set size, 0 if unknown */
+    uint64_t vm_bytes;      /* virtual size, 0 if unknown */
+};
+_Static_assert(sizeof(struct lt_tick) == 32, "lt_tick layout");
+
+/* SKIP: ring words [from_tag, from_tag + words) were claimed but never published (a thread died or was
+ * stopped mid-record) and the writer gave up on them. Whatever they held is lost and counted. */
+struct lt_skip {
+    uint64_t header;
+    uint64_t from_tag;
+    uint64_t words;
+};
+_Static_assert(sizeof(struct lt_skip) == 24, "lt_skip layout");
+
+/* FINAL: the shim's counters at a clean end. A stream without FINAL ended abruptly (a killed process).
+ * Allocation and free counts are not here: the collector counts the records themselves. */
+struct lt_final {
+    uint64_t header;
+    uint64_t no_stack;          /* allocations recorded without a stack: made inside the shim itself */
+    uint64_t stacks_dropped;    /* allocations whose stack did not fit in the stack table */
+    uint64_t bootstrap_allocs;  /* allocations served before the real allocator was found (not traced) */
+    uint64_t failed_allocs;     /* allocation calls that returned NULL / an error */
+    uint64_t skipped_words;     /* ring words lost to SKIP */
+    uint64_t exit_status;       /* status passed to exit or _exit, or LT_EXIT_UNKNOWN */
+    uint64_t reserved;
+};
+_Static_assert(sizeof(struct lt_final) == 64, "lt_final layout");
+
+#define LT_EXIT_UNKNOWN UINT64_MAX
+
+/* Bytes the collector sends back to the shim on the same socket. */
+#define LT_ACK_HELLO 'H' /* the collector accepted the stream */
+#define LT_ACK_DONE 'D'  /* the collector has stored everything up to FINAL; the shim may let the process end */
+
+#endif /* LEAKTRACK_WIRE_H */

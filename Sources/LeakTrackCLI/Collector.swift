@@ -1,0 +1,169 @@
+import CLeakTrackSystem
+import Foundation
+import LeakTrackCore
+import LeakTrackSymbolize
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What the collector stored for one traced process.
+struct CollectedTrace {
+    var path: String?
+    var pid: UInt32
+    var executable: String
+    var summary: String
+}
+
+/// Decides where each process's trace goes.
+struct TraceNaming {
+    var directory: String
+    /// The pid whose trace goes to `explicitPath` (the command `record` started).
+    var mainPid: pid_t?
+    var explicitPath: String?
+
+    func path(for hello: Hello) -> String {
+        if let explicitPath, let mainPid, hello.pid == UInt32(mainPid) { return explicitPath }
+        let name = hello.executable.split(separator: "/").last.map(String.init) ?? "process"
+        return "\(directory)/leaktrack.\(name).\(hello.pid).trace"
+    }
+}
+
+/// The collector: accepts one connection per traced process on a listening Unix socket and turns each stream
+/// into a trace file. One thread per connection; a stream is symbolized and written when it ends, and only
+/// then does the shim get its final acknowledgement (so the trace is complete when the program exits).
+final class Collector {
+    private let listener: Int32
+    private let naming: TraceNaming
+    private let symbolizerPath: String?
+    private let log: (String) -> Void
+    private let lock = NSLock()
+    private var active = 0
+    private var accepted = 0
+    private var traces: [CollectedTrace] = []
+
+    init(listener: Int32, naming: TraceNaming, log: @escaping (String) -> Void) {
+        self.listener = listener
+        self.naming = naming
+        self.symbolizerPath = LLVMSymbolizer.locate()
+        self.log = log
+        if symbolizerPath == nil {
+            log("llvm-symbolizer not found (set LEAKTRACK_SYMBOLIZER or put the Swift toolchain on PATH); traces will have addresses only")
+        }
+    }
+
+    var collected: [CollectedTrace] {
+        lock.lock()
+        defer { lock.unlock() }
+        return traces.sorted { $0.pid < $1.pid }
+    }
+
+    /// Accepts connections until `shouldStop(accepted, active)` says so at a moment when no connection is
+    /// waiting. Checked every 50 ms.
+    func run(shouldStop: (_ accepted: Int, _ active: Int) -> Bool) {
+        while true {
+            var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, 50)
+            if ready > 0 {
+                acceptOne()
+                continue
+            }
+            lock.lock()
+            let (a, b) = (accepted, active)
+            lock.unlock()
+            if shouldStop(a, b) { return }
+        }
+    }
+
+    private func acceptOne() {
+        let fd = lt_accept_cloexec(listener)
+        guard fd >= 0 else { return }
+        // Only processes of our own user may talk to us.
+        var peer: uid_t = 0
+        if lt_peer_uid(fd, &peer) != 0 || peer != getuid() {
+            log("refused a connection from uid \(peer)")
+            close(fd)
+            return
+        }
+        lock.lock()
+        accepted += 1
+        active += 1
+        lock.unlock()
+        let thread = Thread { [self] in
+            serve(fd)
+            lock.lock()
+            active -= 1
+            lock.unlock()
+        }
+        thread.stackSize = 4 << 20
+        thread.start()
+    }
+
+    private func serve(_ fd: Int32) {
+        defer { close(fd) }
+        let session = Session()
+        var decoder = StreamDecoder(name: "the stream on connection \(fd)")
+        var acknowledged = false
+        var renamed: String?
+        var failure: String?
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
+        defer { buffer.deallocate() }
+        reading: while true {
+            let got = read(fd, buffer.baseAddress, buffer.count)
+            if got < 0 {
+                if errno == EINTR { continue }
+                failure = "reading the stream failed: \(String(cString: strerror(errno)))"
+                break
+            }
+            if got == 0 { break }
+            do {
+                try decoder.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<got])) { record in
+                    session.apply(record)
+                    if !acknowledged, case .hello(let hello) = record {
+                        acknowledged = true
+                        renamed = "the stream from \(hello.executable) (pid \(hello.pid))"
+                        var ack = UInt8(ascii: "H")
+                        _ = write(fd, &ack, 1)
+                    }
+                }
+                if let name = renamed {
+                    decoder.name = name
+                    renamed = nil
+                }
+            } catch {
+                failure = "\(error)"
+                break reading
+            }
+        }
+        if failure == nil, !decoder.sawFinal {
+            do { try decoder.finish() } catch { failure = "\(error)" }
+        }
+        guard let hello = session.hello else {
+            if let failure { log("dropped a connection: \(failure)") }
+            return
+        }
+        if let failure { log("\(failure); keeping the \(decoder.byteCount) bytes that arrived before") }
+        // A fork child that never allocated (typically one that exec'd at once) leaves no trace.
+        if hello.forked && session.totals.allocations == 0 { return }
+        let path = naming.path(for: hello)
+        do {
+            let symbolizer = symbolizerPath.map { LLVMSymbolizer(executable: $0) }
+            let trace = try session.makeTrace(symbolizer: symbolizer, endMonotonicNanoseconds: monotonicNanoseconds())
+            try TraceFile.write(trace, to: path)
+            let leaked = trace.live.filter { $0.stack != SpecialStack.none }
+            let bytes = leaked.reduce(0) { $0 + $1.size }
+            let summary = "\(hello.executable) (pid \(hello.pid)): \(trace.totals.allocations) allocations, "
+                + "\(leaked.count) not freed (\(bytes) bytes)" + (trace.process.complete ? "" : ", incomplete")
+            lock.lock()
+            traces.append(CollectedTrace(path: path, pid: hello.pid, executable: hello.executable, summary: summary))
+            lock.unlock()
+        } catch {
+            log("cannot store the trace of pid \(hello.pid): \(error)")
+            lock.lock()
+            traces.append(CollectedTrace(path: nil, pid: hello.pid, executable: hello.executable, summary: "\(error)"))
+            lock.unlock()
+        }
+        var done = UInt8(ascii: "D")
+        _ = write(fd, &done, 1)
+    }
+}

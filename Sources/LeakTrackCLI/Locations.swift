@@ -1,0 +1,61 @@
+import Foundation
+import LeakTrackCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Where leaktrack's files are: the shim library, traces, the executable itself.
+enum Locations {
+    static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// libleaktrack.so: --preload, else LEAKTRACK_PRELOAD, else beside this executable, else ../lib/.
+    static func preloadLibrary(explicit: String?) throws -> String {
+        if let path = explicit ?? ProcessEnvironment.get("LEAKTRACK_PRELOAD"), !path.isEmpty {
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw LeakTrackError.usage("the preload library \(path) does not exist")
+            }
+            return absolute(path)
+        }
+        let directory = (executablePath as NSString).deletingLastPathComponent
+        for candidate in [directory + "/libleaktrack.so", directory + "/../lib/libleaktrack.so"]
+        where FileManager.default.fileExists(atPath: candidate) {
+            return (candidate as NSString).standardizingPath
+        }
+        throw LeakTrackError.usage(
+            "cannot find libleaktrack.so beside \(executablePath); build it with scripts/build or pass --preload PATH")
+    }
+
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+
+    /// The newest leaktrack.*.trace in the current directory.
+    static func newestTrace() throws -> String {
+        let directory = FileManager.default.currentDirectoryPath
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var best: (path: String, time: Date)?
+        for name in names where name.hasPrefix("leaktrack.") && name.hasSuffix(".trace") {
+            let path = directory + "/" + name
+            let time = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
+            if best == nil || time > best!.time { best = (path, time) }
+        }
+        guard let best else {
+            throw LeakTrackError.usage("no leaktrack.*.trace in \(directory); name a trace file, or record one with leaktrack record -- CMD")
+        }
+        return best.path
+    }
+}
+
+/// All user-facing output goes through here, so messages share one prefix and stream.
+enum Output {
+    static func error(_ message: String) {
+        FileHandle.standardError.write(Data(("leaktrack: " + message + "\n").utf8))
+    }
+
+    static func print(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}

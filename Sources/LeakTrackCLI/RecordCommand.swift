@@ -1,0 +1,146 @@
+import ArgumentParser
+import Foundation
+import LeakTrackCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+struct RecordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Run a command under the leaktrack shim and write a trace per process.",
+        discussion: """
+            The command's standard input, output and error are untouched and its exit status becomes \
+            leaktrack's. Every process it starts that inherits LD_PRELOAD (fork children, exec'd programs) is \
+            traced on its own connection into its own trace file, named leaktrack.PROGRAM.PID.trace.
+            """)
+
+    @Option(name: .shortAndLong, help: "Trace file for the command's own process (default: leaktrack.PROGRAM.PID.trace here).")
+    var output: String?
+
+    @Option(name: .long, help: "Path of libleaktrack.so (default: beside this executable, or LEAKTRACK_PRELOAD).")
+    var preload: String?
+
+    @Option(name: .long, help: "Stack frames kept per allocation (sets LEAKTRACK_DEPTH, 1-512).")
+    var depth: Int?
+
+    @Argument(parsing: .captureForPassthrough, help: "The command to run, after --.")
+    var command: [String] = []
+
+    func validate() throws {
+        let args = command.first == "--" ? Array(command.dropFirst()) : command
+        guard !args.isEmpty else { throw ValidationError("give the command to run after --, e.g. leaktrack record -- ./server") }
+        if let depth, !(1...512).contains(depth) { throw ValidationError("--depth must be from 1 to 512") }
+    }
+
+    func run() throws {
+        let args = command.first == "--" ? Array(command.dropFirst()) : command
+        let library = try Locations.preloadLibrary(explicit: preload)
+        let listener = try System.makePrivateListener()
+        defer {
+            close(listener.fd)
+            System.removeListener(directory: listener.directory, path: listener.path)
+        }
+
+        var environment = ProcessInfo.processInfo.environment
+        let existing = environment["LD_PRELOAD"].map { $0.isEmpty ? "" : ":" + $0 } ?? ""
+        environment["LD_PRELOAD"] = library + existing
+        environment["LEAKTRACK_SOCKET"] = listener.path
+        environment["LEAKTRACK_DISABLE"] = nil
+        if let depth { environment["LEAKTRACK_DEPTH"] = String(depth) }
+
+        // Like `time`, leave Ctrl-C to the command: we finish its trace after it has gone.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGQUIT, SIG_IGN)
+        let child = try ChildProcess.spawn(args, environment: environment)
+
+        let outputPath = output.map { Locations.absolute($0) }
+        let naming = TraceNaming(directory: FileManager.default.currentDirectoryPath, mainPid: child, explicitPath: outputPath)
+        let collector = Collector(listener: listener.fd, naming: naming) { Output.error($0) }
+        let exited = Atomic(false)
+        let statusBox = Atomic<Int32>(0)
+        let waiter = Thread {
+            statusBox.value = ChildProcess.wait(child)
+            exited.value = true
+        }
+        waiter.start()
+        collector.run { _, active in exited.value && active == 0 }
+
+        let traces = collector.collected
+        if traces.isEmpty {
+            Output.error("no process connected: the shim did not load (is \(library) built for this machine?) or the command never started")
+        }
+        for trace in traces {
+            if let path = trace.path {
+                Output.error("\(trace.summary) -> \(path)")
+            }
+        }
+        if let main = traces.first(where: { $0.pid == UInt32(child) })?.path ?? traces.first?.path {
+            Output.error("see the report with: leaktrack report \(main)")
+        }
+        throw ExitCode(statusBox.value)
+    }
+}
+
+/// A tiny lock-protected box for values shared between the collector's threads.
+final class Atomic<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+
+    init(_ value: Value) { stored = value }
+
+    var value: Value {
+        get {
+            lock.lock()
+            defer { lock.unlock() }
+            return stored
+        }
+        set {
+            lock.lock()
+            stored = newValue
+            lock.unlock()
+        }
+    }
+}
+
+enum ChildProcess {
+    /// Starts `args` with `environment`, inheriting our standard streams; SIGINT and SIGQUIT are reset to
+    /// their defaults in the child (we ignore them ourselves).
+    static func spawn(_ args: [String], environment: [String: String]) throws -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGINT)
+        sigaddset(&defaults, SIGQUIT)
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
+
+        let argv = args.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawnp(&pid, args[0], nil, &attributes, argv, envp)
+        guard rc == 0 else {
+            throw LeakTrackError.usage("cannot run \(args[0]): \(String(cString: strerror(rc)))")
+        }
+        return pid
+    }
+
+    /// Waits for the child; returns its exit status, or 128 + signal like a shell.
+    static func wait(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return 2 }
+        }
+        let signal = status & 0x7f
+        if signal == 0 { return (status >> 8) & 0xff }
+        return 128 + signal
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import LeakTrackCore
+import LeakTrackReport
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+extension Grouping: ExpressibleByArgument {}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Show what a trace leaked: verdict, modules, functions and call sites with stacks.")
+
+    @Argument(help: "Trace file (default: the newest leaktrack.*.trace in the current directory).")
+    var trace: String?
+
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    @Option(name: .customLong("by"), help: "Group leaks by callsite, function, module or stack.")
+    var grouping: Grouping = .callsite
+
+    @Option(help: "Show at most N groups (and N functions per module).")
+    var top: Int?
+
+    @Option(help: "Treat frames whose function matches PATTERN (* wildcards) as allocator wrappers when choosing call sites. Repeatable.")
+    var fold: [String] = []
+
+    @Option(help: "A LeakSanitizer-style suppression file (leak:PATTERN lines, # comments).")
+    var suppressions: String?
+
+    @Flag(help: "Also count the C runtime's own start-up allocations as leaks.")
+    var noDefaultSuppressions = false
+
+    @Option(help: "Frames shown per stack in text output.")
+    var stackDepth: Int = 40
+
+    func validate() throws {
+        if let top, top < 1 { throw ValidationError("--top must be at least 1") }
+        if stackDepth < 1 { throw ValidationError("--stack-depth must be at least 1") }
+    }
+
+    func run() throws {
+        let path = try trace ?? Locations.newestTrace()
+        let loaded = try TraceFile.read(path: path)
+        var options = ReportOptions()
+        options.grouping = grouping
+        options.top = top
+        options.rules.foldPatterns += fold.map(Pattern.init)
+        var rules: [Suppressions.Rule] = []
+        if let suppressions { rules = try SuppressionFile.read(path: suppressions) }
+        options.suppressions = Suppressions(useDefaults: !noDefaultSuppressions, rules: rules)
+        let report = LeakReport(trace: loaded, options: options)
+        switch format {
+        case .text: Output.print(TextRenderer(stackDepth: stackDepth).render(report))
+        case .json: Output.print(JSONRenderer().render(report))
+        }
+    }
+}
+
+/// Reads LeakSanitizer-style suppression files: `leak:PATTERN` lines, `#` comments, blank lines.
+enum SuppressionFile {
+    static func read(path: String) throws -> [Suppressions.Rule] {
+        let text = String(decoding: try readFile(path: path), as: UTF8.self)
+        var rules: [Suppressions.Rule] = []
+        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard line.hasPrefix("leak:"), line.count > 5 else {
+                throw LeakTrackError.usage("\(path):\(number + 1): expected leak:PATTERN, found \"\(line)\"")
+            }
+            rules.append(Suppressions.Rule(pattern: Pattern(String(line.dropFirst(5))), reason: "\(path):\(number + 1)"))
+        }
+        return rules
+    }
+}

@@ -1,0 +1,48 @@
+/// Errors that leaktrack reports to the user: each message is one sentence that says what is wrong and, where
+/// there is something to do, what to do. The command layer prints it and exits with status 2.
+public enum LeakTrackError: Error, Equatable, CustomStringConvertible {
+    /// The bytes are not a leaktrack stream or trace at all.
+    case notLeakTrackData(path: String)
+    /// Written by a newer leaktrack.
+    case newerFormat(what: String, found: UInt32, supported: UInt32)
+    /// The data ends in the middle.
+    case truncated(what: String)
+    /// The data is damaged: a record that cannot be what it claims to be.
+    case corrupted(what: String, detail: String)
+    /// A file that could not be opened, read or written.
+    case file(path: String, operation: String, errno: Int32)
+    /// A system call failed.
+    case system(call: String, errno: Int32)
+    /// Anything else the user must fix, with the sentence to show.
+    case usage(String)
+
+    public var description: String {
+        switch self {
+        case .notLeakTrackData(let path):
+            return "\(path) is not a leaktrack trace (wrong magic bytes); pass a file written by leaktrack record"
+        case .newerFormat(let what, let found, let supported):
+            return "\(what) has format version \(found) but this leaktrack reads up to version \(supported); "
+                + "use a newer leaktrack to read it"
+        case .truncated(let what):
+            return "\(what) is truncated: it ends in the middle of a record (was the collector killed?)"
+        case .corrupted(let what, let detail):
+            return "\(what) is corrupted: \(detail)"
+        case .file(let path, let operation, let errno):
+            return "cannot \(operation) \(path): \(errnoDescription(errno))"
+        case .system(let call, let errno):
+            return "\(call) failed: \(errnoDescription(errno))"
+        case .usage(let message):
+            return message
+        }
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+func errnoDescription(_ code: Int32) -> String {
+    String(cString: strerror(code))
+}

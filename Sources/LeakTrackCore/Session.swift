@@ -1,0 +1,240 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What to resolve: one address in one module file.
+public struct SymbolRequest: Hashable, Sendable {
+    public var modulePath: String
+    public var buildID: [UInt8]
+    /// The ELF virtual address to look up (already adjusted to point into the call instruction).
+    public var address: UInt64
+
+    public init(modulePath: String, buildID: [UInt8], address: UInt64) {
+        self.modulePath = modulePath
+        self.buildID = buildID
+        self.address = address
+    }
+}
+
+/// Turns addresses into functions and source lines. The collector uses llvm-symbolizer; tests use a fake.
+public protocol Symbolizer {
+    /// Returns one symbol list (innermost first, empty if unknown) per request, in order.
+    func symbolize(_ requests: [SymbolRequest]) throws -> [[Symbol]]
+}
+
+/// One traced process's stream applied in order: modules, stacks, the live allocations and the counters.
+/// Feed it records with `apply`, then call `makeTrace` at the end.
+public final class Session {
+    public private(set) var hello: Hello?
+    public private(set) var counters: ShimCounters?
+    public private(set) var totals = Totals()
+    public let live = LiveTable()
+
+    private var modules: [Module] = []
+    private var moduleIndex: [ModuleKey: Int] = [:]
+    private var snapshot: [LoadedModule] = []
+    private var segmentMap: [(range: Range<UInt64>, module: Int)] = []
+
+    private var frames: [Frame] = []
+    private var frameIndex: [FrameKey: Int] = [:]
+    /// Indexed by stack id; entries for ids whose STACK record has not arrived (yet) have no frames.
+    private var stacks: [Stack] = [Stack(frames: [])]
+    /// Blocks between REALLOC_BEGIN and REALLOC_END, by the tag of the BEGIN record.
+    private var reallocsInFlight: [UInt64: (ptr: UInt64, entry: LiveTable.Entry)] = [:]
+    private var liveBytes: UInt64 = 0
+    private var samples: [MemorySample] = []
+    private var skippedWords: UInt64 = 0
+
+    private struct ModuleKey: Hashable {
+        var path: String
+        var bias: UInt64
+        var buildID: [UInt8]
+    }
+
+    private struct FrameKey: Hashable {
+        var module: Int
+        var offset: UInt64
+    }
+
+    public init() {}
+
+    // MARK: applying records
+
+    public func apply(_ record: WireRecord) {
+        totals.events += 1
+        switch record {
+        case .hello(let hello):
+            self.hello = hello
+        case .modulesBegin:
+            snapshot = []
+        case .module(let module):
+            snapshot.append(module)
+        case .modulesEnd:
+            installSnapshot()
+        case .stack(let id, let addresses):
+            defineStack(id: id, addresses: addresses)
+        case .alloc(let ptr, let size, let stack, _):
+            allocate(ptr, size: size, stack: stack)
+        case .free(let ptr):
+            if let entry = live.remove(ptr) {
+                release(entry)
+            } else {
+                totals.unknownFrees += 1
+            }
+        case .reallocBegin(let ptr, let tag):
+            if let entry = live.remove(ptr) { reallocsInFlight[tag] = (ptr, entry) }
+        case .reallocEnd(let beginTag, let newPtr, let size, let stack, let failed, _):
+            let old = reallocsInFlight.removeValue(forKey: beginTag)
+            if failed {
+                // Nothing happened to the old block: it is live again, unchanged.
+                if let old { live.insert(old.ptr, size: old.entry.size, stack: old.entry.stack) }
+            } else {
+                if let old { release(old.entry) }
+                if newPtr != 0 { allocate(newPtr, size: size, stack: stack) }
+            }
+        case .tick(let tick):
+            let start = hello?.monotonicNanoseconds ?? tick.monotonicNanoseconds
+            samples.append(
+                MemorySample(
+                    time: tick.monotonicNanoseconds &- start, residentBytes: tick.residentBytes,
+                    virtualBytes: tick.virtualBytes, heapBytes: liveBytes))
+        case .skip(_, let words):
+            skippedWords += words
+        case .final(let counters):
+            self.counters = counters
+        }
+    }
+
+    private func allocate(_ ptr: UInt64, size: UInt64, stack: UInt32) {
+        totals.allocations += 1
+        totals.allocatedBytes &+= size
+        if let replaced = live.insert(ptr, size: size, stack: stack) {
+            // The address was live already: its free never reached us (freed through a path the shim does
+            // not see). Count the old block as gone.
+            release(replaced)
+        }
+        liveBytes &+= size
+        if liveBytes > totals.peakLiveBytes { totals.peakLiveBytes = liveBytes }
+        if stack == SpecialStack.dropped {
+            totals.droppedStackAllocations += 1
+            return
+        }
+        let index = stackSlot(stack)
+        stacks[index].allocations += 1
+        stacks[index].allocatedBytes &+= size
+        stacks[index].liveCount += 1
+        stacks[index].liveBytes &+= size
+    }
+
+    private func release(_ entry: LiveTable.Entry) {
+        totals.frees += 1
+        liveBytes &-= entry.size
+        guard entry.stack != SpecialStack.dropped else { return }
+        let index = stackSlot(entry.stack)
+        stacks[index].liveCount -= 1
+        stacks[index].liveBytes &-= entry.size
+    }
+
+    private func stackSlot(_ id: UInt32) -> Int {
+        let index = Int(id)
+        if index >= stacks.count {
+            stacks.append(contentsOf: repeatElement(Stack(frames: []), count: index + 1 - stacks.count))
+        }
+        return index
+    }
+
+    private func installSnapshot() {
+        var map: [(range: Range<UInt64>, module: Int)] = []
+        for loaded in snapshot {
+            let key = ModuleKey(path: loaded.path, bias: loaded.bias, buildID: loaded.buildID)
+            let index: Int
+            if let known = moduleIndex[key] {
+                index = known
+            } else {
+                index = modules.count
+                modules.append(Module(path: loaded.path, buildID: loaded.buildID, bias: loaded.bias))
+                moduleIndex[key] = index
+            }
+            for segment in loaded.segments where !segment.isEmpty { map.append((segment, index)) }
+        }
+        segmentMap = map.sorted { $0.range.lowerBound < $1.range.lowerBound }
+        snapshot = []
+    }
+
+    private func module(containing address: UInt64) -> Int? {
+        var low = 0, high = segmentMap.count
+        while low < high {
+            let mid = (low + high) / 2
+            if segmentMap[mid].range.lowerBound <= address { low = mid + 1 } else { high = mid }
+        }
+        guard low > 0, segmentMap[low - 1].range.contains(address) else { return nil }
+        return segmentMap[low - 1].module
+    }
+
+    private func defineStack(id: UInt32, addresses: [UInt64]) {
+        guard id != SpecialStack.none, id != SpecialStack.dropped else { return }
+        var indexes: [Int] = []
+        indexes.reserveCapacity(addresses.count)
+        for address in addresses {
+            let module = self.module(containing: address)
+            let offset = module.map { address &- modules[$0].bias } ?? address
+            let key = FrameKey(module: module ?? -1, offset: offset)
+            if let known = frameIndex[key] {
+                indexes.append(known)
+            } else {
+                frameIndex[key] = frames.count
+                indexes.append(frames.count)
+                frames.append(Frame(address: address, module: module, offset: offset, symbols: []))
+            }
+        }
+        stacks[stackSlot(id)].frames = indexes
+    }
+
+    // MARK: the end
+
+    /// Builds the trace. Frames of stacks that still hold live memory are symbolized (each distinct frame
+    /// once) while the binaries are still there; `symbolizer` nil leaves them as module + offset.
+    public func makeTrace(symbolizer: Symbolizer?, endMonotonicNanoseconds: UInt64) throws -> Trace {
+        var liveAllocations: [LiveAllocation] = []
+        liveAllocations.reserveCapacity(live.count)
+        live.forEach { address, entry in
+            liveAllocations.append(LiveAllocation(address: address, size: entry.size, stack: entry.stack))
+        }
+        liveAllocations.sort { ($0.stack, $0.address) < ($1.stack, $1.address) }
+
+        var symbolized = frames
+        if let symbolizer {
+            var wanted = Set<Int>()
+            for stack in stacks where stack.liveCount > 0 { wanted.formUnion(stack.frames) }
+            let order = wanted.filter { frames[$0].module != nil }.sorted()
+            let requests = order.map { index -> SymbolRequest in
+                let frame = frames[index]
+                let module = modules[frame.module!]
+                // Return addresses point after the call; look up the call instruction itself.
+                return SymbolRequest(modulePath: module.path, buildID: module.buildID, address: frame.offset &- 1)
+            }
+            let answers = try symbolizer.symbolize(requests)
+            for (index, symbols) in zip(order, answers) { symbolized[index].symbols = symbols }
+        }
+
+        var lost = counters ?? ShimCounters()
+        lost.skippedWords = max(lost.skippedWords, skippedWords)
+        let hello = self.hello
+        let process = ProcessSummary(
+            pid: hello?.pid ?? 0, ppid: hello?.ppid ?? 0, executable: hello?.executable ?? "",
+            arguments: hello?.arguments ?? [], forked: hello?.forked ?? false,
+            startTime: hello?.realtimeNanoseconds ?? 0,
+            durationNanoseconds: endMonotonicNanoseconds &- (hello?.monotonicNanoseconds ?? endMonotonicNanoseconds),
+            complete: counters != nil, exitStatus: counters?.exitStatus)
+        return Trace(
+            process: process, modules: modules, frames: symbolized, stacks: stacks, live: liveAllocations,
+            totals: totals, lost: lost, samples: samples)
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock the shim stamps HELLO and TICK records with.
+public func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}

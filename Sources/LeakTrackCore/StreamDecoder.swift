@@ -1,0 +1,244 @@
+import CLeakTrackWire
+
+/// Decodes the shim's binary stream incrementally: feed it bytes as they arrive, in chunks of any size, and
+/// it hands out whole records. It checks everything it reads (first record, magic, version, record lengths,
+/// the ring position of every record) and throws `LeakTrackError` on anything wrong; no byte sequence can
+/// make it crash or loop.
+public struct StreamDecoder {
+    /// Ring positions are 40-bit tags (LT_TAG_BITS).
+    private let tagMask: UInt64 = (1 << 40) - 1
+    /// Names the stream in error messages ("the stream from pid 42", a file path).
+    public var name: String
+    public private(set) var hello: Hello?
+    public private(set) var sawFinal = false
+    /// Bytes received so far.
+    public private(set) var byteCount: UInt64 = 0
+
+    private var pending: [UInt8] = []
+    private var expectedTag: UInt64?
+
+    public init(name: String) {
+        self.name = name
+    }
+
+    /// True when the bytes received so far end exactly at a record boundary.
+    public var atRecordBoundary: Bool { pending.isEmpty }
+
+    /// Decodes every whole record in `bytes` (plus what was left over from earlier calls).
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ handle: (WireRecord) throws -> Void) throws {
+        byteCount += UInt64(bytes.count)
+        if pending.isEmpty {
+            let used = try decodeRecords(in: bytes, handle)
+            if used < bytes.count { pending.append(contentsOf: bytes[used...]) }
+        } else {
+            pending.append(contentsOf: bytes)
+            let buffer = pending
+            let used = try buffer.withUnsafeBytes { try decodeRecords(in: $0, handle) }
+            pending.removeFirst(used)
+        }
+    }
+
+    /// Call at end of input: throws if it stopped in the middle of a record or before any record.
+    public func finish() throws {
+        if hello == nil {
+            if byteCount == 0 { throw LeakTrackError.truncated(what: "\(name) (empty)") }
+            if pending.count < 16 { throw LeakTrackError.truncated(what: name) }
+        }
+        if !pending.isEmpty { throw LeakTrackError.truncated(what: name) }
+    }
+
+    private mutating func decodeRecords(
+        in bytes: UnsafeRawBufferPointer, _ handle: (WireRecord) throws -> Void
+    ) throws -> Int {
+        var offset = 0
+        while bytes.count - offset >= 8 {
+            let header = bytes.word(at: offset)
+            let words = Int(lt_header_words(header))
+            if words == 0 { throw corrupted("a record has length 0") }
+            if hello == nil, bytes.count - offset >= 16, !bytes.hasMagic(at: offset + 8) {
+                throw LeakTrackError.notLeakTrackData(path: name)
+            }
+            guard bytes.count - offset >= words * 8 else { break }
+            let record = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + words * 8])
+            try handle(try decode(record, header: header))
+            offset += words * 8
+        }
+        return offset
+    }
+
+    private func corrupted(_ detail: String) -> LeakTrackError {
+        .corrupted(what: name, detail: detail)
+    }
+
+    private mutating func checkTag(_ header: UInt64, words: Int) throws {
+        let tag = lt_header_tag(header)
+        if let expected = expectedTag, tag != expected & tagMask {
+            throw corrupted("a record has ring position \(tag) where \(expected & tagMask) was expected")
+        }
+        expectedTag = tag &+ UInt64(words)
+    }
+
+    private mutating func decode(_ r: UnsafeRawBufferPointer, header: UInt64) throws -> WireRecord {
+        let type = Int(lt_header_type(header))
+        let words = r.count / 8
+        func require(_ exact: Int, _ what: String) throws {
+            if words != exact { throw corrupted("a \(what) record has \(words) words instead of \(exact)") }
+        }
+        if hello == nil && type != LT_REC_HELLO.rawValue {
+            throw corrupted("the first record is of type \(type), not HELLO")
+        }
+        switch type {
+        case Int(LT_REC_HELLO.rawValue):
+            if hello != nil { throw corrupted("a second HELLO record") }
+            return .hello(try decodeHello(r))
+        case Int(LT_REC_MODULES_BEGIN.rawValue):
+            try require(3, "MODULES_BEGIN")
+            try checkTag(header, words: words)
+            return .modulesBegin
+        case Int(LT_REC_MODULES_END.rawValue):
+            try require(3, "MODULES_END")
+            try checkTag(header, words: words)
+            return .modulesEnd
+        case Int(LT_REC_MODULE.rawValue):
+            try checkTag(header, words: words)
+            return .module(try decodeModule(r))
+        case Int(LT_REC_STACK.rawValue):
+            guard words >= 2 else { throw corrupted("a STACK record has \(words) words") }
+            try checkTag(header, words: words)
+            let idDepth = r.word(at: 8)
+            let depth = Int(idDepth >> 32)
+            guard depth == words - 2 else { throw corrupted("a STACK record claims \(depth) frames in \(words) words") }
+            var frames = [UInt64](repeating: 0, count: depth)
+            for i in 0..<depth { frames[i] = r.word(at: 16 + i * 8) }
+            return .stack(id: UInt32(truncatingIfNeeded: idDepth), frames: frames)
+        case Int(LT_REC_ALLOC.rawValue):
+            try require(4, "ALLOC")
+            try checkTag(header, words: words)
+            let stackKind = r.word(at: 8)
+            return .alloc(
+                ptr: r.word(at: 16), size: r.word(at: 24), stack: UInt32(truncatingIfNeeded: stackKind),
+                kind: try kind(UInt8(truncatingIfNeeded: stackKind >> 32)))
+        case Int(LT_REC_FREE.rawValue):
+            try require(2, "FREE")
+            try checkTag(header, words: words)
+            return .free(ptr: r.word(at: 8))
+        case Int(LT_REC_REALLOC_BEGIN.rawValue):
+            try require(2, "REALLOC_BEGIN")
+            try checkTag(header, words: words)
+            return .reallocBegin(ptr: r.word(at: 8), tag: lt_header_tag(header))
+        case Int(LT_REC_REALLOC_END.rawValue):
+            try require(5, "REALLOC_END")
+            try checkTag(header, words: words)
+            let packed = r.word(at: 32)
+            let status = UInt8(truncatingIfNeeded: packed >> 32)
+            guard status <= 1 else { throw corrupted("a REALLOC_END record has status \(status)") }
+            return .reallocEnd(
+                beginTag: r.word(at: 8), newPtr: r.word(at: 16), size: r.word(at: 24),
+                stack: UInt32(truncatingIfNeeded: packed), failed: status == UInt8(LT_REALLOC_FAILED.rawValue),
+                kind: try kind(UInt8(truncatingIfNeeded: packed >> 40)))
+        case Int(LT_REC_TICK.rawValue):
+            try require(4, "TICK")
+            return .tick(MemoryTick(monotonicNanoseconds: r.word(at: 8), residentBytes: r.word(at: 16), virtualBytes: r.word(at: 24)))
+        case Int(LT_REC_SKIP.rawValue):
+            try require(3, "SKIP")
+            let from = r.word(at: 8), count = r.word(at: 16)
+            if let expected = expectedTag, from != expected & tagMask {
+                throw corrupted("a SKIP record starts at ring position \(from) where \(expected) was expected")
+            }
+            expectedTag = from &+ count
+            return .skip(fromTag: from, words: count)
+        case Int(LT_REC_FINAL.rawValue):
+            try require(8, "FINAL")
+            try checkTag(header, words: words)
+            sawFinal = true
+            let status = r.word(at: 48)
+            return .final(
+                ShimCounters(
+                    noStack: r.word(at: 8), stacksDropped: r.word(at: 16), bootstrapAllocations: r.word(at: 24),
+                    failedAllocations: r.word(at: 32), skippedWords: r.word(at: 40),
+                    exitStatus: status == UInt64.max ? nil : status))
+        default:
+            throw corrupted("unknown record type \(type)")
+        }
+    }
+
+    private func kind(_ raw: UInt8) throws -> AllocKind {
+        guard let kind = AllocKind(rawValue: raw) else { throw corrupted("unknown allocation kind \(raw)") }
+        return kind
+    }
+
+    private mutating func decodeHello(_ r: UnsafeRawBufferPointer) throws -> Hello {
+        guard r.count >= MemoryLayout<lt_hello>.size else { throw corrupted("the HELLO record is too short") }
+        guard r.hasMagic(at: 8) else { throw LeakTrackError.notLeakTrackData(path: name) }
+        let version = r.loadUnaligned(fromByteOffset: 16, as: UInt32.self).littleEndian
+        if version > LT_WIRE_VERSION {
+            throw LeakTrackError.newerFormat(what: name, found: version, supported: LT_WIRE_VERSION)
+        }
+        let pointerSize = r[20], littleEndian = r[21]
+        guard pointerSize == 8, littleEndian == 1 else {
+            throw corrupted("it comes from a \(pointerSize * 8)-bit or big-endian process, which this leaktrack cannot read")
+        }
+        let flags = r.loadUnaligned(fromByteOffset: 22, as: UInt16.self).littleEndian
+        let exeLength = Int(r.loadUnaligned(fromByteOffset: 52, as: UInt32.self).littleEndian)
+        let cmdLength = Int(r.loadUnaligned(fromByteOffset: 56, as: UInt32.self).littleEndian)
+        let exeWords = (exeLength + 7) / 8, cmdWords = (cmdLength + 7) / 8
+        guard exeLength <= Int(LT_MAX_PATH), cmdLength <= Int(LT_MAX_CMDLINE),
+            r.count == 64 + (exeWords + cmdWords) * 8
+        else { throw corrupted("the HELLO record's lengths do not add up") }
+        let executable = r.string(at: 64, length: exeLength)
+        let command = r.string(at: 64 + exeWords * 8, length: cmdLength)
+        let hello = Hello(
+            version: version,
+            pid: r.loadUnaligned(fromByteOffset: 24, as: UInt32.self).littleEndian,
+            ppid: r.loadUnaligned(fromByteOffset: 28, as: UInt32.self).littleEndian,
+            forked: flags & UInt16(LT_HELLO_FORKED) != 0,
+            realtimeNanoseconds: r.word(at: 32), monotonicNanoseconds: r.word(at: 40),
+            maxDepth: r.loadUnaligned(fromByteOffset: 48, as: UInt32.self).littleEndian,
+            executable: executable,
+            arguments: command.isEmpty ? [] : command.split(separator: "\0", omittingEmptySubsequences: false).map(String.init))
+        self.hello = hello
+        return hello
+    }
+
+    private func decodeModule(_ r: UnsafeRawBufferPointer) throws -> LoadedModule {
+        guard r.count >= 24 else { throw corrupted("a MODULE record is too short") }
+        let bias = r.word(at: 8)
+        let lengths = r.word(at: 16)
+        let pathLength = Int(UInt32(truncatingIfNeeded: lengths))
+        let buildIDLength = Int(UInt16(truncatingIfNeeded: lengths >> 32))
+        let segmentCount = Int(UInt16(truncatingIfNeeded: lengths >> 48))
+        let buildWords = (buildIDLength + 7) / 8, pathWords = (pathLength + 7) / 8
+        guard pathLength <= Int(LT_MAX_PATH), buildIDLength <= Int(LT_MAX_BUILD_ID),
+            segmentCount <= Int(LT_MAX_SEGMENTS),
+            r.count == 24 + segmentCount * 16 + (buildWords + pathWords) * 8
+        else { throw corrupted("a MODULE record's lengths do not add up") }
+        var segments: [Range<UInt64>] = []
+        for i in 0..<segmentCount {
+            let start = r.word(at: 24 + i * 16), end = r.word(at: 32 + i * 16)
+            guard start <= end else { throw corrupted("a module segment ends before it starts") }
+            segments.append(start..<end)
+        }
+        let buildStart = 24 + segmentCount * 16
+        let buildID = Array(r[buildStart..<buildStart + buildIDLength])
+        let path = r.string(at: buildStart + buildWords * 8, length: pathLength)
+        return LoadedModule(path: path, bias: bias, buildID: buildID, segments: segments)
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    @inline(__always)
+    func word(at offset: Int) -> UInt64 {
+        UInt64(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+
+    func hasMagic(at offset: Int) -> Bool {
+        let magic: [UInt8] = Array("LEAKTRK".utf8) + [0]
+        guard count >= offset + magic.count else { return false }
+        for i in 0..<magic.count where self[offset + i] != magic[i] { return false }
+        return true
+    }
+
+    func string(at offset: Int, length: Int) -> String {
+        String(decoding: self[offset..<offset + length], as: UTF8.self)
+    }
+}

@@ -1,0 +1,117 @@
+import CLeakTrackWire
+
+/// How a block was obtained (`enum lt_alloc_kind` in the wire header).
+public enum AllocKind: UInt8, Sendable, CaseIterable {
+    case malloc = 1, calloc, realloc, reallocarray, posixMemalign, alignedAlloc, memalign, valloc, pvalloc
+
+    public var functionName: String {
+        switch self {
+        case .malloc: return "malloc"
+        case .calloc: return "calloc"
+        case .realloc: return "realloc"
+        case .reallocarray: return "reallocarray"
+        case .posixMemalign: return "posix_memalign"
+        case .alignedAlloc: return "aligned_alloc"
+        case .memalign: return "memalign"
+        case .valloc: return "valloc"
+        case .pvalloc: return "pvalloc"
+        }
+    }
+}
+
+/// The first record of a stream: who is talking.
+public struct Hello: Equatable, Sendable {
+    public var version: UInt32
+    public var pid: UInt32
+    public var ppid: UInt32
+    public var forked: Bool
+    public var realtimeNanoseconds: UInt64
+    public var monotonicNanoseconds: UInt64
+    public var maxDepth: UInt32
+    public var executable: String
+    public var arguments: [String]
+
+    public init(
+        version: UInt32, pid: UInt32, ppid: UInt32, forked: Bool, realtimeNanoseconds: UInt64,
+        monotonicNanoseconds: UInt64, maxDepth: UInt32, executable: String, arguments: [String]
+    ) {
+        self.version = version
+        self.pid = pid
+        self.ppid = ppid
+        self.forked = forked
+        self.realtimeNanoseconds = realtimeNanoseconds
+        self.monotonicNanoseconds = monotonicNanoseconds
+        self.maxDepth = maxDepth
+        self.executable = executable
+        self.arguments = arguments
+    }
+}
+
+/// One loaded object as the shim saw it: where it is mapped and where it came from.
+public struct LoadedModule: Equatable, Sendable {
+    public var path: String
+    public var bias: UInt64
+    public var buildID: [UInt8]
+    /// Executable segments, runtime addresses, half-open.
+    public var segments: [Range<UInt64>]
+
+    public init(path: String, bias: UInt64, buildID: [UInt8], segments: [Range<UInt64>]) {
+        self.path = path
+        self.bias = bias
+        self.buildID = buildID
+        self.segments = segments
+    }
+}
+
+/// The shim's counters from the FINAL record.
+public struct ShimCounters: Equatable, Sendable {
+    public var noStack: UInt64 = 0
+    public var stacksDropped: UInt64 = 0
+    public var bootstrapAllocations: UInt64 = 0
+    public var failedAllocations: UInt64 = 0
+    public var skippedWords: UInt64 = 0
+    public var exitStatus: UInt64? = nil
+
+    public init(
+        noStack: UInt64 = 0, stacksDropped: UInt64 = 0, bootstrapAllocations: UInt64 = 0,
+        failedAllocations: UInt64 = 0, skippedWords: UInt64 = 0, exitStatus: UInt64? = nil
+    ) {
+        self.noStack = noStack
+        self.stacksDropped = stacksDropped
+        self.bootstrapAllocations = bootstrapAllocations
+        self.failedAllocations = failedAllocations
+        self.skippedWords = skippedWords
+        self.exitStatus = exitStatus
+    }
+}
+
+/// A clock and memory sample from the shim's writer thread.
+public struct MemoryTick: Equatable, Sendable {
+    public var monotonicNanoseconds: UInt64
+    public var residentBytes: UInt64
+    public var virtualBytes: UInt64
+}
+
+/// One decoded wire record. `tag` arguments are ring positions (see leaktrack_wire.h).
+public enum WireRecord: Equatable, Sendable {
+    case hello(Hello)
+    case modulesBegin
+    case module(LoadedModule)
+    case modulesEnd
+    case stack(id: UInt32, frames: [UInt64])
+    case alloc(ptr: UInt64, size: UInt64, stack: UInt32, kind: AllocKind)
+    case free(ptr: UInt64)
+    case reallocBegin(ptr: UInt64, tag: UInt64)
+    case reallocEnd(beginTag: UInt64, newPtr: UInt64, size: UInt64, stack: UInt32, failed: Bool, kind: AllocKind)
+    case tick(MemoryTick)
+    case skip(fromTag: UInt64, words: UInt64)
+    case final(ShimCounters)
+}
+
+/// Stack ids that are not stacks (see LT_NO_STACK and LT_DROPPED_STACK in the wire header).
+public enum SpecialStack {
+    /// Allocated while the shim itself was running (libunwind's own bookkeeping).
+    public static let none = UInt32(LT_NO_STACK)
+    /// The program's allocation, but its stack did not fit in the shim's stack table.
+    public static let dropped = UInt32(LT_DROPPED_STACK)
+}

@@ -1,0 +1,68 @@
+import LeakTrackCore
+
+/// `report --format json`: one object; arrays sorted by bytes, largest first. Documented in README.md.
+public struct JSONRenderer {
+    public init() {}
+
+    public func render(_ report: LeakReport) -> String {
+        func frame(_ f: ReportFrame) -> JSONValue {
+            .object([
+                "function": .string(f.function), "module": .string(f.module), "file": .optional(f.file),
+                "line": .optional(f.line), "address": .string("0x" + String(f.address, radix: 16)),
+                "inlined": .bool(f.inlined),
+            ])
+        }
+        func group(_ g: LeakGroup) -> JSONValue {
+            .object([
+                "function": .string(g.function), "module": .string(g.module), "file": .optional(g.file),
+                "line": .optional(g.line), "bytes": .number(g.bytes), "count": .number(g.count),
+                "stacks": .number(UInt64(g.stackCount)), "stack": .array(g.stack.map(frame)),
+            ])
+        }
+        let p = report.process
+        let root: JSONValue = .object([
+            "formatVersion": .number(1),
+            "process": .object([
+                "pid": .number(UInt64(p.pid)), "ppid": .number(UInt64(p.ppid)), "executable": .string(p.executable),
+                "arguments": .array(p.arguments.map(JSONValue.string)), "complete": .bool(p.complete),
+                "exitStatus": p.exitStatus.map(JSONValue.number) ?? .null,
+                "durationMilliseconds": .number(p.durationNanoseconds / 1_000_000),
+            ]),
+            "leaked": .object(["bytes": .number(report.leakedBytes), "count": .number(report.leakedCount)]),
+            "modules": .array(
+                report.modules.map { m in
+                    .object([
+                        "module": .string(m.module), "path": .string(m.path), "bytes": .number(m.bytes),
+                        "count": .number(m.count),
+                        "functions": .array(
+                            m.functions.map { f in
+                                .object(["function": .string(f.function), "bytes": .number(f.bytes), "count": .number(f.count)])
+                            }),
+                    ])
+                }),
+            "grouping": .string(report.grouping.rawValue),
+            "callSites": .array(report.groups.map(group)),
+            "suppressed": .object([
+                "bytes": .number(report.suppressedBytes), "count": .number(report.suppressedCount),
+                "reasons": .array(
+                    report.suppressed.map {
+                        .object(["reason": .string($0.reason), "bytes": .number($0.bytes), "count": .number($0.count)])
+                    }),
+            ]),
+            "internal": .object(["bytes": .number(report.internalBytes), "count": .number(report.internalCount)]),
+            "totals": .object([
+                "allocations": .number(report.totals.allocations), "frees": .number(report.totals.frees),
+                "allocatedBytes": .number(report.totals.allocatedBytes),
+                "peakLiveBytes": .number(report.totals.peakLiveBytes),
+                "unknownFrees": .number(report.totals.unknownFrees),
+            ]),
+            "lost": .object([
+                "stacksDropped": .number(report.lost.stacksDropped),
+                "bootstrapAllocations": .number(report.lost.bootstrapAllocations),
+                "failedAllocations": .number(report.lost.failedAllocations),
+                "skippedWords": .number(report.lost.skippedWords),
+            ]),
+        ])
+        return root.rendered() + "\n"
+    }
+}

@@ -1,0 +1,220 @@
+import LeakTrackCore
+
+/// One frame as reports show it: an inlined function gets a frame of its own.
+public struct ReportFrame: Equatable, Sendable {
+    public var function: String
+    public var module: String
+    public var modulePath: String
+    public var file: String?
+    public var line: Int?
+    public var address: UInt64
+    public var inlined: Bool
+    /// False when no symbol was found: `function` is then "module+0xoffset".
+    public var symbolized: Bool
+}
+
+/// Leaked memory grouped under one key (a call site, a function, a module or a stack).
+public struct LeakGroup: Equatable, Sendable {
+    public var function: String
+    public var module: String
+    public var modulePath: String
+    public var file: String?
+    public var line: Int?
+    public var bytes: UInt64
+    public var count: UInt64
+    /// The stack holding the most bytes in this group.
+    public var stack: [ReportFrame]
+    /// How many distinct stacks the group covers.
+    public var stackCount: Int
+}
+
+public struct ModuleLeaks: Equatable, Sendable {
+    public var module: String
+    public var path: String
+    public var bytes: UInt64
+    public var count: UInt64
+    /// Functions in this module that hold leaked memory, by bytes.
+    public var functions: [LeakGroup]
+}
+
+public struct SuppressedLeaks: Equatable, Sendable {
+    public var reason: String
+    public var bytes: UInt64
+    public var count: UInt64
+}
+
+/// How to group call sites in the report.
+public enum Grouping: String, CaseIterable, Sendable {
+    case callsite, function, module, stack
+}
+
+/// The analyzed leaks of one trace: what `report` renders and `check` will judge.
+public struct LeakReport: Equatable, Sendable {
+    public var process: ProcessSummary
+    public var leakedBytes: UInt64
+    public var leakedCount: UInt64
+    public var modules: [ModuleLeaks]
+    public var groups: [LeakGroup]
+    public var grouping: Grouping
+    public var suppressed: [SuppressedLeaks]
+    /// Allocations made by the shim's own unwinder: not the program's, never counted as leaks.
+    public var internalBytes: UInt64
+    public var internalCount: UInt64
+    public var totals: Totals
+    public var lost: ShimCounters
+    public var samples: [MemorySample]
+
+    public var suppressedBytes: UInt64 { suppressed.reduce(0) { $0 + $1.bytes } }
+    public var suppressedCount: UInt64 { suppressed.reduce(0) { $0 + $1.count } }
+}
+
+public struct ReportOptions: Sendable {
+    public var rules = CallSiteRules()
+    public var suppressions = Suppressions()
+    public var grouping = Grouping.callsite
+    /// Keep at most this many groups (and functions per module); nil keeps all.
+    public var top: Int? = nil
+
+    public init() {}
+}
+
+extension LeakReport {
+    /// Analyzes the allocations still live at the end of the trace.
+    public init(trace: Trace, options: ReportOptions = ReportOptions()) {
+        let resolver = FrameResolver(trace: trace)
+
+        // Live bytes and counts per stack id, from the live allocations themselves.
+        var perStack: [UInt32: (bytes: UInt64, count: UInt64)] = [:]
+        for allocation in trace.live {
+            perStack[allocation.stack, default: (0, 0)].bytes &+= allocation.size
+            perStack[allocation.stack, default: (0, 0)].count += 1
+        }
+
+        var internalBytes: UInt64 = 0, internalCount: UInt64 = 0
+        var suppressed: [String: (bytes: UInt64, count: UInt64)] = [:]
+        var leaks: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64)] = []
+        for (id, amount) in perStack {
+            if id == SpecialStack.none {
+                internalBytes += amount.bytes
+                internalCount += amount.count
+                continue
+            }
+            let frames = id == SpecialStack.dropped ? [] : resolver.frames(ofStack: Int(id))
+            if let reason = options.suppressions.reason(for: frames) {
+                suppressed[reason, default: (0, 0)].bytes += amount.bytes
+                suppressed[reason, default: (0, 0)].count += amount.count
+                continue
+            }
+            let site = frames.first { !options.rules.isWrapper($0.function) } ?? frames.first ?? ReportFrame.unrecorded
+            leaks.append((frames, site, amount.bytes, amount.count))
+        }
+
+        func key(_ leak: (stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64), _ grouping: Grouping) -> String {
+            let s = leak.site
+            switch grouping {
+            case .callsite: return "\(s.module)\u{0}\(s.function)\u{0}\(s.file ?? "")\u{0}\(s.line ?? 0)\u{0}\(s.symbolized ? 0 : s.address)"
+            case .function: return "\(s.module)\u{0}\(s.function)"
+            case .module: return s.module
+            case .stack: return leak.stack.map { String($0.address) + $0.function }.joined(separator: ",")
+            }
+        }
+        func group(by grouping: Grouping, _ items: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64)]) -> [LeakGroup] {
+            var groups: [String: (group: LeakGroup, best: UInt64)] = [:]
+            for leak in items {
+                let k = key(leak, grouping)
+                if var existing = groups[k] {
+                    existing.group.bytes += leak.bytes
+                    existing.group.count += leak.count
+                    existing.group.stackCount += 1
+                    if leak.bytes > existing.best {
+                        existing.best = leak.bytes
+                        existing.group.stack = leak.stack
+                    }
+                    groups[k] = existing
+                } else {
+                    let s = leak.site
+                    let byModule = grouping == .module
+                    let byFunction = grouping == .function
+                    groups[k] = (
+                        LeakGroup(
+                            function: byModule ? "" : s.function, module: s.module, modulePath: s.modulePath,
+                            file: byModule || byFunction ? nil : s.file, line: byModule || byFunction ? nil : s.line,
+                            bytes: leak.bytes, count: leak.count, stack: leak.stack, stackCount: 1),
+                        leak.bytes
+                    )
+                }
+            }
+            return groups.values.map(\.group).sorted(by: LeakGroup.largerFirst)
+        }
+
+        var modules: [ModuleLeaks] = []
+        for moduleGroup in group(by: .module, leaks) {
+            let inModule = leaks.filter { $0.site.module == moduleGroup.module }
+            var functions = group(by: .function, inModule)
+            if let top = options.top { functions = Array(functions.prefix(top)) }
+            modules.append(
+                ModuleLeaks(module: moduleGroup.module, path: moduleGroup.modulePath, bytes: moduleGroup.bytes,
+                            count: moduleGroup.count, functions: functions))
+        }
+        var groups = group(by: options.grouping, leaks)
+        if let top = options.top {
+            groups = Array(groups.prefix(top))
+            modules = Array(modules.prefix(top))
+        }
+
+        self.init(
+            process: trace.process,
+            leakedBytes: leaks.reduce(0) { $0 + $1.bytes }, leakedCount: leaks.reduce(0) { $0 + $1.count },
+            modules: modules, groups: groups, grouping: options.grouping,
+            suppressed: suppressed.map { SuppressedLeaks(reason: $0.key, bytes: $0.value.bytes, count: $0.value.count) }
+                .sorted { ($0.bytes, $0.reason) > ($1.bytes, $1.reason) },
+            internalBytes: internalBytes, internalCount: internalCount,
+            totals: trace.totals, lost: trace.lost, samples: trace.samples)
+    }
+}
+
+extension LeakGroup {
+    /// Most bytes first; ties by count, then by name so output is deterministic.
+    static func largerFirst(_ a: LeakGroup, _ b: LeakGroup) -> Bool {
+        if a.bytes != b.bytes { return a.bytes > b.bytes }
+        if a.count != b.count { return a.count > b.count }
+        if a.module != b.module { return a.module < b.module }
+        if a.function != b.function { return a.function < b.function }
+        return (a.line ?? 0) < (b.line ?? 0)
+    }
+}
+
+extension ReportFrame {
+    static let unrecorded = ReportFrame(
+        function: "[stack not recorded: LEAKTRACK_MAX_STACKS reached]", module: "[unknown]", modulePath: "",
+        file: nil, line: nil, address: 0, inlined: false, symbolized: false)
+}
+
+/// Expands a trace's frames into report frames (one per inlined function), once per frame.
+struct FrameResolver {
+    let trace: Trace
+    private var expanded: [[ReportFrame]]
+
+    init(trace: Trace) {
+        self.trace = trace
+        expanded = trace.frames.map { frame in
+            let module = frame.module.map { trace.modules[$0] }
+            let name = module?.name ?? "[anon]"
+            let path = module?.path ?? ""
+            if frame.symbols.isEmpty {
+                let function = module != nil ? "\(name)+0x\(String(frame.offset, radix: 16))" : "0x\(String(frame.address, radix: 16))"
+                return [ReportFrame(function: function, module: name, modulePath: path, file: nil, line: nil,
+                                    address: frame.address, inlined: false, symbolized: false)]
+            }
+            return frame.symbols.map { symbol in
+                ReportFrame(function: symbol.function, module: name, modulePath: path, file: symbol.file, line: symbol.line,
+                            address: frame.address, inlined: symbol.inlined, symbolized: true)
+            }
+        }
+    }
+
+    func frames(ofStack id: Int) -> [ReportFrame] {
+        guard id < trace.stacks.count else { return [] }
+        return trace.stacks[id].frames.flatMap { expanded[$0] }
+    }
+}

@@ -1,0 +1,140 @@
+import LeakTrackCore
+
+/// The human report, in the order of DebugDiag's leak analysis: the verdict, the top modules by bytes and by
+/// count, the functions inside each module, then the call sites with their full stacks.
+public struct TextRenderer {
+    public var stackDepth: Int
+
+    public init(stackDepth: Int = 40) {
+        self.stackDepth = stackDepth
+    }
+
+    public func render(_ report: LeakReport) -> String {
+        var out = ""
+        let p = report.process
+        let command = p.arguments.isEmpty ? p.executable : p.arguments.joined(separator: " ")
+        out += "leaktrack report: \(command)\n"
+        var facts = ["pid \(p.pid)", "ran \(formatDuration(p.durationNanoseconds))"]
+        if let status = p.exitStatus { facts.append("exit status \(status)") }
+        if !p.complete { facts.append("INCOMPLETE: the process ended without a clean exit; data up to its last flush") }
+        out += "  " + facts.joined(separator: ", ") + "\n"
+        let t = report.totals
+        out += "  \(formatCount(t.allocations)) allocations (\(formatBytes(t.allocatedBytes))), \(formatCount(t.frees)) frees, "
+            + "peak heap \(formatBytes(t.peakLiveBytes))\n\n"
+
+        if report.leakedCount == 0 {
+            out += "No leaks: every allocation was freed"
+            out += report.suppressedCount > 0 ? " (apart from suppressed runtime allocations, below).\n" : ".\n"
+        } else {
+            out += "LEAK DETECTED: \(formatBytes(report.leakedBytes)) (\(report.leakedBytes) bytes) in "
+                + "\(formatCount(report.leakedCount)) allocations still allocated at exit\n"
+        }
+
+        if !report.modules.isEmpty {
+            out += "\nTop modules by leaked bytes\n"
+            out += table(report.modules.map { [formatBytes($0.bytes), formatCount($0.count), $0.module, $0.path] },
+                         header: ["bytes", "allocations", "module", "path"])
+            out += "\nTop modules by leaked allocations\n"
+            let byCount = report.modules.sorted { ($0.count, $0.bytes) > ($1.count, $1.bytes) }
+            out += table(byCount.map { [formatCount($0.count), formatBytes($0.bytes), $0.module] },
+                         header: ["allocations", "bytes", "module"])
+            out += "\nFunctions holding leaked memory, by module\n"
+            for module in report.modules {
+                out += "  \(module.module)  (\(formatBytes(module.bytes)) in \(formatCount(module.count)) allocations)\n"
+                out += table(module.functions.map { [formatBytes($0.bytes), formatCount($0.count), $0.function] },
+                             header: ["bytes", "allocations", "function"], indent: 4)
+            }
+            out += "\nTop \(heading(report.grouping)) with their allocation stacks\n"
+            for (rank, group) in report.groups.enumerated() {
+                let place = [group.file.map { file in group.line.map { "\(shortPath(file)):\($0)" } ?? shortPath(file) }]
+                    .compactMap { $0 }.first
+                var title = "#\(rank + 1)  \(formatBytes(group.bytes)) in \(formatCount(group.count)) allocations"
+                if report.grouping != .module { title += " at \(group.function)" }
+                title += " [\(group.module)]"
+                if let place { title += "  \(place)" }
+                if group.stackCount > 1 { title += "  (\(group.stackCount) stacks; the largest shown)" }
+                out += "\n" + title + "\n"
+                for (depth, frame) in group.stack.prefix(stackDepth).enumerated() {
+                    var line = "    #\(depth) " + (frame.inlined ? "(inlined) " : "") + frame.function
+                    if let file = frame.file { line += "  " + shortPath(file) + (frame.line.map { ":\($0)" } ?? "") }
+                    line += "  [\(frame.module)]"
+                    out += line + "\n"
+                }
+                if group.stack.count > stackDepth { out += "    ... \(group.stack.count - stackDepth) more frames\n" }
+            }
+        }
+
+        if !report.suppressed.isEmpty {
+            out += "\nSuppressed (not counted above; --no-default-suppressions shows them)\n"
+            out += table(report.suppressed.map { [formatBytes($0.bytes), formatCount($0.count), $0.reason] },
+                         header: ["bytes", "allocations", "reason"])
+        }
+        var notes: [String] = []
+        let l = report.lost
+        if report.internalCount > 0 {
+            notes.append("\(formatCount(report.internalCount)) allocations (\(formatBytes(report.internalBytes))) made by leaktrack's own unwinder are not counted")
+        }
+        if l.stacksDropped > 0 { notes.append("\(formatCount(l.stacksDropped)) allocations have no stack: the stack table was full (raise LEAKTRACK_MAX_STACKS)") }
+        if l.skippedWords > 0 { notes.append("\(formatCount(l.skippedWords)) words of events were lost (a thread stopped mid-record)") }
+        if l.bootstrapAllocations > 0 { notes.append("\(formatCount(l.bootstrapAllocations)) allocations before start-up were not traced") }
+        if t.unknownFrees > 0 { notes.append("\(formatCount(t.unknownFrees)) frees of blocks allocated before tracing started") }
+        if !notes.isEmpty {
+            out += "\nNotes\n" + notes.map { "  - \($0)\n" }.joined()
+        }
+        return out
+    }
+
+    private func heading(_ grouping: Grouping) -> String {
+        switch grouping {
+        case .callsite: return "call sites"
+        case .function: return "functions"
+        case .module: return "modules"
+        case .stack: return "stacks"
+        }
+    }
+
+    private func table(_ rows: [[String]], header: [String], indent: Int = 2) -> String {
+        let all = [header] + rows
+        let widths = (0..<header.count).map { column in all.map { $0[column].count }.max() ?? 0 }
+        let pad = String(repeating: " ", count: indent)
+        return all.map { row in
+            pad + row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell.rightPadded(to: widths[column])
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+
+    private func shortPath(_ path: String) -> String {
+        // Keep the last two components: enough to find the file, short enough to read.
+        let parts = path.split(separator: "/")
+        return parts.count > 2 ? parts.suffix(2).joined(separator: "/") : path
+    }
+}
+
+public func formatBytes(_ bytes: UInt64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(bytes), unit = 0
+    while value >= 1024 && unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+    }
+    if unit == 0 { return "\(bytes) B" }
+    let rounded = (value * 10).rounded() / 10
+    return "\(rounded) \(units[unit])"
+}
+
+public func formatCount(_ count: UInt64) -> String {
+    let digits = String(count)
+    var out = ""
+    for (i, c) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
+        out.append(c)
+    }
+    return out
+}
+
+public func formatDuration(_ nanoseconds: UInt64) -> String {
+    let seconds = Double(nanoseconds) / 1e9
+    if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
+    return "\((seconds * 100).rounded() / 100) s"
+}

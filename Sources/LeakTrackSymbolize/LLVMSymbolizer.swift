@@ -1,0 +1,90 @@
+import Foundation
+import LeakTrackCore
+
+/// Symbolizes with `llvm-symbolizer` run once per batch as a long-lived process: function names (C++
+/// demangled by llvm-symbolizer, Swift by `SwiftDemangler`), file:line:column and inlined frames, from
+/// .symtab/.dynsym and DWARF. One process per batch: starting it costs ~20 ms, a request ~30 µs.
+public struct LLVMSymbolizer: Symbolizer {
+    public let executable: String
+    public var demangle: Bool
+
+    public init(executable: String, demangle: Bool = true) {
+        self.executable = executable
+        self.demangle = demangle
+    }
+
+    /// Finds llvm-symbolizer: LEAKTRACK_SYMBOLIZER, else beside `swift` on PATH (the toolchain's), else on PATH.
+    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        let fileManager = FileManager.default
+        if let explicit = environment["LEAKTRACK_SYMBOLIZER"], !explicit.isEmpty {
+            return fileManager.isExecutableFile(atPath: explicit) ? explicit : nil
+        }
+        let path = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
+        for directory in path where fileManager.isExecutableFile(atPath: directory + "/swift") {
+            let resolved = URL(fileURLWithPath: directory + "/swift").resolvingSymlinksInPath().deletingLastPathComponent()
+            let candidate = resolved.appendingPathComponent("llvm-symbolizer").path
+            if fileManager.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        for directory in path where fileManager.isExecutableFile(atPath: directory + "/llvm-symbolizer") {
+            return directory + "/llvm-symbolizer"
+        }
+        return nil
+    }
+
+    public func symbolize(_ requests: [SymbolRequest]) throws -> [[Symbol]] {
+        guard !requests.isEmpty else { return [] }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["--output-style=JSON", "--inlining", demangle ? "--demangle" : "--no-demangle"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw LeakTrackError.usage("cannot run \(executable): \(error.localizedDescription)")
+        }
+        var text = ""
+        for request in requests {
+            let quoted = request.modulePath.replacingOccurrences(of: "\"", with: "\\\"")
+            text += "\"\(quoted)\" 0x\(String(request.address, radix: 16))\n"
+        }
+        let payload = Data(text.utf8)
+        // Write from another thread while this one reads, so neither pipe can fill up and block both sides.
+        let writer = Thread {
+            input.fileHandleForWriting.write(payload)
+            try? input.fileHandleForWriting.close()
+        }
+        writer.start()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let lines = data.split(separator: UInt8(ascii: "\n"))
+        var results: [[Symbol]] = []
+        results.reserveCapacity(requests.count)
+        for line in lines.prefix(requests.count) { results.append(parse(line)) }
+        while results.count < requests.count { results.append([]) }
+        return results
+    }
+
+    private func parse(_ line: Data.SubSequence) -> [Symbol] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+            let entries = object["Symbol"] as? [[String: Any]]
+        else { return [] }
+        var symbols: [Symbol] = []
+        for (position, entry) in entries.enumerated() {
+            let name = entry["FunctionName"] as? String ?? ""
+            guard !name.isEmpty, name != "??" else { continue }
+            let file = entry["FileName"] as? String ?? ""
+            let line = entry["Line"] as? Int ?? 0
+            let column = entry["Column"] as? Int ?? 0
+            symbols.append(
+                Symbol(
+                    function: demangle ? SwiftDemangler.demangle(name) : name,
+                    file: file.isEmpty ? nil : file, line: line == 0 ? nil : line, column: column == 0 ? nil : column,
+                    // Every entry but the last is a function inlined into the next one.
+                    inlined: position < entries.count - 1))
+        }
+        return symbols
+    }
+}

@@ -1,0 +1,3 @@
+import LeakTrackCLI
+
+LeakTrack.runMain()

@@ -1,0 +1,95 @@
+/*
+ * The shim's configuration: every LEAKTRACK_* variable it reads is in the table below, read once at start-up
+ * with getenv (which does not allocate). A bad value gets one message naming the variable and the accepted
+ * range, and the default is used: a typo must never take the traced program down.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+
+#include "lt_internal.h"
+
+struct lt_config lt_config;
+
+struct lt_number_setting {
+    const char *name;
+    uint64_t fallback, min, max;
+    const char *meaning;
+};
+
+static const struct lt_number_setting lt_depth_setting = {"LEAKTRACK_DEPTH", 128, 1, LT_MAX_DEPTH,
+                                                          "stack frames kept per allocation"};
+static const struct lt_number_setting lt_buffer_setting = {"LEAKTRACK_BUFFER_SIZE", 8u << 20, 64u << 10, 1u << 30,
+                                                           "bytes of the event ring buffer"};
+static const struct lt_number_setting lt_stacks_setting = {"LEAKTRACK_MAX_STACKS", 1u << 20, 1024, 1u << 26,
+                                                           "distinct stacks kept"};
+static const struct lt_number_setting lt_timeout_setting = {"LEAKTRACK_EXIT_TIMEOUT", 120, 1, 3600,
+                                                            "seconds to wait for the collector at exit"};
+
+/* Parses a decimal number with an optional K, M or G suffix (powers of 1024). Returns 0 on success. */
+static int lt_parse_number(const char *text, uint64_t *out) {
+    uint64_t value = 0;
+    const char *c = text;
+    if (*c < '0' || *c > '9') return -1;
+    for (int digits = 0; *c >= '0' && *c <= '9'; c++, digits++) {
+        if (digits >= 18) return -1;
+        value = value * 10 + (uint64_t)(*c - '0');
+    }
+    switch (*c) {
+        case 'k': case 'K': value <<= 10; c++; break;
+        case 'm': case 'M': value <<= 20; c++; break;
+        case 'g': case 'G': value <<= 30; c++; break;
+        default: break;
+    }
+    if (*c != '\0') return -1;
+    *out = value;
+    return 0;
+}
+
+static uint64_t lt_read_number(const struct lt_number_setting *setting) {
+    const char *text = getenv(setting->name);
+    if (text == NULL || *text == '\0') return setting->fallback;
+    uint64_t value;
+    if (lt_parse_number(text, &value) == 0 && value >= setting->min && value <= setting->max) return value;
+    char lo[24], hi[24], def[24];
+    lt_diag("ignoring ", setting->name, "=", text, ": expected ", setting->meaning, " from ",
+            lt_format_u64(setting->min, lo), " to ", lt_format_u64(setting->max, hi), "; using ",
+            lt_format_u64(setting->fallback, def), NULL);
+    return setting->fallback;
+}
+
+static int lt_read_flag(const char *name) {
+    const char *text = getenv(name);
+    return text != NULL && text[0] != '\0' && strcmp(text, "0") != 0;
+}
+
+static const char *lt_read_path(const char *name, size_t max) {
+    const char *text = getenv(name);
+    if (text == NULL || text[0] == '\0') return NULL;
+    if (strlen(text) >= max) {
+        lt_diag("ignoring ", name, ": the path is too long", NULL);
+        return NULL;
+    }
+    return text;
+}
+
+static uint64_t lt_round_up_pow2(uint64_t value) {
+    uint64_t result = 1;
+    while (result < value) result <<= 1;
+    return result;
+}
+
+void lt_config_load(void) {
+    struct lt_config *c = &lt_config;
+    /* Secure-execution programs (setuid, capabilities) are left untouched. */
+    c->disabled = lt_read_flag("LEAKTRACK_DISABLE") || getauxval(AT_SECURE) != 0;
+    c->quiet = lt_read_flag("LEAKTRACK_QUIET");
+    c->depth = (uint32_t)lt_read_number(&lt_depth_setting);
+    c->ring_words = lt_round_up_pow2(lt_read_number(&lt_buffer_setting)) / 8;
+    c->stack_slots = lt_round_up_pow2(lt_read_number(&lt_stacks_setting) * 2);
+    c->exit_timeout_ms = (uint32_t)lt_read_number(&lt_timeout_setting) * 1000u;
+    /* sockaddr_un holds 108 bytes. */
+    c->socket_path = lt_read_path("LEAKTRACK_SOCKET", 108);
+    c->collector_path = lt_read_path("LEAKTRACK_COLLECTOR", LT_MAX_PATH);
+    c->output_dir = lt_read_path("LEAKTRACK_OUTPUT_DIR", LT_MAX_PATH);
+}

@@ -1,0 +1,165 @@
+/*
+ * Internal interfaces of the leaktrack preload shim. Nothing here is exported from libleaktrack.so
+ * (the library is built with -fvisibility=hidden); the only exported symbols are the one-line forwarders in
+ * lt_exports.c.
+ *
+ * Parts, one file each:
+ *   lt_config.c     the LEAKTRACK_* environment table, read once
+ *   lt_diag.c       messages to stderr through write(2), never stdio
+ *   lt_bootstrap.c  a static arena for the calls made while the real allocator is being looked up
+ *   lt_ring.c       the process-wide ring buffer that orders every event
+ *   lt_stacks.c     stack capture (libunwind) and the lock-free table that turns stacks into ids
+ *   lt_modules.c    module map snapshots (dl_iterate_phdr)
+ *   lt_writer.c     the writer thread: connection, collector start-up, draining the ring to the socket
+ *   lt_engine.c     lifecycle state machine and the replacement_* allocator functions
+ */
+#ifndef LT_INTERNAL_H
+#define LT_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "leaktrack_wire.h"
+
+#define LT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define LT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define LT_NOINLINE __attribute__((noinline))
+#define LT_TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* ---- configuration (lt_config.c) ---- */
+
+struct lt_config {
+    int disabled;                 /* LEAKTRACK_DISABLE=1, or a secure-execution program */
+    int quiet;                    /* LEAKTRACK_QUIET=1: no banner */
+    uint32_t depth;               /* LEAKTRACK_DEPTH */
+    uint64_t ring_words;          /* LEAKTRACK_BUFFER_SIZE / 8, a power of two */
+    uint64_t stack_slots;         /* LEAKTRACK_MAX_STACKS * 2, a power of two */
+    uint32_t exit_timeout_ms;     /* LEAKTRACK_EXIT_TIMEOUT */
+    const char *socket_path;      /* LEAKTRACK_SOCKET: set by `leaktrack record` */
+    const char *collector_path;   /* LEAKTRACK_COLLECTOR: the leaktrack executable for bare mode */
+    const char *output_dir;       /* LEAKTRACK_OUTPUT_DIR: where bare mode writes traces */
+};
+
+extern struct lt_config lt_config;
+void lt_config_load(void);
+
+/* ---- diagnostics (lt_diag.c) ---- */
+
+/* Writes "leaktrack: " + the pieces + "\n" to stderr with one write(2). Pieces end with NULL. */
+void lt_diag(const char *first, ...) __attribute__((sentinel));
+/* Formats an unsigned number into buf (at least 21 bytes); returns buf. */
+char *lt_format_u64(uint64_t value, char *buf);
+uint64_t lt_monotonic_ns(void);
+uint64_t lt_realtime_ns(void);
+void lt_sleep_ns(uint64_t ns);
+
+/* ---- bootstrap arena (lt_bootstrap.c) ---- */
+
+void *lt_bootstrap_alloc(size_t size, size_t alignment);
+int lt_bootstrap_owns(const void *ptr);
+size_t lt_bootstrap_size(const void *ptr);
+
+/* ---- ring (lt_ring.c) ---- */
+
+struct lt_ring {
+    _Atomic uint64_t write __attribute__((aligned(64))); /* next position to claim (words) */
+    _Atomic uint64_t read __attribute__((aligned(64)));  /* first position not yet consumed */
+    _Atomic uint64_t *words __attribute__((aligned(64)));
+    uint64_t mask;
+};
+
+extern struct lt_ring lt_ring;
+
+int lt_ring_init(uint64_t words);
+/* Makes the ring empty at its current position (fork child: records in flight belong to the parent). */
+void lt_ring_reset_after_fork(void);
+/* Claims `words` consecutive words, waiting while the ring is full. Returns the position, or UINT64_MAX if
+ * the writer made no progress for so long that it must be gone (the caller drops the record). */
+uint64_t lt_ring_claim(uint32_t words);
+static inline void lt_ring_put(uint64_t pos, uint32_t index, uint64_t word) {
+    atomic_store_explicit(&lt_ring.words[(pos + index) & lt_ring.mask], word, memory_order_relaxed);
+}
+/* Stores the header last, with release order: the writer reads a record only once its header is there. */
+static inline void lt_ring_publish(uint64_t pos, uint32_t type, uint32_t words) {
+    atomic_store_explicit(&lt_ring.words[pos & lt_ring.mask], lt_header_make(type, words, pos), memory_order_release);
+}
+/* Copies `bytes` bytes into the record at pos, starting at word `index`, zero-padding the last word. */
+void lt_ring_put_bytes(uint64_t pos, uint32_t index, const void *data, uint32_t bytes);
+
+/* ---- stacks (lt_stacks.c) ---- */
+
+int lt_stacks_init(uint64_t slots);
+void lt_stacks_reset_after_fork(void);
+void lt_stacks_set_self_range(uintptr_t lo, uintptr_t hi);
+/* Captures the caller's stack and returns its id, emitting a STACK record the first time it is seen. */
+uint32_t lt_stack_capture_id(void);
+
+/* ---- modules (lt_modules.c) ---- */
+
+/* Emits a module snapshot if the loader's object list changed since the last one. Called before a new
+ * stack is emitted, so the collector always knows the modules a stack's frames point into. */
+void lt_modules_refresh(void);
+void lt_modules_reset_after_fork(void);
+void lt_modules_lock_for_fork(void);
+void lt_modules_unlock_after_fork(void);
+/* Finds the [lo, hi) address range of the object that contains `address`; 0 on success. */
+int lt_modules_object_range(const void *address, uintptr_t *lo, uintptr_t *hi);
+/* Writes the main executable's path into buf (NUL-terminated); returns its length. */
+uint32_t lt_executable_path(char *buf, uint32_t size);
+
+/* ---- writer (lt_writer.c) ---- */
+
+/* Starts the writer thread. `forked` is set in a fork child, which connects synchronously. */
+int lt_writer_start(int forked);
+/* Makes the writer send everything up to `end_pos`, close the stream and wait for the collector. */
+void lt_writer_finish(uint64_t end_pos);
+
+/* ---- engine (lt_engine.c) ---- */
+
+enum lt_state {
+    LT_UNINITIALISED = 0,
+    LT_INITIALISING = 1,
+    LT_ENABLED = 2,
+    LT_STOPPING = 3,
+    LT_DISABLED = 4,
+};
+
+extern _Atomic int lt_state;
+
+/* Rare events only: a shared counter per allocation would be a contended cache line. */
+struct lt_counters {
+    _Atomic uint64_t no_stack;
+    _Atomic uint64_t stacks_dropped;
+    _Atomic uint64_t bootstrap_allocs;
+    _Atomic uint64_t failed_allocs;
+    _Atomic uint64_t skipped_words;
+};
+extern struct lt_counters lt_counters;
+
+/* Per-thread state: one TLS load per hook. */
+struct lt_thread {
+    uint8_t busy;     /* inside a hook: nested allocations are recorded without a stack */
+    uint8_t internal; /* the writer thread: its calls pass straight through, never recorded */
+};
+extern LT_TLS struct lt_thread lt_self;
+
+/* Switches tracking off for good with one message (collector gone, ring stuck). */
+void lt_disable(const char *why);
+/* Ends tracking cleanly: FINAL record, flush, wait for the collector. Safe to call more than once. */
+void lt_shutdown(uint64_t exit_status);
+
+void *lt_replacement_malloc(size_t size);
+void *lt_replacement_calloc(size_t count, size_t size);
+void *lt_replacement_realloc(void *ptr, size_t size);
+void *lt_replacement_reallocarray(void *ptr, size_t count, size_t size);
+void lt_replacement_free(void *ptr);
+int lt_replacement_posix_memalign(void **out, size_t alignment, size_t size);
+void *lt_replacement_aligned_alloc(size_t alignment, size_t size);
+void *lt_replacement_memalign(size_t alignment, size_t size);
+void *lt_replacement_valloc(size_t size);
+void *lt_replacement_pvalloc(size_t size);
+void lt_replacement_exit_now(int status) __attribute__((noreturn));
+void lt_replacement_exit(int status) __attribute__((noreturn));
+
+#endif /* LT_INTERNAL_H */

@@ -1,0 +1,129 @@
+/*
+ * Stack capture and de-duplication.
+ *
+ * Capture: libunwind's unw_backtrace into a per-thread buffer (static TLS, so deep stacks cost no program
+ * stack), then the leading frames that lie inside this library are dropped: the first frame kept is the
+ * return address in the code that called malloc.
+ *
+ * De-duplication: an open-addressing table in mmap'd memory, lock-free and allocation-free. A stack is
+ * identified by two independent 64-bit hashes of its frames (the table stores one as the key and 32 bits of
+ * the other beside the id: 96 bits, so a false match needs ~2^48 distinct stacks). The first thread to insert
+ * a stack takes a dense id from a counter and emits the STACK record; later allocations send only the id.
+ * A full table (or a long probe run) is counted as a dropped stack and the allocation goes out with
+ * LT_NO_STACK: counted, never silent.
+ */
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#include <sys/mman.h>
+
+#include "lt_internal.h"
+
+#define LT_MAX_PROBE 128u
+
+struct lt_stack_slot {
+    _Atomic uint64_t key;   /* first hash, never 0; 0 = empty */
+    _Atomic uint64_t value; /* (second hash >> 32) << 32 | id; 0 until published */
+};
+
+static struct lt_stack_slot *lt_slots;
+static uint64_t lt_slot_mask;
+static uint64_t lt_slot_limit; /* stop inserting at 3/4 full */
+static _Atomic uint64_t lt_next_id = 1;
+static uintptr_t lt_self_lo, lt_self_hi;
+
+static LT_TLS void *lt_frames[LT_MAX_DEPTH + 8];
+
+int lt_stacks_init(uint64_t slots) {
+    void *memory = mmap(NULL, slots * sizeof(struct lt_stack_slot), PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (memory == MAP_FAILED) return -1;
+    lt_slots = memory;
+    lt_slot_mask = slots - 1;
+    lt_slot_limit = slots / 4 * 3;
+    atomic_store(&lt_next_id, 1);
+    return 0;
+}
+
+void lt_stacks_reset_after_fork(void) {
+    /* The child talks to the collector on a new connection, which knows no stack ids yet. */
+    uint64_t slots = lt_slot_mask + 1;
+    munmap(lt_slots, slots * sizeof(struct lt_stack_slot));
+    if (lt_stacks_init(slots) != 0) lt_disable("cannot map the stack table in the fork child");
+}
+
+void lt_stacks_set_self_range(uintptr_t lo, uintptr_t hi) {
+    lt_self_lo = lo;
+    lt_self_hi = hi;
+}
+
+static inline uint64_t lt_mix(uint64_t h, uint64_t v, uint64_t k) {
+    h ^= v;
+    h *= k;
+    return h ^ (h >> 29);
+}
+
+static void lt_emit_stack(uint32_t id, void *const *frames, uint32_t depth) {
+    uint32_t words = 2 + depth;
+    uint64_t pos = lt_ring_claim(words);
+    if (pos == UINT64_MAX) return;
+    lt_ring_put(pos, 1, (uint64_t)id | ((uint64_t)depth << 32));
+    for (uint32_t i = 0; i < depth; i++) lt_ring_put(pos, 2 + i, (uint64_t)(uintptr_t)frames[i]);
+    lt_ring_publish(pos, LT_REC_STACK, words);
+}
+
+static uint32_t lt_stack_lookup(void *const *frames, uint32_t depth) {
+    uint64_t h1 = 0x9e3779b97f4a7c15ull ^ depth, h2 = 0xc2b2ae3d27d4eb4full + depth;
+    for (uint32_t i = 0; i < depth; i++) {
+        uint64_t f = (uint64_t)(uintptr_t)frames[i];
+        h1 = lt_mix(h1, f, 0xff51afd7ed558ccdull);
+        h2 = lt_mix(h2, f, 0xc4ceb9fe1a85ec53ull);
+    }
+    if (h1 == 0) h1 = 1;
+    uint64_t check = h2 & 0xffffffff00000000ull;
+    for (uint64_t probe = 0, i = h1 & lt_slot_mask; probe < LT_MAX_PROBE; probe++, i = (i + 1) & lt_slot_mask) {
+        struct lt_stack_slot *slot = &lt_slots[i];
+        uint64_t key = atomic_load_explicit(&slot->key, memory_order_acquire);
+        if (key == 0) {
+            if (atomic_load_explicit(&lt_next_id, memory_order_relaxed) > lt_slot_limit) break;
+            uint64_t expected = 0;
+            if (!atomic_compare_exchange_strong_explicit(&slot->key, &expected, h1, memory_order_acq_rel,
+                                                         memory_order_acquire)) {
+                key = expected; /* somebody else took this slot: examine what they put there */
+            } else {
+                uint32_t id = (uint32_t)atomic_fetch_add_explicit(&lt_next_id, 1, memory_order_relaxed);
+                /* Publish the id at once so other threads never wait on the slow part below. Their ALLOC
+                 * records may then reach the stream before this STACK record: the collector accepts a stack
+                 * id before its definition. */
+                atomic_store_explicit(&slot->value, check | id, memory_order_release);
+                /* The module map must be on the wire before any frame that points into a new module. */
+                lt_modules_refresh();
+                lt_emit_stack(id, frames, depth);
+                return id;
+            }
+        }
+        if (key != h1) continue;
+        uint64_t value;
+        for (uint32_t spins = 0; (value = atomic_load_explicit(&slot->value, memory_order_acquire)) == 0; spins++) {
+            /* Only the two stores of an insert separate key and value; a long wait means the inserting thread
+             * was interrupted by a signal handler that is now allocating on top of it. */
+            if (spins > 1000000) return LT_DROPPED_STACK;
+            __builtin_ia32_pause();
+        }
+        if ((value & 0xffffffff00000000ull) == check) return (uint32_t)value;
+    }
+    atomic_fetch_add_explicit(&lt_counters.stacks_dropped, 1, memory_order_relaxed);
+    return LT_DROPPED_STACK;
+}
+
+uint32_t lt_stack_capture_id(void) {
+    void **frames = lt_frames;
+    int got = unw_backtrace(frames, (int)(lt_config.depth + 8));
+    if (got <= 0) return LT_DROPPED_STACK;
+    uint32_t first = 0;
+    while (first < (uint32_t)got && (uintptr_t)frames[first] >= lt_self_lo && (uintptr_t)frames[first] < lt_self_hi)
+        first++;
+    uint32_t depth = (uint32_t)got - first;
+    if (depth > lt_config.depth) depth = lt_config.depth;
+    if (depth == 0) return LT_DROPPED_STACK;
+    return lt_stack_lookup(frames + first, depth);
+}

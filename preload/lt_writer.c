@@ -1,0 +1,456 @@
+/*
+ * The writer thread: the only part of the shim that makes system calls in steady state.
+ *
+ * It connects to the collector (LEAKTRACK_SOCKET from `leaktrack record`, or a collector it starts itself in
+ * bare LD_PRELOAD mode), sends HELLO, then drains the ring in claim order and sends whole records with
+ * writev straight from ring memory. Between batches it adds TICK records (clock and memory) and, when a
+ * claimed record was never published, a SKIP record. All signals are blocked in it, and its own allocations
+ * (there should be none) pass straight through the hooks unrecorded, so it can never wait on itself.
+ *
+ * If the collector goes away, tracking is switched off with one message and the ring is drained into the
+ * void, so the program keeps running at full speed.
+ */
+#include <errno.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lt_internal.h"
+
+extern char **environ;
+
+#define LT_BATCH_WORDS (32u * 1024u)                    /* at most 256 KiB per send */
+#define LT_TICK_NS (100ull * 1000000ull)                /* a memory sample every 100 ms */
+#define LT_SKIP_AFTER_NS (5ull * 1000000000ull)         /* a claimed record unpublished this long is lost */
+#define LT_HELLO_ACK_TIMEOUT_MS 15000
+#define LT_MAX_ENV 4096
+
+static int lt_fd = -1;                           /* the connection to the collector */
+static char lt_socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static _Atomic uint64_t lt_finish_pos = UINT64_MAX; /* set by lt_writer_finish */
+static _Atomic int lt_writer_done;               /* the writer has sent FINAL and heard back (or gave up) */
+static _Atomic int lt_writer_running;
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* socket helpers */
+
+static int lt_send_all(const struct iovec *iov, int count) {
+    struct iovec local[2];
+    memcpy(local, iov, (size_t)count * sizeof *iov);
+    struct iovec *v = local;
+    while (count > 0) {
+        struct msghdr msg = {.msg_iov = v, .msg_iovlen = (size_t)count};
+        ssize_t sent = sendmsg(lt_fd, &msg, MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        while (count > 0 && (size_t)sent >= v->iov_len) {
+            sent -= (ssize_t)v->iov_len;
+            v++;
+            count--;
+        }
+        if (count > 0) {
+            v->iov_base = (char *)v->iov_base + sent;
+            v->iov_len -= (size_t)sent;
+        }
+    }
+    return 0;
+}
+
+static int lt_send_words(const uint64_t *words, uint32_t count) {
+    struct iovec iov = {.iov_base = (void *)words, .iov_len = count * 8u};
+    return lt_send_all(&iov, 1);
+}
+
+/* Waits for one acknowledgement byte from the collector. */
+static int lt_wait_ack(char expected, int timeout_ms) {
+    struct pollfd p = {.fd = lt_fd, .events = POLLIN};
+    uint64_t deadline = lt_monotonic_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (;;) {
+        uint64_t now = lt_monotonic_ns();
+        if (now >= deadline) return -1;
+        int ready = poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) return -1;
+        char c;
+        ssize_t got = recv(lt_fd, &c, 1, 0);
+        if (got < 0 && errno == EINTR) continue;
+        return got == 1 && c == expected ? 0 : -1;
+    }
+}
+
+static int lt_connect(const char *path) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    size_t len = strnlen(path, sizeof addr.sun_path - 1);
+    memcpy(addr.sun_path, path, len);
+    while (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        if (errno == EINTR) continue;
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* bare mode: start a collector of our own */
+
+static const char *lt_basename(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Finds the leaktrack executable: LEAKTRACK_COLLECTOR, else beside this library, else on PATH. */
+static int lt_find_collector(char *out, size_t size) {
+    if (lt_config.collector_path != NULL) {
+        strncpy(out, lt_config.collector_path, size - 1);
+        out[size - 1] = '\0';
+        return access(out, X_OK);
+    }
+    Dl_info info;
+    if (dladdr((void *)lt_find_collector, &info) != 0 && info.dli_fname != NULL) {
+        const char *slash = strrchr(info.dli_fname, '/');
+        size_t dir = slash ? (size_t)(slash - info.dli_fname) : 0;
+        if (slash && dir + sizeof "/leaktrack" < size) {
+            memcpy(out, info.dli_fname, dir);
+            memcpy(out + dir, "/leaktrack", sizeof "/leaktrack");
+            if (access(out, X_OK) == 0) return 0;
+        }
+    }
+    const char *path = getenv("PATH");
+    for (const char *p = path; p != NULL && *p != '\0';) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+        if (len > 0 && len + sizeof "/leaktrack" < size) {
+            memcpy(out, p, len);
+            memcpy(out + len, "/leaktrack", sizeof "/leaktrack");
+            if (access(out, X_OK) == 0) return 0;
+        }
+        p = colon ? colon + 1 : NULL;
+    }
+    return -1;
+}
+
+/* Starts `leaktrack collect` detached from this process (through `sh -c '... &'`, so the program never sees
+ * it as a child it could wait for), handing it a listening socket that we connect to at once. */
+static int lt_start_collector(void) {
+    char collector[LT_MAX_PATH];
+    if (lt_find_collector(collector, sizeof collector) != 0) {
+        lt_diag("cannot find the leaktrack executable (looked at LEAKTRACK_COLLECTOR, beside libleaktrack.so "
+                "and on PATH); the program runs untracked",
+                NULL);
+        return -1;
+    }
+    char dir[] = "/tmp/leaktrack-XXXXXX";
+    if (mkdtemp(dir) == NULL) {
+        lt_diag("cannot create a private directory in /tmp for the collector socket; the program runs untracked",
+                NULL);
+        return -1;
+    }
+    memcpy(lt_socket_path, dir, sizeof dir - 1);
+    memcpy(lt_socket_path + sizeof dir - 1, "/socket", sizeof "/socket");
+    int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    memcpy(addr.sun_path, lt_socket_path, sizeof addr.sun_path);
+    if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(listener, 64) != 0) {
+        lt_diag("cannot create the collector socket; the program runs untracked", NULL);
+        if (listener >= 0) close(listener);
+        rmdir(dir);
+        return -1;
+    }
+    chmod(lt_socket_path, 0600);
+
+    char output_dir[LT_MAX_PATH];
+    if (lt_config.output_dir != NULL) {
+        strncpy(output_dir, lt_config.output_dir, sizeof output_dir - 1);
+        output_dir[sizeof output_dir - 1] = '\0';
+    } else if (getcwd(output_dir, sizeof output_dir) == NULL) {
+        strcpy(output_dir, ".");
+    }
+
+    /* The collector must not be traced itself, nor inherit our collector settings. */
+    static char *envp[LT_MAX_ENV + 2];
+    int n = 0;
+    for (char **e = environ; e != NULL && *e != NULL && n < LT_MAX_ENV; e++) {
+        if (strncmp(*e, "LD_PRELOAD=", 11) == 0 || strncmp(*e, "LEAKTRACK_", 10) == 0) continue;
+        envp[n++] = *e;
+    }
+    envp[n++] = "LEAKTRACK_DISABLE=1";
+    envp[n] = NULL;
+
+    static const char script[] =
+        "\"$0\" collect --listen-fd 3 --socket \"$1\" --output-dir \"$2\" </dev/null >/dev/null 3<&3 &";
+    char *argv[] = {"sh", "-c", (char *)script, collector, lt_socket_path, output_dir, NULL};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, listener, 3);
+    posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+    pid_t shell;
+    int rc = posix_spawn(&shell, "/bin/sh", &actions, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc == 0) {
+        while (waitpid(shell, NULL, 0) < 0 && errno == EINTR) {
+        }
+    }
+    /* Connect before closing our end of the listener: the connection waits in its backlog until the collector
+     * has started. */
+    lt_fd = rc == 0 ? lt_connect(lt_socket_path) : -1;
+    close(listener);
+    if (lt_fd < 0) {
+        lt_diag("cannot start the collector ", collector, "; the program runs untracked", NULL);
+        return -1;
+    }
+    if (!lt_config.quiet) {
+        char exe[LT_MAX_PATH], pid[24];
+        lt_executable_path(exe, sizeof exe);
+        lt_diag("writing trace to ", output_dir, "/leaktrack.", lt_basename(exe), ".", lt_format_u64((uint64_t)getpid(), pid),
+                ".trace", NULL);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* stream */
+
+static int lt_send_hello(int forked) {
+    char exe[LT_MAX_PATH];
+    uint32_t exe_len = lt_executable_path(exe, sizeof exe);
+    static char cmdline[LT_MAX_CMDLINE];
+    uint32_t cmdline_len = 0;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t got;
+        while (cmdline_len < sizeof cmdline &&
+               (got = read(fd, cmdline + cmdline_len, sizeof cmdline - cmdline_len)) != 0) {
+            if (got < 0) {
+                if (errno == EINTR) continue;
+                break;
+            }
+            cmdline_len += (uint32_t)got;
+        }
+        close(fd);
+    }
+    if (cmdline_len > 0 && cmdline[cmdline_len - 1] == '\0') cmdline_len--;
+
+    static uint64_t words[(sizeof(struct lt_hello) + LT_MAX_PATH + LT_MAX_CMDLINE) / 8 + 2];
+    memset(words, 0, sizeof words);
+    struct lt_hello *hello = (struct lt_hello *)words;
+    uint32_t total = sizeof *hello / 8 + lt_words_for_bytes(exe_len) + lt_words_for_bytes(cmdline_len);
+    hello->header = lt_header_make(LT_REC_HELLO, total, 0);
+    memcpy(hello->magic, LT_WIRE_MAGIC, LT_WIRE_MAGIC_SIZE);
+    hello->version = LT_WIRE_VERSION;
+    hello->pointer_size = sizeof(void *);
+    hello->little_endian = 1;
+    hello->flags = forked ? LT_HELLO_FORKED : 0;
+    hello->pid = (uint32_t)getpid();
+    hello->ppid = (uint32_t)getppid();
+    hello->realtime_ns = lt_realtime_ns();
+    hello->monotonic_ns = lt_monotonic_ns();
+    hello->max_depth = lt_config.depth;
+    hello->exe_len = exe_len;
+    hello->cmdline_len = cmdline_len;
+    unsigned char *tail = (unsigned char *)(hello + 1);
+    memcpy(tail, exe, exe_len);
+    memcpy(tail + lt_words_for_bytes(exe_len) * 8, cmdline, cmdline_len);
+    if (lt_send_words(words, total) != 0) return -1;
+    return lt_wait_ack(LT_ACK_HELLO, LT_HELLO_ACK_TIMEOUT_MS);
+}
+
+static uint64_t lt_read_statm_field(const char *text, int field) {
+    uint64_t value = 0;
+    for (int f = 0; f < field && *text; text++)
+        if (*text == ' ') f++;
+    for (; *text >= '0' && *text <= '9'; text++) value = value * 10 + (uint64_t)(*text - '0');
+    return value;
+}
+
+static int lt_send_tick(void) {
+    struct lt_tick tick = {.header = lt_header_make(LT_REC_TICK, sizeof tick / 8, 0), .monotonic_ns = lt_monotonic_ns()};
+    char text[128] = {0};
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t got = read(fd, text, sizeof text - 1);
+        close(fd);
+        if (got > 0) {
+            uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+            tick.vm_bytes = lt_read_statm_field(text, 0) * page;
+            tick.rss_bytes = lt_read_statm_field(text, 1) * page;
+        }
+    }
+    return lt_send_words((const uint64_t *)&tick, sizeof tick / 8);
+}
+
+static int lt_send_skip(uint64_t from, uint64_t words) {
+    struct lt_skip skip = {.header = lt_header_make(LT_REC_SKIP, sizeof skip / 8, 0), .from_tag = from, .words = words};
+    atomic_fetch_add(&lt_counters.skipped_words, words);
+    return lt_send_words((const uint64_t *)&skip, sizeof skip / 8);
+}
+
+/* Finds how far from `read` the ring holds published records, up to `limit` words. */
+static uint64_t lt_published_end(uint64_t read, uint64_t write) {
+    uint64_t end = read;
+    while (end < write && end - read < LT_BATCH_WORDS) {
+        uint64_t header = atomic_load_explicit(&lt_ring.words[end & lt_ring.mask], memory_order_acquire);
+        uint32_t words = lt_header_words(header);
+        if (lt_header_tag(header) != (end & LT_TAG_MASK) || words == 0) break;
+        end += words;
+    }
+    return end;
+}
+
+/* Sends ring words [from, to) and releases them to the producers. */
+static int lt_send_span(uint64_t from, uint64_t to, int connected) {
+    int rc = 0;
+    if (connected) {
+        uint64_t capacity = lt_ring.mask + 1, start = from & lt_ring.mask, count = to - from;
+        struct iovec iov[2];
+        int parts = 1;
+        uint64_t first = capacity - start < count ? capacity - start : count;
+        iov[0].iov_base = (void *)&lt_ring.words[start];
+        iov[0].iov_len = first * 8;
+        if (first < count) {
+            iov[1].iov_base = (void *)&lt_ring.words[0];
+            iov[1].iov_len = (count - first) * 8;
+            parts = 2;
+        }
+        rc = lt_send_all(iov, parts);
+    }
+    atomic_store_explicit(&lt_ring.read, to, memory_order_release);
+    return rc;
+}
+
+/* Looks past an unpublished record for the next published header, so the words in between can be skipped. */
+static uint64_t lt_next_published(uint64_t read, uint64_t write) {
+    for (uint64_t pos = read + 1; pos < write; pos++) {
+        uint64_t header = atomic_load_explicit(&lt_ring.words[pos & lt_ring.mask], memory_order_acquire);
+        uint32_t type = lt_header_type(header), words = lt_header_words(header);
+        if (lt_header_tag(header) == (pos & LT_TAG_MASK) && type >= LT_REC_MODULES_BEGIN && type <= LT_REC_FINAL &&
+            words > 0)
+            return pos;
+    }
+    return write;
+}
+
+static void lt_writer_loop(void) {
+    int connected = lt_fd >= 0;
+    uint64_t idle_ns = 20000, last_tick = 0, stuck_since = 0;
+    for (;;) {
+        uint64_t read = atomic_load_explicit(&lt_ring.read, memory_order_relaxed);
+        uint64_t write = atomic_load_explicit(&lt_ring.write, memory_order_acquire);
+        uint64_t finish = atomic_load_explicit(&lt_finish_pos, memory_order_acquire);
+        if (write > finish) write = finish;
+        uint64_t end = lt_published_end(read, write);
+        if (end > read) {
+            stuck_since = 0;
+            idle_ns = 20000;
+            if (lt_send_span(read, end, connected) != 0) {
+                connected = 0;
+                lt_disable("lost the connection to the collector; the program continues untracked");
+            }
+            continue;
+        }
+        uint64_t now = lt_monotonic_ns();
+        if (read >= finish) break;
+        if (read < write) {
+            /* The oldest claimed record is not published yet: its thread is writing it, or died doing so. */
+            if (stuck_since == 0) stuck_since = now;
+            if (now - stuck_since > LT_SKIP_AFTER_NS) {
+                uint64_t next = lt_next_published(read, write);
+                if (connected && lt_send_skip(read, next - read) != 0) connected = 0;
+                atomic_store_explicit(&lt_ring.read, next, memory_order_release);
+                stuck_since = 0;
+            }
+        }
+        if (connected && now - last_tick >= LT_TICK_NS) {
+            last_tick = now;
+            if (lt_send_tick() != 0) {
+                connected = 0;
+                lt_disable("lost the connection to the collector; the program continues untracked");
+            }
+        }
+        lt_sleep_ns(idle_ns);
+        if (idle_ns < 2000000) idle_ns *= 2;
+    }
+    if (connected) {
+        /* Everything up to FINAL is sent: let the collector store it before the process ends, so the trace is
+         * complete when the program's own exit is. */
+        shutdown(lt_fd, SHUT_WR);
+        if (lt_wait_ack(LT_ACK_DONE, (int)lt_config.exit_timeout_ms) != 0)
+            lt_diag("the collector did not confirm the trace within LEAKTRACK_EXIT_TIMEOUT", NULL);
+    }
+}
+
+static void *lt_writer_main(void *arg) {
+    lt_self.internal = 1;
+    int forked = (int)(intptr_t)arg;
+    if (lt_fd < 0) {
+        if (lt_config.socket_path != NULL) {
+            lt_fd = lt_connect(lt_config.socket_path);
+            if (lt_fd < 0) lt_diag("cannot connect to the collector at LEAKTRACK_SOCKET=", lt_config.socket_path,
+                                   "; the program runs untracked", NULL);
+        } else {
+            lt_start_collector();
+        }
+    }
+    if (lt_fd >= 0 && lt_send_hello(forked) != 0) {
+        lt_diag("the collector did not answer; the program runs untracked", NULL);
+        close(lt_fd);
+        lt_fd = -1;
+    }
+    if (lt_fd < 0) lt_disable(NULL);
+    lt_writer_loop();
+    if (lt_fd >= 0) close(lt_fd);
+    lt_fd = -1;
+    atomic_store_explicit(&lt_writer_done, 1, memory_order_release);
+    return NULL;
+}
+
+int lt_writer_start(int forked) {
+    atomic_store(&lt_finish_pos, UINT64_MAX);
+    atomic_store(&lt_writer_done, 0);
+    if (forked) {
+        /* Inherited from the parent: that connection belongs to the parent's stream. */
+        if (lt_fd >= 0) close(lt_fd);
+        lt_fd = -1;
+        const char *path = lt_config.socket_path != NULL ? lt_config.socket_path : lt_socket_path;
+        /* Connect now, before fork() returns: the parent may exit at once, and a collector that sees its last
+         * connection close looks for waiting ones before it ends. */
+        if (path[0] != '\0') lt_fd = lt_connect(path);
+        if (lt_fd < 0) return -1;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    int rc = pthread_create(&thread, &attr, lt_writer_main, (void *)(intptr_t)forked);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    atomic_store(&lt_writer_running, rc == 0);
+    return rc == 0 ? 0 : -1;
+}
+
+void lt_writer_finish(uint64_t end_pos) {
+    atomic_store_explicit(&lt_finish_pos, end_pos, memory_order_release);
+    if (!atomic_load(&lt_writer_running)) return;
+    uint64_t deadline = lt_monotonic_ns() + (uint64_t)lt_config.exit_timeout_ms * 1000000u + 20000000000ull;
+    while (!atomic_load_explicit(&lt_writer_done, memory_order_acquire)) {
+        if (lt_monotonic_ns() > deadline) break;
+        lt_sleep_ns(200000);
+    }
+}
