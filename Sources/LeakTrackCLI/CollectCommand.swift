@@ -47,8 +47,8 @@ struct CollectCommand: ParsableCommand {
             close(fd)
             if let socket { System.removeListener(directory: (socket as NSString).deletingLastPathComponent, path: socket) }
         }
-        let naming = TraceNaming(directory: Locations.absolute(outputDir), mainPid: nil, explicitPath: nil)
-        let collector = Collector(listener: fd, naming: naming) { Output.error($0) }
+        let naming = TraceNaming(directory: Locations.absolute(outputDir))
+        let collector = Collector(listener: fd, naming: naming, acknowledgeAfterWriting: true) { Output.error($0) }
         let started = monotonicNanoseconds()
         collector.run { accepted, active in
             // Done when every process has gone; give up if none ever connects.
@@ -65,7 +65,7 @@ struct CollectCommand: ParsableCommand {
         guard let hello = session.hello else { throw LeakTrackError.truncated(what: input) }
         let symbolizer = LLVMSymbolizer.locate().map { LLVMSymbolizer(executable: $0) }
         let trace = try session.makeTrace(symbolizer: symbolizer, endMonotonicNanoseconds: hello.monotonicNanoseconds)
-        let path = output ?? TraceNaming(directory: Locations.absolute(outputDir)).path(for: hello)
+        let path = output ?? TraceNaming(directory: Locations.absolute(outputDir)).path(for: hello, attempt: 1)
         try TraceFile.write(trace, to: path)
         Output.error("wrote \(path)")
     }

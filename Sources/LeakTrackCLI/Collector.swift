@@ -13,19 +13,18 @@ struct CollectedTrace {
     var pid: UInt32
     var executable: String
     var summary: String
+    /// The stream ended with the shim's FINAL record (not cut by exec or a kill).
+    var complete: Bool
 }
 
 /// Decides where each process's trace goes.
+/// Traces are named leaktrack.PROGRAM.PID.trace; a pid that exec'd the same program again gets .2, .3, ...
 struct TraceNaming {
     var directory: String
-    /// The pid whose trace goes to `explicitPath` (the command `record` started).
-    var mainPid: pid_t?
-    var explicitPath: String?
 
-    func path(for hello: Hello) -> String {
-        if let explicitPath, let mainPid, hello.pid == UInt32(mainPid) { return explicitPath }
+    func path(for hello: Hello, attempt: Int) -> String {
         let name = hello.executable.split(separator: "/").last.map(String.init) ?? "process"
-        return "\(directory)/leaktrack.\(name).\(hello.pid).trace"
+        return "\(directory)/leaktrack.\(name).\(hello.pid)" + (attempt > 1 ? ".\(attempt)" : "") + ".trace"
     }
 }
 
@@ -37,14 +36,19 @@ final class Collector {
     private let naming: TraceNaming
     private let symbolizerPath: String?
     private let log: (String) -> Void
+    /// Acknowledge the end of a stream only once its trace is written (bare mode, where nothing else waits
+    /// for the collector), rather than as soon as the stream has arrived (record mode, which waits for us).
+    private let acknowledgeAfterWriting: Bool
     private let lock = NSLock()
+    private var usedPaths = Set<String>()
     private var active = 0
     private var accepted = 0
     private var traces: [CollectedTrace] = []
 
-    init(listener: Int32, naming: TraceNaming, log: @escaping (String) -> Void) {
+    init(listener: Int32, naming: TraceNaming, acknowledgeAfterWriting: Bool, log: @escaping (String) -> Void) {
         self.listener = listener
         self.naming = naming
+        self.acknowledgeAfterWriting = acknowledgeAfterWriting
         self.symbolizerPath = LLVMSymbolizer.locate()
         self.log = log
         if symbolizerPath == nil {
@@ -55,7 +59,7 @@ final class Collector {
     var collected: [CollectedTrace] {
         lock.lock()
         defer { lock.unlock() }
-        return traces.sorted { $0.pid < $1.pid }
+        return traces
     }
 
     /// Accepts connections until `shouldStop(accepted, active)` says so at a moment when no connection is
@@ -112,7 +116,8 @@ final class Collector {
             let got = read(fd, buffer.baseAddress, buffer.count)
             if got < 0 {
                 if errno == EINTR { continue }
-                failure = "reading the stream failed: \(String(cString: strerror(errno)))"
+                // ECONNRESET: the process exec'd or died with data unread; what arrived is kept.
+                if errno != ECONNRESET { failure = "reading the stream failed: \(String(cString: strerror(errno)))" }
                 break
             }
             if got == 0 { break }
@@ -135,6 +140,9 @@ final class Collector {
                 break reading
             }
         }
+        // A process that connected and exec'd or exited before saying anything (typically a fork child that
+        // exec'd at once) leaves nothing to report.
+        if decoder.byteCount == 0 { return }
         if failure == nil, !decoder.sawFinal {
             do { try decoder.finish() } catch { failure = "\(error)" }
         }
@@ -142,10 +150,17 @@ final class Collector {
             if let failure { log("dropped a connection: \(failure)") }
             return
         }
+        var done = UInt8(ascii: "D")
+        if !acknowledgeAfterWriting { _ = write(fd, &done, 1) }
         if let failure { log("\(failure); keeping the \(decoder.byteCount) bytes that arrived before") }
         // A fork child that never allocated (typically one that exec'd at once) leaves no trace.
         if hello.forked && session.totals.allocations == 0 { return }
-        let path = naming.path(for: hello)
+        lock.lock()
+        var attempt = 1
+        while usedPaths.contains(naming.path(for: hello, attempt: attempt)) { attempt += 1 }
+        let path = naming.path(for: hello, attempt: attempt)
+        usedPaths.insert(path)
+        lock.unlock()
         do {
             let symbolizer = symbolizerPath.map { LLVMSymbolizer(executable: $0) }
             let trace = try session.makeTrace(symbolizer: symbolizer, endMonotonicNanoseconds: monotonicNanoseconds())
@@ -155,15 +170,17 @@ final class Collector {
             let summary = "\(hello.executable) (pid \(hello.pid)): \(trace.totals.allocations) allocations, "
                 + "\(leaked.count) not freed (\(bytes) bytes)" + (trace.process.complete ? "" : ", incomplete")
             lock.lock()
-            traces.append(CollectedTrace(path: path, pid: hello.pid, executable: hello.executable, summary: summary))
+            traces.append(
+                CollectedTrace(path: path, pid: hello.pid, executable: hello.executable, summary: summary,
+                               complete: trace.process.complete))
             lock.unlock()
         } catch {
             log("cannot store the trace of pid \(hello.pid): \(error)")
             lock.lock()
-            traces.append(CollectedTrace(path: nil, pid: hello.pid, executable: hello.executable, summary: "\(error)"))
+            traces.append(
+                CollectedTrace(path: nil, pid: hello.pid, executable: hello.executable, summary: "\(error)", complete: false))
             lock.unlock()
         }
-        var done = UInt8(ascii: "D")
-        _ = write(fd, &done, 1)
+        if acknowledgeAfterWriting { _ = write(fd, &done, 1) }
     }
 }

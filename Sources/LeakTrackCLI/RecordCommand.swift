@@ -55,9 +55,8 @@ struct RecordCommand: ParsableCommand {
         signal(SIGQUIT, SIG_IGN)
         let child = try ChildProcess.spawn(args, environment: environment)
 
-        let outputPath = output.map { Locations.absolute($0) }
-        let naming = TraceNaming(directory: FileManager.default.currentDirectoryPath, mainPid: child, explicitPath: outputPath)
-        let collector = Collector(listener: listener.fd, naming: naming) { Output.error($0) }
+        let naming = TraceNaming(directory: FileManager.default.currentDirectoryPath)
+        let collector = Collector(listener: listener.fd, naming: naming, acknowledgeAfterWriting: false) { Output.error($0) }
         let exited = Atomic(false)
         let statusBox = Atomic<Int32>(0)
         let waiter = Thread {
@@ -67,16 +66,27 @@ struct RecordCommand: ParsableCommand {
         waiter.start()
         collector.run { _, active in exited.value && active == 0 }
 
-        let traces = collector.collected
+        var traces = collector.collected
         if traces.isEmpty {
             Output.error("no process connected: the shim did not load (is \(library) built for this machine?) or the command never started")
         }
-        for trace in traces {
-            if let path = trace.path {
-                Output.error("\(trace.summary) -> \(path)")
+        // The command's own trace: the last program its pid ran (a wrapper script may exec the real one).
+        if let index = traces.lastIndex(where: { $0.pid == UInt32(child) && $0.path != nil }) {
+            if let output, let from = traces[index].path {
+                let target = Locations.absolute(output)
+                if rename(from, target) == 0 {
+                    traces[index].path = target
+                } else {
+                    Output.error("cannot move the trace to \(target): \(String(cString: strerror(errno))); it stays at \(from)")
+                }
             }
+            let main = traces.remove(at: index)
+            traces.append(main)
         }
-        if let main = traces.first(where: { $0.pid == UInt32(child) })?.path ?? traces.first?.path {
+        for trace in traces {
+            if let path = trace.path { Output.error("\(trace.summary) -> \(path)") }
+        }
+        if let main = traces.last?.path {
             Output.error("see the report with: leaktrack report \(main)")
         }
         throw ExitCode(statusBox.value)

@@ -9,6 +9,11 @@ public struct CallSiteRules: Sendable {
     }
 
     public static let defaultFoldPatterns: [Pattern] = [
+        // The allocation functions themselves, as seen from code that calls them through a wrapper of its own
+        // (the dynamic loader has functions named malloc and calloc that forward to the real ones).
+        "malloc", "calloc", "realloc", "reallocarray", "memalign", "aligned_alloc", "posix_memalign", "valloc",
+        "pvalloc", "__libc_malloc", "__libc_calloc", "__libc_realloc", "__libc_memalign", "__minimal_malloc",
+        "__minimal_calloc", "__minimal_realloc", "__rtld_malloc", "__rtld_calloc", "__rtld_realloc",
         // C++ allocation functions and the standard library's allocator plumbing.
         "operator new*", "operator delete*", "__gnu_cxx::new_allocator<*", "__gnu_cxx::__new_allocator<*",
         "std::__new_allocator<*", "std::allocator<*", "std::allocator_traits<*", "std::_Vector_base<*",
