@@ -37,7 +37,8 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["LeakTrackCore"],
-            resources: [.copy("Fixtures")]
+            // C programs the tests compile and run under the shim; found through #filePath.
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -191,6 +191,15 @@ static int lt_start_collector(void) {
     envp[n++] = "LEAKTRACK_DISABLE=1";
     envp[n] = NULL;
 
+    /* Connect before the collector exists: the connection waits in the listener's backlog. Should this
+     * process exec or die before the collector starts, the collector still finds the (closed) connection
+     * and ends at once instead of waiting for one that never comes. */
+    lt_fd = lt_connect(lt_socket_path);
+    if (lt_fd < 0) {
+        close(listener);
+        lt_diag("cannot connect to the collector socket; the program runs untracked", NULL);
+        return -1;
+    }
     static const char script[] =
         "\"$0\" collect --listen-fd 3 --socket \"$1\" --output-dir \"$2\" </dev/null >/dev/null 3<&3 &";
     char *argv[] = {"sh", "-c", (char *)script, collector, lt_socket_path, output_dir, NULL};
@@ -205,11 +214,10 @@ static int lt_start_collector(void) {
         while (waitpid(shell, NULL, 0) < 0 && errno == EINTR) {
         }
     }
-    /* Connect before closing our end of the listener: the connection waits in its backlog until the collector
-     * has started. */
-    lt_fd = rc == 0 ? lt_connect(lt_socket_path) : -1;
     close(listener);
-    if (lt_fd < 0) {
+    if (rc != 0) {
+        close(lt_fd);
+        lt_fd = -1;
         lt_diag("cannot start the collector ", collector, "; the program runs untracked", NULL);
         return -1;
     }

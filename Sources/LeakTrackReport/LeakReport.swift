@@ -100,12 +100,12 @@ extension LeakReport {
                 continue
             }
             let frames = id == SpecialStack.dropped ? [] : resolver.frames(ofStack: Int(id))
-            if let reason = options.suppressions.reason(for: frames) {
+            let site = frames.first { !options.rules.isWrapper($0.function) } ?? frames.first ?? ReportFrame.unrecorded
+            if let reason = options.suppressions.reason(for: frames, callSite: site) {
                 suppressed[reason, default: (0, 0)].bytes += amount.bytes
                 suppressed[reason, default: (0, 0)].count += amount.count
                 continue
             }
-            let site = frames.first { !options.rules.isWrapper($0.function) } ?? frames.first ?? ReportFrame.unrecorded
             leaks.append((frames, site, amount.bytes, amount.count))
         }
 

@@ -1,7 +1,8 @@
 /// Which leaks are not the program's to fix. Two kinds:
-/// - the C runtime's own start-up allocations: a stack with no frame outside the runtime's modules (the
-///   dynamic loader's TLS, libstdc++'s exception emergency pool), and stdio buffers (reachable from
-///   `stdout`; valgrind calls them "still reachable");
+/// - the C runtime's own allocations: a stack with no frame outside the runtime's modules (libstdc++'s
+///   exception emergency pool), a call site inside the dynamic loader (link maps, thread DTVs, dlopen
+///   state: the loader's bookkeeping, reachable from its globals), and stdio buffers (reachable from the
+///   FILE; valgrind calls all of these "still reachable");
 /// - LeakSanitizer-style `leak:PATTERN` rules that match a frame's function, module name or source file.
 public struct Suppressions: Sendable {
     public struct Rule: Hashable, Sendable {
@@ -33,13 +34,18 @@ public struct Suppressions: Sendable {
     }
 
     public static let runtimeStartupReason = "C runtime start-up (no frame outside the runtime's modules)"
+    public static let loaderReason = "dynamic loader bookkeeping (link maps, thread DTVs, dlopen state)"
+    static let loaderModules: [Pattern] = ["ld-linux*.so*", "ld-*.so*"].map(Pattern.init)
 
-    /// The reason a leak with these frames is suppressed, or nil.
-    public func reason(for frames: [ReportFrame]) -> String? {
+    /// The reason a leak with these frames (and this call site, if known) is suppressed, or nil.
+    public func reason(for frames: [ReportFrame], callSite: ReportFrame? = nil) -> String? {
         if useDefaults, !frames.isEmpty,
             frames.allSatisfy({ frame in Suppressions.runtimeModules.contains { $0.matches(frame.module) } })
         {
             return Suppressions.runtimeStartupReason
+        }
+        if useDefaults, let callSite, Suppressions.loaderModules.contains(where: { $0.matches(callSite.module) }) {
+            return Suppressions.loaderReason
         }
         for rule in rules {
             for frame in frames {

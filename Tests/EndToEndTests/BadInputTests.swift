@@ -1,0 +1,57 @@
+import Foundation
+import XCTest
+
+/// Every subcommand on bad input: one clear line on stderr and exit status 2, never a crash.
+final class BadInputTests: XCTestCase {
+    var harness: Harness!
+
+    override func setUpWithError() throws {
+        harness = try Harness()
+    }
+
+    override func tearDown() {
+        harness?.cleanUp()
+    }
+
+    func assertToolError(_ arguments: [String], mentions: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try harness.run([harness.leaktrack] + arguments)
+        XCTAssertEqual(result.status, 2, "\(arguments): \(result.stderr)", file: file, line: line)
+        let lines = result.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line: \(result.stderr)", file: file, line: line)
+        XCTAssertTrue(result.stderr.contains(mentions), "\(result.stderr) should mention \(mentions)", file: file, line: line)
+    }
+
+    func testMissingEmptyForeignTruncatedAndNewerFiles() throws {
+        try assertToolError(["report", harness.path("missing.trace")], mentions: "No such file")
+        _ = FileManager.default.createFile(atPath: harness.path("empty.trace"), contents: Data())
+        try assertToolError(["report", harness.path("empty.trace")], mentions: "empty")
+        _ = FileManager.default.createFile(atPath: harness.path("foreign.trace"), contents: Data("hello world, not a trace".utf8))
+        try assertToolError(["report", harness.path("foreign.trace")], mentions: "not a leaktrack trace")
+        try assertToolError(["dump", harness.path("foreign.trace")], mentions: "not a leaktrack trace")
+
+        try harness.compile(["exit_status.c"], output: "exit_status")
+        _ = try harness.run([harness.leaktrack, "record", "-o", harness.path("good.trace"), "--", harness.path("exit_status")])
+        let good = try Data(contentsOf: URL(fileURLWithPath: harness.path("good.trace")))
+        try good.prefix(good.count / 2).write(to: URL(fileURLWithPath: harness.path("half.trace")))
+        try assertToolError(["report", harness.path("half.trace")], mentions: "truncated")
+        var newer = good
+        newer[8] = 99 // the version field follows the 8-byte magic
+        try newer.write(to: URL(fileURLWithPath: harness.path("newer.trace")))
+        try assertToolError(["report", harness.path("newer.trace")], mentions: "newer leaktrack")
+        // dump prints every section of a good trace.
+        let dump = try harness.run([harness.leaktrack, "dump", harness.path("good.trace")])
+        XCTAssertEqual(dump.status, 0)
+        XCTAssertTrue(dump.stdout.contains("PROCESS pid="), dump.stdout)
+        XCTAssertTrue(dump.stdout.contains("LIVE "), dump.stdout)
+    }
+
+    func testUsageErrors() throws {
+        try assertToolError(["record"], mentions: "--")
+        try assertToolError(["report", "--format", "xml", "x"], mentions: "xml")
+        try assertToolError(["frobnicate"], mentions: "frobnicate")
+        try assertToolError(["record", "--", harness.path("does-not-exist")], mentions: "does-not-exist")
+        let empty = try harness.run([harness.leaktrack, "report"])
+        XCTAssertEqual(empty.status, 2)
+        XCTAssertTrue(empty.stderr.contains("no leaktrack.*.trace"), empty.stderr)
+    }
+}

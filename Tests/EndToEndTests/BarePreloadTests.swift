@@ -1,0 +1,54 @@
+import Foundation
+import XCTest
+
+/// `LD_PRELOAD=libleaktrack.so PROGRAM` with nothing else set up: the shim starts its own collector and the
+/// trace lands in the current directory under a name it prints once.
+final class BarePreloadTests: XCTestCase {
+    var harness: Harness!
+
+    override func setUpWithError() throws {
+        harness = try Harness()
+    }
+
+    override func tearDown() {
+        harness?.cleanUp()
+    }
+
+    func testBarePreloadWritesTraceNamedAfterProgramAndPid() throws {
+        try harness.compile(["all_kinds.c"], output: "all_kinds")
+        let result = try harness.run([harness.path("all_kinds")], environment: ["LD_PRELOAD": harness.shim])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stderr.split(separator: "\n").filter { $0.contains("leaktrack:") }
+        XCTAssertEqual(lines.count, 1, "one message: \(result.stderr)")
+        let traces = try FileManager.default.contentsOfDirectory(atPath: harness.directory).filter { $0.hasSuffix(".trace") }
+        XCTAssertEqual(traces.count, 1, "\(traces)")
+        let name = try XCTUnwrap(traces.first)
+        XCTAssertTrue(name.hasPrefix("leaktrack.all_kinds.") && name.hasSuffix(".trace"), name)
+        XCTAssertTrue(lines[0].hasSuffix(harness.directory + "/" + name), String(lines[0]))
+        // The trace is complete when the program has exited: report on it at once, by default the newest.
+        let report = try harness.reportJSON(harness.path(name))
+        XCTAssertEqual(Leak.total(report).bytes, 5779)
+        XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true)
+        let defaultReport = try harness.run([harness.leaktrack, "report"])
+        XCTAssertTrue(defaultReport.stdout.contains("LEAK DETECTED"), defaultReport.stdout)
+    }
+
+    func testRealProgramsBehaveTheSameUnderTheShim() throws {
+        let programs: [[String]] = [
+            ["python3", "-c", "import threading, json; t = [threading.Thread(target=lambda: json.dumps(list(range(20000)))) for _ in range(4)]; [x.start() for x in t]; [x.join() for x in t]; print(sum(range(1000)))"],
+            ["git", "--version"],
+        ]
+        for program in programs {
+            let bare = try harness.run(program)
+            let preloaded = try harness.run(program, environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"])
+            XCTAssertEqual(preloaded.status, bare.status, "\(program[0]): \(preloaded.stderr)")
+            XCTAssertEqual(preloaded.stdout, bare.stdout, program[0])
+            let recorded = try harness.run([harness.leaktrack, "record", "-o", harness.path("real.trace"), "--"] + program)
+            XCTAssertEqual(recorded.status, bare.status, "\(program[0]): \(recorded.stderr)")
+            XCTAssertEqual(recorded.stdout, bare.stdout, program[0])
+            let report = try harness.reportJSON(harness.path("real.trace"))
+            let totals = report["totals"] as? [String: Any]
+            XCTAssertGreaterThan(totals?["allocations"] as? Int ?? 0, 10, program[0])
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import XCTest
+
+/// Runs the real leaktrack executable and shim on C fixtures compiled for each test.
+/// The binaries come from `.build/debug` (built by scripts/test) or LEAKTRACK_BIN_DIR; a missing binary
+/// fails the test loudly rather than skipping it.
+struct Harness {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    static let fixtures = packageRoot + "/Tests/EndToEndTests/Fixtures"
+
+    static var binDirectory: String {
+        ProcessInfo.processInfo.environment["LEAKTRACK_BIN_DIR"] ?? packageRoot + "/.build/debug"
+    }
+
+    let directory: String
+    let leaktrack: String
+    let shim: String
+
+    init() throws {
+        leaktrack = Harness.binDirectory + "/leaktrack"
+        shim = Harness.binDirectory + "/libleaktrack.so"
+        for path in [leaktrack, shim] where !FileManager.default.fileExists(atPath: path) {
+            throw HarnessError("\(path) is missing: run scripts/test (it builds the executable and the shim)")
+        }
+        directory = NSTemporaryDirectory() + "leaktrack-e2e-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    func cleanUp() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs a program to completion (bounded by `timeout` seconds) in the test directory.
+    @discardableResult
+    func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 120) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var env = ProcessInfo.processInfo.environment
+        env["LD_PRELOAD"] = nil
+        for key in env.keys where key.hasPrefix("LEAKTRACK_") && key != "LEAKTRACK_BIN_DIR" { env[key] = nil }
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let outData = Atomic<Data>(Data()), errData = Atomic<Data>(Data())
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            outData.value = out.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        group.enter()
+        DispatchQueue.global().async {
+            errData.value = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            process.terminate()
+            throw HarnessError("\(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s")
+        }
+        process.waitUntilExit()
+        group.wait()
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: outData.value, as: UTF8.self),
+            stderr: String(decoding: errData.value, as: UTF8.self))
+    }
+
+    /// Compiles C sources from the fixtures folder into the test directory.
+    func compile(_ sources: [String], output: String, flags: [String] = []) throws {
+        let result = try run(
+            ["cc", "-g", "-O0", "-Wno-alloc-size-larger-than", "-o", directory + "/" + output]
+                + sources.map { Harness.fixtures + "/" + $0 } + flags)
+        guard result.status == 0 else { throw HarnessError("cc failed for \(sources): \(result.stderr)") }
+    }
+
+    func path(_ name: String) -> String { directory + "/" + name }
+
+    /// `leaktrack report --format json` of a trace, parsed.
+    func reportJSON(_ trace: String, extra: [String] = []) throws -> [String: Any] {
+        let result = try run([leaktrack, "report", "--format", "json", trace] + extra)
+        guard result.status == 0 else { throw HarnessError("report failed: \(result.stderr)") }
+        guard let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] else {
+            throw HarnessError("report did not print a JSON object: \(result.stdout)")
+        }
+        return object
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+final class Atomic<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value {
+        get { lock.lock(); defer { lock.unlock() }; return stored }
+        set { lock.lock(); stored = newValue; lock.unlock() }
+    }
+}
+
+/// A leak as the report's JSON gives it, for exact comparisons.
+struct Leak: Hashable, CustomStringConvertible {
+    var function: String
+    var module: String
+    var bytes: Int
+    var count: Int
+
+    var description: String { "\(function) [\(module)] \(bytes) B x\(count)" }
+
+    static func callSites(_ report: [String: Any]) -> Set<Leak> {
+        let sites = report["callSites"] as? [[String: Any]] ?? []
+        return Set(
+            sites.map {
+                Leak(
+                    function: $0["function"] as? String ?? "?", module: $0["module"] as? String ?? "?",
+                    bytes: $0["bytes"] as? Int ?? -1, count: $0["count"] as? Int ?? -1)
+            })
+    }
+
+    static func total(_ report: [String: Any]) -> (bytes: Int, count: Int) {
+        let leaked = report["leaked"] as? [String: Any] ?? [:]
+        return (leaked["bytes"] as? Int ?? -1, leaked["count"] as? Int ?? -1)
+    }
+}

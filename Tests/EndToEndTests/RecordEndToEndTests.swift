@@ -1,0 +1,131 @@
+import Foundation
+import XCTest
+
+/// C fixtures with known leaks, run under `leaktrack record`; the report must give exact bytes, counts,
+/// functions and modules.
+final class RecordEndToEndTests: XCTestCase {
+    var harness: Harness!
+
+    override func setUpWithError() throws {
+        harness = try Harness()
+    }
+
+    override func tearDown() {
+        harness?.cleanUp()
+    }
+
+    func record(_ command: [String], trace: String = "out.trace") throws -> (Harness.Result, [String: Any]) {
+        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path(trace), "--"] + command)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: harness.path(trace)), "no trace; stderr: \(result.stderr)")
+        return (result, try harness.reportJSON(harness.path(trace)))
+    }
+
+    func testEveryAllocationFunctionLeaksExactlyWhatItAllocated() throws {
+        try harness.compile(["all_kinds.c"], output: "all_kinds")
+        let (result, report) = try record([harness.path("all_kinds")])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let expected: Set<Leak> = [
+            Leak(function: "leak_malloc", module: "all_kinds", bytes: 300, count: 3),
+            Leak(function: "leak_calloc", module: "all_kinds", bytes: 200, count: 1),
+            Leak(function: "leak_realloc", module: "all_kinds", bytes: 300, count: 1),
+            Leak(function: "leak_realloc_null", module: "all_kinds", bytes: 400, count: 1),
+            Leak(function: "leak_reallocarray", module: "all_kinds", bytes: 500, count: 1),
+            Leak(function: "leak_posix_memalign", module: "all_kinds", bytes: 600, count: 1),
+            Leak(function: "leak_aligned_alloc", module: "all_kinds", bytes: 768, count: 1),
+            Leak(function: "leak_memalign", module: "all_kinds", bytes: 800, count: 1),
+            Leak(function: "leak_valloc", module: "all_kinds", bytes: 900, count: 1),
+            Leak(function: "leak_pvalloc", module: "all_kinds", bytes: 1000, count: 1),
+            // strdup is folded into its caller.
+            Leak(function: "leak_strdup", module: "all_kinds", bytes: 11, count: 1),
+        ]
+        XCTAssertEqual(Leak.callSites(report), expected)
+        XCTAssertEqual(Leak.total(report).bytes, 5779)
+        XCTAssertEqual(Leak.total(report).count, 13)
+        // The failing calls in no_leaks(): calloc and reallocarray overflow, huge malloc and realloc,
+        // posix_memalign with a bad alignment.
+        let lost = report["lost"] as? [String: Any]
+        XCTAssertEqual(lost?["failedAllocations"] as? Int, 5)
+        XCTAssertEqual((report["internal"] as? [String: Any])?["count"] as? Int, 0)
+
+        // The call site's file and line point at the allocating statement.
+        let sites = report["callSites"] as? [[String: Any]] ?? []
+        let calloc = sites.first { $0["function"] as? String == "leak_calloc" }
+        XCTAssertEqual(calloc?["line"] as? Int, 19)
+        XCTAssertEqual((calloc?["file"] as? String).map { ($0 as NSString).lastPathComponent }, "all_kinds.c")
+        let stack = calloc?["stack"] as? [[String: Any]] ?? []
+        XCTAssertEqual(stack.first?["function"] as? String, "leak_calloc")
+        XCTAssertTrue(stack.contains { $0["function"] as? String == "main" }, "stack: \(stack)")
+    }
+
+    func testLeaksAreAttributedToMainExecutableLinkedLibraryAndUnloadedPlugin() throws {
+        try harness.run(["cc", "-g", "-O0", "-fPIC", "-shared", "-o", harness.path("liblinked.so"), Harness.fixtures + "/linked.c"])
+        try harness.run(["cc", "-g", "-O0", "-fPIC", "-shared", "-o", harness.path("libplugin.so"), Harness.fixtures + "/plugin.c"])
+        try harness.compile(
+            ["modules_main.c"], output: "modules_main", flags: ["-L" + harness.directory, "-llinked", "-Wl,-rpath," + harness.directory, "-ldl"])
+        let (result, report) = try record([harness.path("modules_main"), harness.path("libplugin.so")])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(
+            Leak.callSites(report),
+            [
+                Leak(function: "main_leak", module: "modules_main", bytes: 555, count: 1),
+                Leak(function: "linked_leak", module: "liblinked.so", bytes: 2468, count: 2),
+                // dlclose'd before exit, still named.
+                Leak(function: "plugin_leak", module: "libplugin.so", bytes: 4321, count: 1),
+            ])
+        let modules = (report["modules"] as? [[String: Any]] ?? []).map { $0["module"] as? String ?? "" }
+        XCTAssertEqual(modules, ["libplugin.so", "liblinked.so", "modules_main"], "sorted by bytes, descending")
+        let plugin = (report["modules"] as? [[String: Any]])?.first
+        XCTAssertEqual(plugin?["path"] as? String, harness.path("libplugin.so"))
+    }
+
+    func testCrossThreadFreesLeaveNoPhantomAndNoLostLeaks() throws {
+        try harness.compile(["threads.c"], output: "threads", flags: ["-lpthread"])
+        // Several runs: the interleaving differs each time, the answer must not.
+        for run in 0..<3 {
+            let (result, report) = try record([harness.path("threads")], trace: "threads\(run).trace")
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertEqual(
+                Leak.callSites(report), [Leak(function: "worker_alloc", module: "threads", bytes: 800, count: 20)],
+                "run \(run)")
+            let totals = report["totals"] as? [String: Any]
+            XCTAssertEqual(totals?["unknownFrees"] as? Int, 0, "run \(run)")
+        }
+    }
+
+    func testProgramWithoutLeaksReportsZero() throws {
+        try harness.compile(["no_leaks.c"], output: "no_leaks")
+        let (result, report) = try record([harness.path("no_leaks")])
+        XCTAssertEqual(result.status, 0)
+        XCTAssertEqual(result.stdout, "690\n", "the program's own output is untouched")
+        XCTAssertEqual(Leak.total(report).bytes, 0)
+        XCTAssertEqual(Leak.total(report).count, 0)
+        XCTAssertEqual(Leak.callSites(report), [])
+        let text = try harness.run([harness.leaktrack, "report", harness.path("out.trace")])
+        XCTAssertTrue(text.stdout.contains("No leaks"), text.stdout)
+        // The stdio buffer is the C runtime's, suppressed by default and visible without the defaults.
+        let raw = try harness.reportJSON(harness.path("out.trace"), extra: ["--no-default-suppressions"])
+        XCTAssertEqual(Leak.callSites(raw).map(\.function).sorted(), ["_IO_file_doallocate"])
+    }
+
+    func testCommandExitStatusBecomesRecordExitStatus() throws {
+        try harness.compile(["exit_status.c"], output: "exit_status")
+        let (result, report) = try record([harness.path("exit_status")])
+        XCTAssertEqual(result.status, 3)
+        XCTAssertEqual((report["process"] as? [String: Any])?["exitStatus"] as? Int, 3)
+        XCTAssertEqual(Leak.total(report).bytes, 77)
+    }
+
+    func testDemoServerReportNamesCrtheapInLibleakcom() throws {
+        let build = try harness.run([Harness.packageRoot + "/examples/demo-server/build.sh", harness.directory])
+        XCTAssertEqual(build.status, 0, build.stderr)
+        let (result, report) = try record([harness.path("demo-server"), "200"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "served 200 requests (checksum 24392)\n")
+        let top = (report["callSites"] as? [[String: Any]])?.first
+        XCTAssertEqual(top?["function"] as? String, "CFoo_crtheap")
+        XCTAssertEqual(top?["module"] as? String, "libleakcom.so")
+        XCTAssertEqual(top?["bytes"] as? Int, 20 * 10240)
+        XCTAssertEqual(top?["count"] as? Int, 20)
+        XCTAssertEqual(Leak.total(report).count, 20 + 2 * 8)
+    }
+}
