@@ -20,7 +20,11 @@ let package = Package(
         // Stream decoding, the live-allocation ledger, the trace model and the trace file format.
         .target(name: "LeakTrackCore", dependencies: ["CLeakTrackWire"]),
         // Addresses to functions, files and lines (llvm-symbolizer, swift_demangle).
-        .target(name: "LeakTrackSymbolize", dependencies: ["LeakTrackCore"]),
+        .target(
+            name: "LeakTrackSymbolize", dependencies: ["LeakTrackCore"],
+            // __cxa_demangle, for C++ names.
+            linkerSettings: [.linkedLibrary("stdc++")]
+        ),
         // Leak analysis (call sites, suppressions, grouping) and the text and JSON renderers.
         .target(name: "LeakTrackReport", dependencies: ["LeakTrackCore"]),
         // The collector server and the subcommands.

@@ -29,6 +29,12 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Treat frames whose function matches PATTERN (* wildcards) as allocator wrappers when choosing call sites. Repeatable.")
     var fold: [String] = []
 
+    @Option(help: "A file of fold patterns, one per line (# comments), as with --fold.")
+    var foldFile: String?
+
+    @Flag(help: "Show C++ and Swift names as the binaries spell them (mangled).")
+    var noDemangle = false
+
     @Option(help: "A LeakSanitizer-style suppression file (leak:PATTERN lines, # comments).")
     var suppressions: String?
 
@@ -50,6 +56,8 @@ struct ReportCommand: ParsableCommand {
         options.grouping = grouping
         options.top = top
         options.rules.foldPatterns += fold.map(Pattern.init)
+        if let foldFile { options.rules.foldPatterns += try PatternFile.read(path: foldFile).map(Pattern.init) }
+        options.demangle = !noDemangle
         var rules: [Suppressions.Rule] = []
         if let suppressions { rules = try SuppressionFile.read(path: suppressions) }
         options.suppressions = Suppressions(useDefaults: !noDefaultSuppressions, rules: rules)
@@ -58,6 +66,15 @@ struct ReportCommand: ParsableCommand {
         case .text: Output.print(TextRenderer(stackDepth: stackDepth).render(report))
         case .json: Output.print(JSONRenderer().render(report))
         }
+    }
+}
+
+/// Reads a file of patterns: one per line, `#` comments and blank lines ignored.
+enum PatternFile {
+    static func read(path: String) throws -> [String] {
+        String(decoding: try readFile(path: path), as: UTF8.self).split(separator: "\n")
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
     }
 }
 

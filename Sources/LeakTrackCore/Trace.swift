@@ -96,18 +96,25 @@ public struct Frame: Equatable, Sendable {
 }
 
 public struct Symbol: Equatable, Sendable {
+    /// The demangled name (C++ and Swift), as reports show it.
     public var function: String
     public var file: String?
     public var line: Int?
     public var column: Int?
     public var inlined: Bool
+    /// The name as the binary spells it, when demangling changed it (`report --no-demangle` shows this).
+    public var linkageName: String?
 
-    public init(function: String, file: String? = nil, line: Int? = nil, column: Int? = nil, inlined: Bool = false) {
+    public init(
+        function: String, file: String? = nil, line: Int? = nil, column: Int? = nil, inlined: Bool = false,
+        linkageName: String? = nil
+    ) {
         self.function = function
         self.file = file
         self.line = line
         self.column = column
         self.inlined = inlined
+        self.linkageName = linkageName
     }
 }
 

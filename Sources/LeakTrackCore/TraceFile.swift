@@ -67,6 +67,7 @@ public enum TraceFile {
                     w.optionalVarint(s.line.map(UInt64.init))
                     w.optionalVarint(s.column.map(UInt64.init))
                     w.u8(s.inlined ? 1 : 0)
+                    w.optionalString(s.linkageName)
                 }
             }
         }
@@ -173,7 +174,8 @@ public enum TraceFile {
                         Symbol(
                             function: try r.string(), file: try r.optionalString(),
                             line: try r.optionalVarint().map { Int(truncatingIfNeeded: $0) },
-                            column: try r.optionalVarint().map { Int(truncatingIfNeeded: $0) }, inlined: try r.u8() != 0)
+                            column: try r.optionalVarint().map { Int(truncatingIfNeeded: $0) }, inlined: try r.u8() != 0,
+                            linkageName: try r.optionalString())
                     }
                     return Frame(address: address, module: module == 0 ? nil : module - 1, offset: offset, symbols: symbols)
                 }

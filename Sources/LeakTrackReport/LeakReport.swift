@@ -74,6 +74,8 @@ public struct ReportOptions: Sendable {
     public var grouping = Grouping.callsite
     /// Keep at most this many groups (and functions per module); nil keeps all.
     public var top: Int? = nil
+    /// Show demangled C++ and Swift names (false: the names as the binaries spell them).
+    public var demangle = true
 
     public init() {}
 }
@@ -81,7 +83,7 @@ public struct ReportOptions: Sendable {
 extension LeakReport {
     /// Analyzes the allocations still live at the end of the trace.
     public init(trace: Trace, options: ReportOptions = ReportOptions()) {
-        let resolver = FrameResolver(trace: trace)
+        let resolver = FrameResolver(trace: trace, demangle: options.demangle)
 
         // Live bytes and counts per stack id, from the live allocations themselves.
         var perStack: [UInt32: (bytes: UInt64, count: UInt64)] = [:]
@@ -100,8 +102,8 @@ extension LeakReport {
                 continue
             }
             let frames = id == SpecialStack.dropped ? [] : resolver.frames(ofStack: Int(id))
-            let site = frames.first { !options.rules.isWrapper($0.function) } ?? frames.first ?? ReportFrame.unrecorded
-            if let reason = options.suppressions.reason(for: frames, callSite: site) {
+            let site = options.rules.callSite(frames) ?? ReportFrame.unrecorded
+            if let reason = options.suppressions.reason(for: frames, allocatingFrame: options.rules.allocatingFrame(frames)) {
                 suppressed[reason, default: (0, 0)].bytes += amount.bytes
                 suppressed[reason, default: (0, 0)].count += amount.count
                 continue
@@ -195,7 +197,7 @@ struct FrameResolver {
     let trace: Trace
     private var expanded: [[ReportFrame]]
 
-    init(trace: Trace) {
+    init(trace: Trace, demangle: Bool = true) {
         self.trace = trace
         expanded = trace.frames.map { frame in
             let module = frame.module.map { trace.modules[$0] }
@@ -207,7 +209,7 @@ struct FrameResolver {
                                     address: frame.address, inlined: false, symbolized: false)]
             }
             return frame.symbols.map { symbol in
-                ReportFrame(function: symbol.function, module: name, modulePath: path, file: symbol.file, line: symbol.line,
+                ReportFrame(function: demangle ? symbol.function : symbol.linkageName ?? symbol.function, module: name, modulePath: path, file: symbol.file, line: symbol.line,
                             address: frame.address, inlined: symbol.inlined, symbolized: true)
             }
         }

@@ -3,6 +3,8 @@
 ///   exception emergency pool), a call site inside the dynamic loader (link maps, thread DTVs, dlopen
 ///   state: the loader's bookkeeping, reachable from its globals), and stdio buffers (reachable from the
 ///   FILE; valgrind calls all of these "still reachable");
+/// - the Swift runtime's caches (type metadata, protocol conformances): allocations made by the runtime's
+///   own C++ code in libswiftCore, kept for the life of the process;
 /// - LeakSanitizer-style `leak:PATTERN` rules that match a frame's function, module name or source file.
 public struct Suppressions: Sendable {
     public struct Rule: Hashable, Sendable {
@@ -15,11 +17,8 @@ public struct Suppressions: Sendable {
         }
     }
 
-    /// Modules that belong to the C/C++ runtime.
-    public static let runtimeModules: [Pattern] = [
-        "ld-linux*.so*", "ld-*.so*", "libc.so*", "libc-*.so", "libstdc++.so*", "libgcc_s.so*", "libm.so*",
-        "libpthread.so*", "libdl.so*", "librt.so*", "linux-vdso.so*",
-    ].map(Pattern.init)
+    /// Modules that belong to the language runtimes (one list, shared with call-site selection).
+    public static let runtimeModules: [Pattern] = CallSiteRules.defaultRuntimeModules
 
     public static let defaultRules: [Rule] = [
         Rule(pattern: Pattern("_IO_file_doallocate"), reason: "stdio buffer, reachable from the FILE"),
@@ -35,17 +34,33 @@ public struct Suppressions: Sendable {
 
     public static let runtimeStartupReason = "C runtime start-up (no frame outside the runtime's modules)"
     public static let loaderReason = "dynamic loader bookkeeping (link maps, thread DTVs, dlopen state)"
+    public static let swiftRuntimeReason = "Swift runtime caches (type metadata, protocol conformances)"
+    static let swiftRuntimeModules: [Pattern] = ["libswiftCore.so*"].map(Pattern.init)
+    /// The runtime's C++ (`swift::` namespace, `swift_`/`_swift_` entry points), not the standard library's
+    /// Swift code (`Swift.Array...`), which allocates on behalf of the program.
+    static let swiftRuntimeFunctions: [Pattern] = ["swift::*", "swift_*", "_swift_*", "__swift_*"].map(Pattern.init)
     static let loaderModules: [Pattern] = ["ld-linux*.so*", "ld-*.so*"].map(Pattern.init)
 
-    /// The reason a leak with these frames (and this call site, if known) is suppressed, or nil.
-    public func reason(for frames: [ReportFrame], callSite: ReportFrame? = nil) -> String? {
+    /// The reason a leak with these frames is suppressed, or nil. `allocatingFrame` is the innermost frame
+    /// that is not an allocator wrapper (see `CallSiteRules.allocatingFrame`).
+    public func reason(for frames: [ReportFrame], allocatingFrame: ReportFrame? = nil) -> String? {
         if useDefaults, !frames.isEmpty,
             frames.allSatisfy({ frame in Suppressions.runtimeModules.contains { $0.matches(frame.module) } })
         {
             return Suppressions.runtimeStartupReason
         }
-        if useDefaults, let callSite, Suppressions.loaderModules.contains(where: { $0.matches(callSite.module) }) {
+        if useDefaults, let allocatingFrame,
+            Suppressions.loaderModules.contains(where: { $0.matches(allocatingFrame.module) })
+        {
             return Suppressions.loaderReason
+        }
+        if useDefaults, let allocatingFrame,
+            Suppressions.swiftRuntimeModules.contains(where: { $0.matches(allocatingFrame.module) }),
+            Suppressions.swiftRuntimeFunctions.contains(where: {
+                $0.matches(allocatingFrame.function) || $0.matches(QualifiedName.of(allocatingFrame.function))
+            })
+        {
+            return Suppressions.swiftRuntimeReason
         }
         for rule in rules {
             for frame in frames {

@@ -1,16 +1,19 @@
 import Foundation
 import LeakTrackCore
 
-/// Symbolizes with `llvm-symbolizer` run once per batch as a long-lived process: function names (C++
-/// demangled by llvm-symbolizer, Swift by `SwiftDemangler`), file:line:column and inlined frames, from
-/// .symtab/.dynsym and DWARF. One process per batch: starting it costs ~20 ms, a request ~30 µs.
+/// Symbolizes with `llvm-symbolizer` run once per batch as a long-lived process: function names,
+/// file:line:column and inlined frames, from DWARF, .symtab and .dynsym, and from separate debug files
+/// (`.gnu_debuglink`, and `DIR/.build-id/xx/yyyy.debug` under each debug directory). Names come back raw
+/// and are demangled here (C++ and Swift), so the trace keeps both spellings.
 public struct LLVMSymbolizer: Symbolizer {
     public let executable: String
-    public var demangle: Bool
+    /// Directories searched for separate debug files by build id: /usr/lib/debug and LEAKTRACK_DEBUG_DIRS.
+    public var debugDirectories: [String]
 
-    public init(executable: String, demangle: Bool = true) {
+    public init(executable: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.executable = executable
-        self.demangle = demangle
+        let extra = (environment["LEAKTRACK_DEBUG_DIRS"] ?? "").split(separator: ":").map(String.init)
+        debugDirectories = (extra + ["/usr/lib/debug"]).filter { FileManager.default.fileExists(atPath: $0) }
     }
 
     /// Finds llvm-symbolizer: LEAKTRACK_SYMBOLIZER, else beside `swift` on PATH (the toolchain's), else on PATH.
@@ -35,7 +38,8 @@ public struct LLVMSymbolizer: Symbolizer {
         guard !requests.isEmpty else { return [] }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--output-style=JSON", "--inlining", demangle ? "--demangle" : "--no-demangle"]
+        process.arguments = ["--output-style=JSON", "--inlining", "--no-demangle"]
+            + debugDirectories.map { "--debug-file-directory=" + $0 }
         let input = Pipe(), output = Pipe()
         process.standardInput = input
         process.standardOutput = output
@@ -75,15 +79,16 @@ public struct LLVMSymbolizer: Symbolizer {
         for (position, entry) in entries.enumerated() {
             let name = entry["FunctionName"] as? String ?? ""
             guard !name.isEmpty, name != "??" else { continue }
+            let demangled = Demangler.demangle(name)
             let file = entry["FileName"] as? String ?? ""
             let line = entry["Line"] as? Int ?? 0
             let column = entry["Column"] as? Int ?? 0
             symbols.append(
                 Symbol(
-                    function: demangle ? SwiftDemangler.demangle(name) : name,
+                    function: demangled,
                     file: file.isEmpty ? nil : file, line: line == 0 ? nil : line, column: column == 0 ? nil : column,
                     // Every entry but the last is a function inlined into the next one.
-                    inlined: position < entries.count - 1))
+                    inlined: position < entries.count - 1, linkageName: demangled == name ? nil : name))
         }
         return symbols
     }
