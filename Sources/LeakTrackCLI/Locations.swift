@@ -52,10 +52,18 @@ enum Locations {
 /// All user-facing output goes through here, so messages share one prefix and stream.
 enum Output {
     static func error(_ message: String) {
-        FileHandle.standardError.write(Data(("leaktrack: " + message + "\n").utf8))
+        try? System.writeAll(STDERR_FILENO, "leaktrack: " + message + "\n")
     }
 
+    /// Writes to stdout. A reader that went away (`leaktrack dump FILE | head`) ends the command quietly.
     static func print(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        do {
+            try System.writeAll(STDOUT_FILENO, text)
+        } catch LeakTrackError.system(_, let code) where code == EPIPE {
+            Glibc.exit(0)
+        } catch {
+            Output.error("cannot write the output: \(error)")
+            Glibc.exit(2)
+        }
     }
 }

@@ -57,8 +57,8 @@ struct RecordCommand: ParsableCommand {
 
         let naming = TraceNaming(directory: FileManager.default.currentDirectoryPath)
         let collector = Collector(listener: listener.fd, naming: naming, acknowledgeAfterWriting: false) { Output.error($0) }
-        let exited = Atomic(false)
-        let statusBox = Atomic<Int32>(0)
+        let exited = Locked(false)
+        let statusBox = Locked<Int32>(0)
         let waiter = Thread {
             statusBox.value = ChildProcess.wait(child)
             exited.value = true
@@ -90,27 +90,6 @@ struct RecordCommand: ParsableCommand {
             Output.error("see the report with: leaktrack report \(main)")
         }
         throw ExitCode(statusBox.value)
-    }
-}
-
-/// A tiny lock-protected box for values shared between the collector's threads.
-final class Atomic<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-
-    init(_ value: Value) { stored = value }
-
-    var value: Value {
-        get {
-            lock.lock()
-            defer { lock.unlock() }
-            return stored
-        }
-        set {
-            lock.lock()
-            stored = newValue
-            lock.unlock()
-        }
     }
 }
 

@@ -32,7 +32,8 @@ public struct JSONRenderer {
             "modules": .array(
                 report.modules.map { m in
                     .object([
-                        "module": .string(m.module), "path": .string(m.path), "bytes": .number(m.bytes),
+                        "module": .string(m.module), "path": .string(m.path), "buildId": .string(m.buildID),
+                        "bytes": .number(m.bytes),
                         "count": .number(m.count),
                         "functions": .array(
                             m.functions.map { f in

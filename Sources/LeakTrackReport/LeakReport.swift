@@ -31,6 +31,8 @@ public struct LeakGroup: Equatable, Sendable {
 public struct ModuleLeaks: Equatable, Sendable {
     public var module: String
     public var path: String
+    /// GNU build id, hex; empty if the module has none.
+    public var buildID: String
     public var bytes: UInt64
     public var count: UInt64
     /// Functions in this module that hold leaked memory, by bytes.
@@ -155,7 +157,9 @@ extension LeakReport {
             var functions = group(by: .function, inModule)
             if let top = options.top { functions = Array(functions.prefix(top)) }
             modules.append(
-                ModuleLeaks(module: moduleGroup.module, path: moduleGroup.modulePath, bytes: moduleGroup.bytes,
+                ModuleLeaks(module: moduleGroup.module, path: moduleGroup.modulePath,
+                            buildID: trace.modules.first { $0.path == moduleGroup.modulePath }?.buildIDHex ?? "",
+                            bytes: moduleGroup.bytes,
                             count: moduleGroup.count, functions: functions))
         }
         var groups = group(by: options.grouping, leaks)

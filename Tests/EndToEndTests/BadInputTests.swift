@@ -43,6 +43,11 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(dump.status, 0)
         XCTAssertTrue(dump.stdout.contains("PROCESS pid="), dump.stdout)
         XCTAssertTrue(dump.stdout.contains("LIVE "), dump.stdout)
+        // A reader that stops early is not an error, and certainly not a crash.
+        let head = try harness.run(["sh", "-c", "\"$0\" dump \"$1\" | head -1; exit ${PIPESTATUS:-0}", harness.leaktrack, harness.path("good.trace")])
+        XCTAssertEqual(head.status, 0)
+        XCTAssertEqual(head.stdout.split(separator: "\n").count, 1)
+        XCTAssertEqual(head.stderr, "")
     }
 
     func testUsageErrors() throws {
