@@ -123,7 +123,7 @@ final class Collector {
             if got == 0 { break }
             do {
                 try decoder.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<got])) { record in
-                    session.apply(record)
+                    try session.apply(record)
                     if !acknowledged, case .hello(let hello) = record {
                         acknowledged = true
                         renamed = "the stream from \(hello.executable) (pid \(hello.pid))"

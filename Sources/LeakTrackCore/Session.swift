@@ -58,9 +58,16 @@ public final class Session {
 
     public init() {}
 
+    /// Stack ids are dense and a STACK record can trail the first allocation that uses its id by a few
+    /// records only (the shim publishes the id before it writes the stack). An id further ahead than this
+    /// is damage, not data: it must not make us allocate an array for it.
+    static let maxStackIdLead = 1 << 16
+
     // MARK: applying records
 
-    public func apply(_ record: WireRecord) {
+    /// Applies one record. Throws `LeakTrackError.corrupted` for a record that cannot belong to a sane
+    /// stream (a stack id far beyond any defined one).
+    public func apply(_ record: WireRecord) throws {
         totals.events += 1
         switch record {
         case .hello(let hello):
@@ -72,8 +79,10 @@ public final class Session {
         case .modulesEnd:
             installSnapshot()
         case .stack(let id, let addresses):
+            try checkStackId(id)
             defineStack(id: id, addresses: addresses)
         case .alloc(let ptr, let size, let stack, _):
+            try checkStackId(stack)
             allocate(ptr, size: size, stack: stack)
         case .free(let ptr):
             if let entry = live.remove(ptr) {
@@ -84,6 +93,7 @@ public final class Session {
         case .reallocBegin(let ptr, let tag):
             if let entry = live.remove(ptr) { reallocsInFlight[tag] = (ptr, entry) }
         case .reallocEnd(let beginTag, let newPtr, let size, let stack, let failed, _):
+            try checkStackId(stack)
             let old = reallocsInFlight.removeValue(forKey: beginTag)
             if failed {
                 // Nothing happened to the old block: it is live again, unchanged.
@@ -133,6 +143,13 @@ public final class Session {
         let index = stackSlot(entry.stack)
         stacks[index].liveCount -= 1
         stacks[index].liveBytes &-= entry.size
+    }
+
+    private func checkStackId(_ id: UInt32) throws {
+        guard id != SpecialStack.dropped, Int(id) >= stacks.count + Session.maxStackIdLead else { return }
+        throw LeakTrackError.corrupted(
+            what: hello.map { "the stream from pid \($0.pid)" } ?? "the stream",
+            detail: "stack id \(id) is far beyond the \(stacks.count - 1) stacks defined so far")
     }
 
     private func stackSlot(_ id: UInt32) -> Int {

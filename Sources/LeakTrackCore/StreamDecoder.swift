@@ -176,7 +176,7 @@ public struct StreamDecoder {
         }
         let pointerSize = r[20], littleEndian = r[21]
         guard pointerSize == 8, littleEndian == 1 else {
-            throw corrupted("it comes from a \(pointerSize * 8)-bit or big-endian process, which this leaktrack cannot read")
+            throw corrupted("it comes from a \(Int(pointerSize) * 8)-bit or big-endian process, which this leaktrack cannot read")
         }
         let flags = r.loadUnaligned(fromByteOffset: 22, as: UInt16.self).littleEndian
         let exeLength = Int(r.loadUnaligned(fromByteOffset: 52, as: UInt32.self).littleEndian)

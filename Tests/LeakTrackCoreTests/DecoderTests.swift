@@ -1,0 +1,155 @@
+import XCTest
+@testable import LeakTrackCore
+
+final class DecoderTests: XCTestCase {
+    func sampleStream() -> WireBuilder {
+        var w = WireBuilder()
+        w.hello()
+        w.modules([("/bin/app", 0x1000, [0x2000..<0x3000])])
+        w.stack(1, [0x2010, 0x2020])
+        w.alloc(0xa000, 100, stack: 1)
+        let begin = w.reallocBegin(0xa000)
+        w.reallocEnd(begin, newPtr: 0xb000, size: 200, stack: 1)
+        w.tick(time: 5_000, rss: 4096)
+        w.free(0xb000)
+        w.final(exitStatus: 3)
+        return w
+    }
+
+    func testValidStreamDecodesToTheRecordsWritten() throws {
+        let records = try sampleStream().decode()
+        XCTAssertEqual(records.count, 11)
+        guard case .hello(let hello) = records[0] else { return XCTFail("first record: \(records[0])") }
+        XCTAssertEqual(hello.pid, 42)
+        XCTAssertEqual(hello.executable, "/bin/app")
+        XCTAssertEqual(hello.arguments, ["app", "-v"])
+        XCTAssertEqual(hello.maxDepth, 128)
+        XCTAssertEqual(records[1], .modulesBegin)
+        XCTAssertEqual(records[2], .module(LoadedModule(path: "/bin/app", bias: 0x1000, buildID: [], segments: [0x2000..<0x3000])))
+        XCTAssertEqual(records[3], .modulesEnd)
+        XCTAssertEqual(records[4], .stack(id: 1, frames: [0x2010, 0x2020]))
+        XCTAssertEqual(records[5], .alloc(ptr: 0xa000, size: 100, stack: 1, kind: .malloc))
+        guard case .reallocBegin(0xa000, let tag) = records[6] else { return XCTFail("\(records[6])") }
+        XCTAssertEqual(records[7], .reallocEnd(beginTag: tag, newPtr: 0xb000, size: 200, stack: 1, failed: false, kind: .realloc))
+        XCTAssertEqual(records[8], .tick(MemoryTick(monotonicNanoseconds: 5_000, residentBytes: 4096, virtualBytes: 8192)))
+        XCTAssertEqual(records[9], .free(ptr: 0xb000))
+        XCTAssertEqual(records[10], .final(ShimCounters(exitStatus: 3)))
+    }
+
+    func testEveryChunkingGivesTheSameRecords() throws {
+        let stream = sampleStream()
+        let expected = try stream.decode()
+        var generator = SeededGenerator(state: 7)
+        for trial in 0..<200 {
+            var decoder = StreamDecoder(name: "chunked")
+            var records: [WireRecord] = []
+            var offset = 0
+            while offset < stream.bytes.count {
+                let size = trial == 0 ? 1 : Int.random(in: 1...40, using: &generator)
+                let end = min(stream.bytes.count, offset + size)
+                try stream.bytes[offset..<end].withUnsafeBytes { try decoder.feed($0) { records.append($0) } }
+                offset = end
+            }
+            try decoder.finish()
+            XCTAssertEqual(records, expected, "trial \(trial)")
+        }
+    }
+
+    func assertThrows(_ bytes: [UInt8], _ check: (LeakTrackError) -> Bool, file: StaticString = #filePath, line: UInt = #line) {
+        var decoder = StreamDecoder(name: "bad")
+        do {
+            try bytes.withUnsafeBytes { try decoder.feed($0) { _ in } }
+            try decoder.finish()
+            XCTFail("no error", file: file, line: line)
+        } catch let error as LeakTrackError {
+            XCTAssertTrue(check(error), "\(error)", file: file, line: line)
+        } catch {
+            XCTFail("not a LeakTrackError: \(error)", file: file, line: line)
+        }
+    }
+
+    func testBadStreamsAreRejectedWithTheRightError() {
+        func truncated(_ e: LeakTrackError) -> Bool { if case .truncated = e { return true }; return false }
+        func corrupted(_ e: LeakTrackError) -> Bool { if case .corrupted = e { return true }; return false }
+        assertThrows([], truncated)
+        let good = sampleStream().bytes
+        assertThrows(Array(good.prefix(good.count - 3)), truncated)
+        assertThrows(Array(good.prefix(100)), truncated)
+
+        var foreign = WireBuilder()
+        foreign.hello(magic: "NOTOURS")
+        assertThrows(foreign.bytes, { if case .notLeakTrackData = $0 { return true }; return false })
+
+        var newer = WireBuilder()
+        newer.hello(version: 2)
+        assertThrows(newer.bytes, { if case .newerFormat(_, 2, 1) = $0 { return true }; return false })
+
+        var wrongTag = WireBuilder()
+        wrongTag.hello()
+        wrongTag.alloc(0x10, 1, stack: 0)
+        var bytes = wrongTag.bytes
+        let allocHeader = bytes.count - 32
+        bytes[allocHeader + 3] ^= 0x01 // the tag starts at bit 24
+        var tagged = WireBuilder()
+        tagged.hello()
+        tagged.free(0x10) // position 0 ... then the corrupted alloc would claim position 1
+        assertThrows(tagged.bytes + Array(bytes[allocHeader...]), corrupted)
+
+        var zero = WireBuilder()
+        zero.hello()
+        assertThrows(zero.bytes + [0, 0, 0, 0, 0, 0, 0, 0], corrupted)
+
+        var unknown = WireBuilder()
+        unknown.hello()
+        unknown.ring(99, [1])
+        assertThrows(unknown.bytes, corrupted)
+
+        var noHello = WireBuilder()
+        noHello.free(0x10)
+        assertThrows(noHello.bytes, { if case .notLeakTrackData = $0 { return true }; if case .corrupted = $0 { return true }; return false })
+
+        var badKind = WireBuilder()
+        badKind.hello()
+        badKind.ring(6, [1 | 77 << 32, 0x10, 8])
+        assertThrows(badKind.bytes, corrupted)
+    }
+
+    /// Random bytes and random damage to a good stream: an error or a result, never a crash or a hang.
+    func testRandomAndMutatedInputNeverCrashes() {
+        var generator = SeededGenerator(state: 2026)
+        let good = sampleStream().bytes
+        var outcomes = (decoded: 0, rejected: 0)
+        for trial in 0..<4000 {
+            var bytes: [UInt8]
+            if trial < 2000 {
+                bytes = (0..<Int.random(in: 0...300, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                if trial % 2 == 0, bytes.count >= 16 { bytes.replaceSubrange(8..<16, with: Array("LEAKTRK".utf8) + [0]) }
+            } else {
+                bytes = good
+                for _ in 0..<Int.random(in: 1...6, using: &generator) {
+                    let i = Int.random(in: 0..<bytes.count, using: &generator)
+                    switch Int.random(in: 0...2, using: &generator) {
+                    case 0: bytes[i] ^= UInt8.random(in: 1...255, using: &generator)
+                    case 1: bytes.insert(UInt8.random(in: 0...255, using: &generator), at: i)
+                    default: bytes.remove(at: i)
+                    }
+                    if bytes.isEmpty { break }
+                }
+            }
+            var decoder = StreamDecoder(name: "fuzz")
+            let session = Session()
+            do {
+                try bytes.withUnsafeBytes { try decoder.feed($0) { try session.apply($0) } }
+                try decoder.finish()
+                _ = try session.makeTrace(symbolizer: nil, endMonotonicNanoseconds: 0)
+                outcomes.decoded += 1
+            } catch is LeakTrackError {
+                outcomes.rejected += 1
+            } catch {
+                XCTFail("trial \(trial): unexpected error \(error)")
+            }
+        }
+        XCTAssertEqual(outcomes.decoded + outcomes.rejected, 4000)
+        XCTAssertGreaterThan(outcomes.rejected, 2000, "most damage must be detected")
+    }
+}

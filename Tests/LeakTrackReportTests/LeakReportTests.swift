@@ -1,0 +1,251 @@
+import Foundation
+import LeakTrackCore
+import XCTest
+
+@testable import LeakTrackReport
+
+/// Builds traces by hand: modules by file name, frames as (function, module, file, line), stacks of
+/// frame lists, live allocations per stack.
+struct TraceBuilder {
+    var modules: [Module] = []
+    var frames: [Frame] = []
+    var stacks: [Stack] = [Stack(frames: [])]
+    var live: [LiveAllocation] = []
+    var nextAddress: UInt64 = 0x1000
+
+    mutating func module(_ name: String) -> Int {
+        if let index = modules.firstIndex(where: { $0.name == name }) { return index }
+        modules.append(Module(path: "/lib/" + name, buildID: [1, 2], bias: 0))
+        return modules.count - 1
+    }
+
+    /// symbols: innermost first; more than one means inlined frames at one address.
+    mutating func frame(_ module: String?, _ symbols: [Symbol]) -> Int {
+        nextAddress += 0x10
+        frames.append(Frame(address: nextAddress, module: module.map { self.module($0) }, offset: nextAddress, symbols: symbols))
+        return frames.count - 1
+    }
+
+    mutating func frame(_ function: String, _ module: String, file: String? = nil, line: Int? = nil) -> Int {
+        frame(module, [Symbol(function: function, file: file, line: line)])
+    }
+
+    /// Adds a stack and `count` live allocations of `size` bytes on it; returns the stack id.
+    @discardableResult
+    mutating func leak(_ frames: [Int], count: Int, size: UInt64) -> UInt32 {
+        stacks.append(Stack(frames: frames, allocations: UInt64(count), allocatedBytes: UInt64(count) * size,
+                            liveCount: UInt64(count), liveBytes: UInt64(count) * size))
+        let id = UInt32(stacks.count - 1)
+        for _ in 0..<count {
+            nextAddress += 0x100
+            live.append(LiveAllocation(address: nextAddress, size: size, stack: id))
+        }
+        return id
+    }
+
+    mutating func liveWithoutStack(_ id: UInt32, size: UInt64) {
+        nextAddress += 0x100
+        live.append(LiveAllocation(address: nextAddress, size: size, stack: id))
+    }
+
+    var trace: Trace {
+        Trace(
+            process: ProcessSummary(pid: 1, ppid: 0, executable: "/bin/app", arguments: ["app"], forked: false, startTime: 0,
+                                    durationNanoseconds: 1_500_000, complete: true, exitStatus: 0),
+            modules: modules, frames: frames, stacks: stacks, live: live, totals: Totals(), lost: ShimCounters(), samples: [])
+    }
+}
+
+/// app: main -> Widget::make -> operator new (libstdc++) -> malloc; and a plain C leak in libfoo.so.
+func sampleTrace() -> TraceBuilder {
+        var b = TraceBuilder()
+        let newFrame = b.frame("operator new(unsigned long)", "libstdc++.so.6")
+        let make = b.frame("Widget::make()", "app", file: "/src/widget.cpp", line: 12)
+        let main = b.frame("main", "app", file: "/src/main.cpp", line: 3)
+        let start = b.frame("__libc_start_main", "libc.so.6")
+        b.leak([newFrame, make, main, start], count: 3, size: 100)
+        let foo = b.frame("foo_alloc", "libfoo.so", file: "/src/foo.c", line: 7)
+        b.leak([foo, main, start], count: 1, size: 1000)
+        return b
+}
+
+final class LeakReportTests: XCTestCase {
+
+    func testTotalsModulesAndCallSites() {
+        let report = LeakReport(trace: sampleTrace().trace)
+        XCTAssertEqual(report.leakedBytes, 1300)
+        XCTAssertEqual(report.leakedCount, 4)
+        XCTAssertEqual(report.modules.map(\.module), ["libfoo.so", "app"])
+        XCTAssertEqual(report.modules.map(\.bytes), [1000, 300])
+        XCTAssertEqual(report.modules[1].functions.map(\.function), ["Widget::make()"])
+        XCTAssertEqual(report.groups.map(\.function), ["foo_alloc", "Widget::make()"])
+        let widget = report.groups[1]
+        XCTAssertEqual(widget.module, "app")
+        XCTAssertEqual(widget.file, "/src/widget.cpp")
+        XCTAssertEqual(widget.line, 12)
+        XCTAssertEqual(widget.count, 3)
+        XCTAssertEqual(widget.stack.map(\.function), ["operator new(unsigned long)", "Widget::make()", "main", "__libc_start_main"])
+    }
+
+    func testLibraryFramesFoldIntoTheProgramsOwnCaller() {
+        var b = TraceBuilder()
+        let frames = [
+            b.frame("operator new(unsigned long)", "libstdc++.so.6"),
+            b.frame("std::__new_allocator<int>::allocate(unsigned long, void const*)", "app"),
+            b.frame("void std::vector<int, std::allocator<int> >::_M_realloc_insert<int const&>(int const&)", "app"),
+            b.frame("fopen", "libc.so.6"),
+            b.frame("Config::load()", "app", file: "config.cpp", line: 40),
+        ]
+        b.leak(frames, count: 1, size: 64)
+        XCTAssertEqual(LeakReport(trace: b.trace).groups.first?.function, "Config::load()")
+        var options = ReportOptions()
+        options.rules.foldPatterns.append(Pattern("Config::*"))
+        // Everything folded: the first frame that is not an allocator wrapper is the call site.
+        XCTAssertEqual(
+            LeakReport(trace: b.trace, options: options).groups.first?.function,
+            "std::__new_allocator<int>::allocate(unsigned long, void const*)")
+    }
+
+    func testInlinedSymbolsAreFramesOfTheirOwn() {
+        var b = TraceBuilder()
+        let both = b.frame("app", [
+            Symbol(function: "make_buffer", file: "a.c", line: 7, inlined: true),
+            Symbol(function: "uses_inline", file: "a.c", line: 15),
+        ])
+        b.leak([both], count: 1, size: 8)
+        let group = LeakReport(trace: b.trace).groups[0]
+        XCTAssertEqual(group.function, "make_buffer")
+        XCTAssertEqual(group.stack.map(\.function), ["make_buffer", "uses_inline"])
+        XCTAssertEqual(group.stack.map(\.inlined), [true, false])
+        XCTAssertEqual(group.stack[0].address, group.stack[1].address)
+    }
+
+    func testRuntimeOnlyLoaderAndStdioLeaksAreSuppressedByDefaultOnly() {
+        var b = sampleTrace()
+        b.leak([b.frame("pool::pool()", "libstdc++.so.6"), b.frame("call_init", "ld-linux-x86-64.so.2")], count: 1, size: 72704)
+        b.leak([b.frame("_dl_new_object", "ld-linux-x86-64.so.2"), b.frame("dlopen", "libc.so.6"), b.frame("main", "app")],
+               count: 2, size: 50)
+        b.leak([b.frame("_IO_file_doallocate", "libc.so.6"), b.frame("printf", "libc.so.6"), b.frame("main", "app")],
+               count: 1, size: 4096)
+        let report = LeakReport(trace: b.trace)
+        XCTAssertEqual(report.leakedBytes, 1300)
+        XCTAssertEqual(report.suppressedBytes, 72704 + 100 + 4096)
+        XCTAssertEqual(
+            Set(report.suppressed.map(\.reason)),
+            [Suppressions.runtimeStartupReason, Suppressions.loaderReason, "leak:_IO_file_doallocate (stdio buffer, reachable from the FILE)"])
+        var options = ReportOptions()
+        options.suppressions = Suppressions(useDefaults: false)
+        let raw = LeakReport(trace: b.trace, options: options)
+        XCTAssertEqual(raw.leakedBytes, 1300 + 72704 + 100 + 4096)
+        XCTAssertEqual(raw.suppressed, [])
+    }
+
+    func testUserSuppressionsMatchFunctionModuleAndFileWithWildcards() {
+        func suppressed(_ pattern: String) -> UInt64 {
+            var options = ReportOptions()
+            options.suppressions = Suppressions(rules: [.init(pattern: Pattern(pattern), reason: "")])
+            return LeakReport(trace: sampleTrace().trace, options: options).suppressedBytes
+        }
+        XCTAssertEqual(suppressed("foo_*"), 1000)
+        XCTAssertEqual(suppressed("libfoo.so"), 1000)
+        XCTAssertEqual(suppressed("*/widget.cpp"), 300)
+        XCTAssertEqual(suppressed("Widget::*"), 300)
+        XCTAssertEqual(suppressed("nothing*matches"), 0)
+    }
+
+    func testInternalAndDroppedStacks() {
+        var b = sampleTrace()
+        b.liveWithoutStack(SpecialStack.none, size: 24)
+        b.liveWithoutStack(SpecialStack.dropped, size: 40)
+        let report = LeakReport(trace: b.trace)
+        XCTAssertEqual(report.internalBytes, 24)
+        XCTAssertEqual(report.internalCount, 1)
+        XCTAssertEqual(report.leakedBytes, 1340)
+        XCTAssertTrue(report.groups.contains { $0.function.hasPrefix("[stack not recorded") && $0.bytes == 40 })
+    }
+
+    func testAnonymousFramesAndGroupingAndTop() {
+        var b = sampleTrace()
+        // JIT-like code outside every module allocates: its own call site, in module "[anon]".
+        b.leak([b.frame(nil, []), b.frame("main", "app", file: "/src/main.cpp", line: 9)], count: 2, size: 5)
+        var options = ReportOptions()
+        options.grouping = .module
+        let byModule = LeakReport(trace: b.trace, options: options)
+        XCTAssertEqual(byModule.groups.map(\.module), ["libfoo.so", "app", "[anon]"])
+        XCTAssertEqual(byModule.groups.map(\.bytes), [1000, 300, 10])
+        options.grouping = .function
+        let byFunction = LeakReport(trace: b.trace, options: options).groups
+        XCTAssertEqual(byFunction.map(\.function).prefix(2), ["foo_alloc", "Widget::make()"])
+        XCTAssertTrue(byFunction[2].function.hasPrefix("0x"), byFunction[2].function)
+        XCTAssertEqual(byFunction[2].stack.map(\.module), ["[anon]", "app"])
+        options.grouping = .callsite
+        options.top = 1
+        let top = LeakReport(trace: b.trace, options: options)
+        XCTAssertEqual(top.groups.count, 1)
+        XCTAssertEqual(top.modules.count, 1)
+        XCTAssertEqual(top.leakedBytes, 1310, "--top limits what is listed, not what is counted")
+    }
+
+    func testNoDemangleShowsLinkageNames() {
+        var b = TraceBuilder()
+        b.leak([b.frame("app", [Symbol(function: "Widget::make()", linkageName: "_ZN6Widget4makeEv")])], count: 1, size: 1)
+        var options = ReportOptions()
+        XCTAssertEqual(LeakReport(trace: b.trace, options: options).groups.first?.function, "Widget::make()")
+        options.demangle = false
+        XCTAssertEqual(LeakReport(trace: b.trace, options: options).groups.first?.function, "_ZN6Widget4makeEv")
+    }
+
+    func testPatterns() {
+        XCTAssertTrue(Pattern("operator new*").matches("operator new(unsigned long)"))
+        XCTAssertFalse(Pattern("operator new*").matches("xoperator new"))
+        XCTAssertTrue(Pattern("*alloc*").matches("my_alloc_thing"))
+        XCTAssertTrue(Pattern("a*b*c").matches("a--b--c"))
+        XCTAssertFalse(Pattern("a*b*c").matches("a--c--b"))
+        XCTAssertTrue(Pattern("exact").matches("exact"))
+        XCTAssertFalse(Pattern("exact").matches("exactly"))
+        XCTAssertTrue(Pattern("*").matches(""))
+        XCTAssertEqual(QualifiedName.of("void std::vector<int>::push_back(int const&)"), "std::vector<int>::push_back")
+        XCTAssertEqual(QualifiedName.of("operator new(unsigned long)"), "operator new")
+        XCTAssertEqual(QualifiedName.of("main"), "main")
+    }
+}
+
+final class RendererTests: XCTestCase {
+    func testJSONHasTheDocumentedShape() throws {
+        var b = sampleTrace()
+        b.leak([b.frame("nofile", "app")], count: 1, size: 1)
+        let json = JSONRenderer().render(LeakReport(trace: b.trace))
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        XCTAssertEqual((object["leaked"] as? [String: Any])?["bytes"] as? Int, 1301)
+        XCTAssertEqual((object["leaked"] as? [String: Any])?["count"] as? Int, 5)
+        let modules = try XCTUnwrap(object["modules"] as? [[String: Any]])
+        XCTAssertEqual(modules.map { $0["module"] as? String }, ["libfoo.so", "app"])
+        XCTAssertEqual(modules.first?["path"] as? String, "/lib/libfoo.so")
+        XCTAssertEqual(modules.first?["buildId"] as? String, "0102")
+        let sites = try XCTUnwrap(object["callSites"] as? [[String: Any]])
+        XCTAssertEqual(sites.map { $0["bytes"] as? Int }, [1000, 300, 1])
+        XCTAssertEqual(sites[0]["line"] as? Int, 7)
+        XCTAssertTrue(sites[2]["file"] is NSNull)
+        XCTAssertTrue(sites[2]["line"] is NSNull)
+        let stack = try XCTUnwrap(sites[0]["stack"] as? [[String: Any]])
+        XCTAssertEqual(Set(stack[0].keys), ["function", "module", "file", "line", "address", "inlined"])
+        // Keys are sorted, so output diffs cleanly.
+        let keys = json.split(separator: "\n").filter { $0.hasPrefix("  \"") }.map { $0.split(separator: "\"")[1] }
+        XCTAssertEqual(keys, keys.sorted())
+    }
+
+    func testTextVerdicts() {
+        let leaky = TextRenderer().render(LeakReport(trace: sampleTrace().trace))
+        XCTAssertTrue(leaky.contains("LEAK DETECTED: 1.3 KiB (1300 bytes) in 4 allocations still allocated at exit"), leaky)
+        XCTAssertTrue(leaky.contains("#1  1000 B in 1 allocations at foo_alloc [libfoo.so]  /src/foo.c:7"), leaky)
+        let clean = TextRenderer().render(LeakReport(trace: TraceBuilder().trace))
+        XCTAssertTrue(clean.contains("No leaks: every allocation was freed."), clean)
+    }
+
+    func testFormatting() {
+        XCTAssertEqual(formatBytes(1023), "1023 B")
+        XCTAssertEqual(formatBytes(1536), "1.5 KiB")
+        XCTAssertEqual(formatCount(1_234_567), "1,234,567")
+        XCTAssertEqual(JSONValue.quote("a\"b\n\u{1}"), "\"a\\\"b\\n\\u0001\"")
+    }
+}
