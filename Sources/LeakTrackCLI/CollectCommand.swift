@@ -60,7 +60,7 @@ struct CollectCommand: ParsableCommand {
         let bytes = try readFile(path: input)
         var decoder = StreamDecoder(name: input)
         let session = Session()
-        try bytes.withUnsafeBytes { try decoder.feed($0) { try session.apply($0) } }
+        try bytes.withUnsafeBytes { try decoder.feed($0, into: session) }
         try decoder.finish()
         guard let hello = session.hello else { throw LeakTrackError.truncated(what: input) }
         let symbolizer = LLVMSymbolizer.locate().map { LLVMSymbolizer(executable: $0) }

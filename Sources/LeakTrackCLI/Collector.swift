@@ -108,7 +108,6 @@ final class Collector {
         let session = Session()
         var decoder = StreamDecoder(name: "the stream on connection \(fd)")
         var acknowledged = false
-        var renamed: String?
         var failure: String?
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
         defer { buffer.deallocate() }
@@ -122,18 +121,12 @@ final class Collector {
             }
             if got == 0 { break }
             do {
-                try decoder.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<got])) { record in
-                    try session.apply(record)
-                    if !acknowledged, case .hello(let hello) = record {
-                        acknowledged = true
-                        renamed = "the stream from \(hello.executable) (pid \(hello.pid))"
-                        var ack = UInt8(ascii: "H")
-                        _ = write(fd, &ack, 1)
-                    }
-                }
-                if let name = renamed {
-                    decoder.name = name
-                    renamed = nil
+                try decoder.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<got]), into: session)
+                if !acknowledged, let hello = decoder.hello {
+                    acknowledged = true
+                    decoder.name = "the stream from \(hello.executable) (pid \(hello.pid))"
+                    var ack = UInt8(ascii: "H")
+                    _ = write(fd, &ack, 1)
                 }
             } catch {
                 failure = "\(error)"

@@ -37,8 +37,10 @@ public final class Session {
 
     private var frames: [Frame] = []
     private var frameIndex: [FrameKey: Int] = [:]
-    /// Indexed by stack id; entries for ids whose STACK record has not arrived (yet) have no frames.
-    private var stacks: [Stack] = [Stack(frames: [])]
+    /// Frame indexes by stack id; empty for ids whose STACK record has not arrived (yet). Index 0 is the
+    /// "made inside the shim" pseudo stack.
+    private var stackFrames: [[Int]] = [[]]
+    private let stackCounters = StackCounters()
     /// Blocks between REALLOC_BEGIN and REALLOC_END, by the tag of the BEGIN record.
     private var reallocsInFlight: [UInt64: (ptr: UInt64, entry: LiveTable.Entry)] = [:]
     private var liveBytes: UInt64 = 0
@@ -81,15 +83,10 @@ public final class Session {
         case .stack(let id, let addresses):
             try checkStackId(id)
             defineStack(id: id, addresses: addresses)
-        case .alloc(let ptr, let size, let stack, _):
-            try checkStackId(stack)
-            allocate(ptr, size: size, stack: stack)
+        case .alloc(let ptr, let size, let stack, let kind):
+            try alloc(ptr: ptr, size: size, stack: stack, kind: kind)
         case .free(let ptr):
-            if let entry = live.remove(ptr) {
-                release(entry)
-            } else {
-                totals.unknownFrees += 1
-            }
+            free(ptr: ptr)
         case .reallocBegin(let ptr, let tag):
             if let entry = live.remove(ptr) { reallocsInFlight[tag] = (ptr, entry) }
         case .reallocEnd(let beginTag, let newPtr, let size, let stack, let failed, _):
@@ -115,6 +112,23 @@ public final class Session {
         }
     }
 
+    /// ALLOC, straight from the decoder.
+    public func alloc(ptr: UInt64, size: UInt64, stack: UInt32, kind: AllocKind) throws {
+        totals.events += 1
+        try checkStackId(stack)
+        allocate(ptr, size: size, stack: stack)
+    }
+
+    /// FREE, straight from the decoder.
+    public func free(ptr: UInt64) {
+        totals.events += 1
+        if let entry = live.remove(ptr) {
+            release(entry)
+        } else {
+            totals.unknownFrees += 1
+        }
+    }
+
     private func allocate(_ ptr: UInt64, size: UInt64, stack: UInt32) {
         totals.allocations += 1
         totals.allocatedBytes &+= size
@@ -129,35 +143,29 @@ public final class Session {
             totals.droppedStackAllocations += 1
             return
         }
-        let index = stackSlot(stack)
-        stacks[index].allocations += 1
-        stacks[index].allocatedBytes &+= size
-        stacks[index].liveCount += 1
-        stacks[index].liveBytes &+= size
+        let index = Int(stack)
+        stackCounters.ensure(index)
+        stackCounters.allocations[index] += 1
+        stackCounters.allocatedBytes[index] &+= size
+        stackCounters.liveCount[index] += 1
+        stackCounters.liveBytes[index] &+= size
     }
 
     private func release(_ entry: LiveTable.Entry) {
         totals.frees += 1
         liveBytes &-= entry.size
         guard entry.stack != SpecialStack.dropped else { return }
-        let index = stackSlot(entry.stack)
-        stacks[index].liveCount -= 1
-        stacks[index].liveBytes &-= entry.size
+        let index = Int(entry.stack)
+        stackCounters.liveCount[index] &-= 1
+        stackCounters.liveBytes[index] &-= entry.size
     }
 
+    @inline(__always)
     private func checkStackId(_ id: UInt32) throws {
-        guard id != SpecialStack.dropped, Int(id) >= stacks.count + Session.maxStackIdLead else { return }
+        guard id != SpecialStack.dropped, Int(id) >= stackFrames.count + Session.maxStackIdLead else { return }
         throw LeakTrackError.corrupted(
             what: hello.map { "the stream from pid \($0.pid)" } ?? "the stream",
-            detail: "stack id \(id) is far beyond the \(stacks.count - 1) stacks defined so far")
-    }
-
-    private func stackSlot(_ id: UInt32) -> Int {
-        let index = Int(id)
-        if index >= stacks.count {
-            stacks.append(contentsOf: repeatElement(Stack(frames: []), count: index + 1 - stacks.count))
-        }
-        return index
+            detail: "stack id \(id) is far beyond the \(stackFrames.count - 1) stacks defined so far")
     }
 
     private func installSnapshot() {
@@ -204,7 +212,9 @@ public final class Session {
                 frames.append(Frame(address: address, module: module, offset: offset, symbols: []))
             }
         }
-        stacks[stackSlot(id)].frames = indexes
+        let index = Int(id)
+        if index >= stackFrames.count { stackFrames.append(contentsOf: repeatElement([], count: index + 1 - stackFrames.count)) }
+        stackFrames[index] = indexes
     }
 
     // MARK: the end
@@ -218,6 +228,20 @@ public final class Session {
             liveAllocations.append(LiveAllocation(address: address, size: entry.size, stack: entry.stack))
         }
         liveAllocations.sort { ($0.stack, $0.address) < ($1.stack, $1.address) }
+
+        let stackCount = max(stackFrames.count, stackCounters.count)
+        var stacks: [Stack] = []
+        stacks.reserveCapacity(stackCount)
+        for id in 0..<stackCount {
+            let frames = id < stackFrames.count ? stackFrames[id] : []
+            if id < stackCounters.count {
+                stacks.append(
+                    Stack(frames: frames, allocations: stackCounters.allocations[id], allocatedBytes: stackCounters.allocatedBytes[id],
+                          liveCount: stackCounters.liveCount[id], liveBytes: stackCounters.liveBytes[id]))
+            } else {
+                stacks.append(Stack(frames: frames))
+            }
+        }
 
         var symbolized = frames
         if let symbolizer {
@@ -254,4 +278,10 @@ public func monotonicNanoseconds() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+extension Session: StreamConsumer {
+    public func record(_ record: WireRecord) throws {
+        try apply(record)
+    }
 }

@@ -1,5 +1,29 @@
 import CLeakTrackWire
 
+/// Receives decoded records. The per-event records (ALLOC, FREE) have entry points of their own so that a
+/// consumer can take them without a `WireRecord` being built: that is the collector's hot path. By default
+/// they arrive through `record(_:)` like everything else.
+public protocol StreamConsumer {
+    mutating func record(_ record: WireRecord) throws
+    mutating func alloc(ptr: UInt64, size: UInt64, stack: UInt32, kind: AllocKind) throws
+    mutating func free(ptr: UInt64) throws
+}
+
+extension StreamConsumer {
+    public mutating func alloc(ptr: UInt64, size: UInt64, stack: UInt32, kind: AllocKind) throws {
+        try record(.alloc(ptr: ptr, size: size, stack: stack, kind: kind))
+    }
+
+    public mutating func free(ptr: UInt64) throws {
+        try record(.free(ptr: ptr))
+    }
+}
+
+private struct ClosureConsumer: StreamConsumer {
+    let handle: (WireRecord) throws -> Void
+    func record(_ record: WireRecord) throws { try handle(record) }
+}
+
 /// Decodes the shim's binary stream incrementally: feed it bytes as they arrive, in chunks of any size, and
 /// it hands out whole records. It checks everything it reads (first record, magic, version, record lengths,
 /// the ring position of every record) and throws `LeakTrackError` on anything wrong; no byte sequence can
@@ -11,6 +35,8 @@ public struct StreamDecoder {
     public var name: String
     public private(set) var hello: Hello?
     public private(set) var sawFinal = false
+    /// `hello != nil`, kept apart so the per-record loop never touches the Hello value.
+    private var sawHello = false
     /// Bytes received so far.
     public private(set) var byteCount: UInt64 = 0
 
@@ -26,41 +52,67 @@ public struct StreamDecoder {
 
     /// Decodes every whole record in `bytes` (plus what was left over from earlier calls).
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ handle: (WireRecord) throws -> Void) throws {
+        try withoutActuallyEscaping(handle) { handle in
+            var consumer = ClosureConsumer(handle: handle)
+            try feed(bytes, into: &consumer)
+        }
+    }
+
+    /// Decodes every whole record in `bytes` straight into a session (the collector's hot path).
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer, into session: Session) throws {
+        var consumer = session
+        try feed(bytes, into: &consumer)
+    }
+
+    public mutating func feed<Consumer: StreamConsumer>(_ bytes: UnsafeRawBufferPointer, into consumer: inout Consumer) throws {
         byteCount += UInt64(bytes.count)
         if pending.isEmpty {
-            let used = try decodeRecords(in: bytes, handle)
+            let used = try decodeRecords(in: bytes, into: &consumer)
             if used < bytes.count { pending.append(contentsOf: bytes[used...]) }
         } else {
             pending.append(contentsOf: bytes)
             let buffer = pending
-            let used = try buffer.withUnsafeBytes { try decodeRecords(in: $0, handle) }
+            let used = try buffer.withUnsafeBytes { try decodeRecords(in: $0, into: &consumer) }
             pending.removeFirst(used)
         }
     }
 
     /// Call at end of input: throws if it stopped in the middle of a record or before any record.
     public func finish() throws {
-        if hello == nil {
+        if !sawHello {
             if byteCount == 0 { throw LeakTrackError.truncated(what: "\(name) (empty)") }
             if pending.count < 16 { throw LeakTrackError.truncated(what: name) }
         }
         if !pending.isEmpty { throw LeakTrackError.truncated(what: name) }
     }
 
-    private mutating func decodeRecords(
-        in bytes: UnsafeRawBufferPointer, _ handle: (WireRecord) throws -> Void
+    private mutating func decodeRecords<Consumer: StreamConsumer>(
+        in bytes: UnsafeRawBufferPointer, into consumer: inout Consumer
     ) throws -> Int {
         var offset = 0
+        let allocType = Int(LT_REC_ALLOC.rawValue), freeType = Int(LT_REC_FREE.rawValue)
         while bytes.count - offset >= 8 {
             let header = bytes.word(at: offset)
             let words = Int(lt_header_words(header))
             if words == 0 { throw corrupted("a record has length 0") }
-            if hello == nil, bytes.count - offset >= 16, !bytes.hasMagic(at: offset + 8) {
+            if !sawHello, bytes.count - offset >= 16, !bytes.hasMagic(at: offset + 8) {
                 throw LeakTrackError.notLeakTrackData(path: name)
             }
             guard bytes.count - offset >= words * 8 else { break }
-            let record = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + words * 8])
-            try handle(try decode(record, header: header))
+            let type = Int(lt_header_type(header))
+            if type == allocType && words == 4 && sawHello {
+                try checkTag(header, words: 4)
+                let stackKind = bytes.word(at: offset + 8)
+                try consumer.alloc(
+                    ptr: bytes.word(at: offset + 16), size: bytes.word(at: offset + 24),
+                    stack: UInt32(truncatingIfNeeded: stackKind), kind: try kind(UInt8(truncatingIfNeeded: stackKind >> 32)))
+            } else if type == freeType && words == 2 && sawHello {
+                try checkTag(header, words: 2)
+                try consumer.free(ptr: bytes.word(at: offset + 8))
+            } else {
+                let record = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + words * 8])
+                try consumer.record(try decode(record, header: header))
+            }
             offset += words * 8
         }
         return offset
@@ -70,6 +122,7 @@ public struct StreamDecoder {
         .corrupted(what: name, detail: detail)
     }
 
+    @inline(__always)
     private mutating func checkTag(_ header: UInt64, words: Int) throws {
         let tag = lt_header_tag(header)
         if let expected = expectedTag, tag != expected & tagMask {
@@ -84,12 +137,12 @@ public struct StreamDecoder {
         func require(_ exact: Int, _ what: String) throws {
             if words != exact { throw corrupted("a \(what) record has \(words) words instead of \(exact)") }
         }
-        if hello == nil && type != LT_REC_HELLO.rawValue {
+        if !sawHello && type != LT_REC_HELLO.rawValue {
             throw corrupted("the first record is of type \(type), not HELLO")
         }
         switch type {
         case Int(LT_REC_HELLO.rawValue):
-            if hello != nil { throw corrupted("a second HELLO record") }
+            if sawHello { throw corrupted("a second HELLO record") }
             return .hello(try decodeHello(r))
         case Int(LT_REC_MODULES_BEGIN.rawValue):
             try require(3, "MODULES_BEGIN")
@@ -197,6 +250,7 @@ public struct StreamDecoder {
             executable: executable,
             arguments: command.isEmpty ? [] : command.split(separator: "\0", omittingEmptySubsequences: false).map(String.init))
         self.hello = hello
+        sawHello = true
         return hello
     }
 
