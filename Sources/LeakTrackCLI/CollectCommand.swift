@@ -57,10 +57,10 @@ struct CollectCommand: ParsableCommand {
     }
 
     private func collectFile(_ input: String) throws {
-        let bytes = try readFile(path: input)
         var decoder = StreamDecoder(name: input)
         let session = Session()
-        try bytes.withUnsafeBytes { try decoder.feed($0, into: session) }
+        // In chunks, as from a socket: the collector's memory is the session's, whatever the file's size.
+        try forEachChunk(ofFile: input) { try decoder.feed($0, into: session) }
         try decoder.finish()
         guard let hello = session.hello else { throw LeakTrackError.truncated(what: input) }
         let symbolizer = LLVMSymbolizer.locate().map { LLVMSymbolizer(executable: $0) }

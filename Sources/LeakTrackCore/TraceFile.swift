@@ -247,6 +247,24 @@ public enum TraceFile {
     }
 }
 
+/// Reads a file in 1 MiB chunks.
+public func forEachChunk(ofFile path: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw LeakTrackError.file(path: path, operation: "open", errno: errno) }
+    defer { close(fd) }
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
+    defer { buffer.deallocate() }
+    while true {
+        let got = read(fd, buffer.baseAddress, buffer.count)
+        if got < 0 {
+            if errno == EINTR { continue }
+            throw LeakTrackError.file(path: path, operation: "read", errno: errno)
+        }
+        if got == 0 { return }
+        try body(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
+    }
+}
+
 public func readFile(path: String) throws -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw LeakTrackError.file(path: path, operation: "open", errno: errno) }
