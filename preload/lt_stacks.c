@@ -56,10 +56,11 @@ void lt_stacks_set_self_range(uintptr_t lo, uintptr_t hi) {
     lt_self_hi = hi;
 }
 
-static inline uint64_t lt_mix(uint64_t h, uint64_t v, uint64_t k) {
-    h ^= v;
-    h *= k;
-    return h ^ (h >> 29);
+/* One 64x64->128 multiply per frame for the key (wyhash-style folding), and an independent add-rotate
+ * chain for the check value: the two dependency chains run in parallel. */
+static inline uint64_t lt_mix(uint64_t h, uint64_t v) {
+    __uint128_t m = (__uint128_t)(h ^ v) * 0x9e3779b97f4a7c15ull;
+    return (uint64_t)m ^ (uint64_t)(m >> 64);
 }
 
 static void lt_emit_stack(uint32_t id, void *const *frames, uint32_t depth) {
@@ -72,12 +73,13 @@ static void lt_emit_stack(uint32_t id, void *const *frames, uint32_t depth) {
 }
 
 static uint32_t lt_stack_lookup(void *const *frames, uint32_t depth) {
-    uint64_t h1 = 0x9e3779b97f4a7c15ull ^ depth, h2 = 0xc2b2ae3d27d4eb4full + depth;
+    uint64_t h1 = 0xff51afd7ed558ccdull ^ depth, h2 = 0xc2b2ae3d27d4eb4full + depth;
     for (uint32_t i = 0; i < depth; i++) {
         uint64_t f = (uint64_t)(uintptr_t)frames[i];
-        h1 = lt_mix(h1, f, 0xff51afd7ed558ccdull);
-        h2 = lt_mix(h2, f, 0xc4ceb9fe1a85ec53ull);
+        h1 = lt_mix(h1, f);
+        h2 = ((h2 << 23) | (h2 >> 41)) + f * 0xc4ceb9fe1a85ec53ull;
     }
+    h1 = lt_mix(h1, h2); /* so the key depends on both chains */
     if (h1 == 0) h1 = 1;
     uint64_t check = h2 & 0xffffffff00000000ull;
     for (uint64_t probe = 0, i = h1 & lt_slot_mask; probe < LT_MAX_PROBE; probe++, i = (i + 1) & lt_slot_mask) {
