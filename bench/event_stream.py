@@ -14,7 +14,7 @@ def main():
     events, live, output = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     out = bytearray()
     exe = b"/bench/events"
-    hello = b"LEAKTRK\0" + struct.pack("<IBBHIIQQIIII", 1, 8, 1, 0, 4243, 1, 0, 0, 128, len(exe), 0, 0)
+    hello = b"LEAKTRK\0" + struct.pack("<IBBHIIQQIIII", 1, 8, 1, 0, 4243, 1, 0, 0, 128, len(exe), 0, 16)
     hello += exe + b"\0" * (-len(exe) % 8)
     out += struct.pack("<Q", 1 | (1 + len(hello) // 8) << 8) + hello
     pos = 0

@@ -38,7 +38,7 @@ class Stream:
 
     def hello(self, exe):
         exe_bytes = exe.encode()
-        body = b"LEAKTRK\0" + struct.pack("<IBBHIIQQIIII", 1, 8, 1, 0, 4242, 1, 0, 0, 128, len(exe_bytes), 0, 0)
+        body = b"LEAKTRK\0" + struct.pack("<IBBHIIQQIIII", 1, 8, 1, 0, 4242, 1, 0, 0, 128, len(exe_bytes), 0, 16)
         payload = body + pad(exe_bytes)
         self.out += struct.pack("<Q", REC["HELLO"] | (1 + len(payload) // 8) << 8) + payload
 

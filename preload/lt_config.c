@@ -85,7 +85,9 @@ void lt_config_load(void) {
     c->disabled = lt_read_flag("LEAKTRACK_DISABLE") || getauxval(AT_SECURE) != 0;
     c->quiet = lt_read_flag("LEAKTRACK_QUIET");
     c->depth = (uint32_t)lt_read_number(&lt_depth_setting);
-    c->ring_words = lt_round_up_pow2(lt_read_number(&lt_buffer_setting)) / 8;
+    uint64_t ring_bytes = lt_round_up_pow2(lt_read_number(&lt_buffer_setting));
+    c->ring_log2 = 0;
+    while ((UINT64_C(8) << c->ring_log2) < ring_bytes) c->ring_log2++;
     c->stack_slots = lt_round_up_pow2(lt_read_number(&lt_stacks_setting) * 2);
     c->exit_timeout_ms = (uint32_t)lt_read_number(&lt_timeout_setting) * 1000u;
     /* sockaddr_un holds 108 bytes. */

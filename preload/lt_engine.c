@@ -101,7 +101,13 @@ static void lt_fork_child(void) {
     lt_modules_unlock_after_fork();
     lt_self.internal = 1; /* the writer's start-up allocations are the shim's, not the program's */
     atomic_store(&lt_state, LT_INITIALISING);
-    lt_ring_reset_after_fork();
+    /* A ring of its own: the parent's is shared with the parent's collector. */
+    if (lt_ring_init(lt_config.ring_log2) != 0) {
+        atomic_store(&lt_state, LT_DISABLED);
+        lt_self.internal = 0;
+        lt_diag("the fork child cannot map its event ring; it runs untracked", NULL);
+        return;
+    }
     lt_stacks_reset_after_fork();
     lt_modules_reset_after_fork();
     memset(&lt_counters, 0, sizeof lt_counters);
@@ -124,7 +130,7 @@ static LT_NOINLINE void lt_init(void) {
         return;
     }
     uintptr_t lo, hi;
-    if (lt_ring_init(lt_config.ring_words) != 0 || lt_stacks_init(lt_config.stack_slots) != 0) {
+    if (lt_ring_init(lt_config.ring_log2) != 0 || lt_stacks_init(lt_config.stack_slots) != 0) {
         lt_diag("cannot map the event buffers; the program runs untracked", NULL);
         atomic_store(&lt_state, LT_DISABLED);
         lt_self.internal = 0;

@@ -7,10 +7,10 @@
  *   lt_config.c     the LEAKTRACK_* environment table, read once
  *   lt_diag.c       messages to stderr through write(2), never stdio
  *   lt_bootstrap.c  a static arena for the calls made while the real allocator is being looked up
- *   lt_ring.c       the process-wide ring buffer that orders every event
+ *   lt_ring.c       the process-wide ring buffer, in memory shared with the collector
  *   lt_stacks.c     stack capture (libunwind) and the lock-free table that turns stacks into ids
  *   lt_modules.c    module map snapshots (dl_iterate_phdr)
- *   lt_writer.c     the writer thread: connection, collector start-up, draining the ring to the socket
+ *   lt_writer.c     the helper thread: connection, collector start-up, memory samples, end of stream
  *   lt_engine.c     lifecycle state machine and the replacement_* allocator functions
  */
 #ifndef LT_INTERNAL_H
@@ -33,7 +33,7 @@ struct lt_config {
     int disabled;                 /* LEAKTRACK_DISABLE=1, or a secure-execution program */
     int quiet;                    /* LEAKTRACK_QUIET=1: no banner */
     uint32_t depth;               /* LEAKTRACK_DEPTH */
-    uint64_t ring_words;          /* LEAKTRACK_BUFFER_SIZE / 8, a power of two */
+    uint32_t ring_log2;           /* the ring holds 2^ring_log2 words (LEAKTRACK_BUFFER_SIZE) */
     uint64_t stack_slots;         /* LEAKTRACK_MAX_STACKS * 2, a power of two */
     uint32_t exit_timeout_ms;     /* LEAKTRACK_EXIT_TIMEOUT */
     const char *socket_path;      /* LEAKTRACK_SOCKET: set by `leaktrack record` */
@@ -62,18 +62,24 @@ size_t lt_bootstrap_size(const void *ptr);
 
 /* ---- ring (lt_ring.c) ---- */
 
+/* The ring lives in shared memory (see leaktrack_wire.h); these point into the mapping. */
 struct lt_ring {
-    _Atomic uint64_t write __attribute__((aligned(64))); /* next position to claim (words) */
-    _Atomic uint64_t read __attribute__((aligned(64)));  /* first position not yet consumed */
-    _Atomic uint64_t *words __attribute__((aligned(64)));
+    _Atomic uint64_t *write; /* next position to claim (words) */
+    _Atomic uint64_t *read;  /* first position the collector has not consumed */
+    _Atomic uint64_t *words;
     uint64_t mask;
+    uint32_t log2;
+    int fd;                  /* the memfd, sent to the collector with HELLO */
+    void *map;
+    size_t map_size;
 };
 
 extern struct lt_ring lt_ring;
 
-int lt_ring_init(uint64_t words);
-/* Makes the ring empty at its current position (fork child: records in flight belong to the parent). */
-void lt_ring_reset_after_fork(void);
+/* Maps a new shared ring of 2^log2 words (replacing any previous one, e.g. the parent's in a fork child). */
+int lt_ring_init(uint32_t log2);
+/* Claims `words` words only if they are free now; UINT64_MAX otherwise. Never waits. */
+uint64_t lt_ring_try_claim(uint32_t words);
 /* Claims `words` consecutive words, waiting while the ring is full. Returns the position, or UINT64_MAX if
  * the writer made no progress for so long that it must be gone (the caller drops the record). */
 uint64_t lt_ring_claim(uint32_t words);
@@ -112,7 +118,7 @@ uint32_t lt_executable_path(char *buf, uint32_t size);
 
 /* Starts the writer thread. `forked` is set in a fork child, which connects synchronously. */
 int lt_writer_start(int forked);
-/* Makes the writer send everything up to `end_pos`, close the stream and wait for the collector. */
+/* Waits until the collector has consumed everything up to `end_pos`, then ends the stream. */
 void lt_writer_finish(uint64_t end_pos);
 
 /* ---- engine (lt_engine.c) ---- */

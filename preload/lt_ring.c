@@ -9,48 +9,87 @@
  * claim order, so the stream is already ordered. The cost per event is that one atomic add, the same as the
  * sequence counter the other design needs anyway.
  *
+ * The ring is in shared memory (a memfd the collector maps), so the collector reads the records where the
+ * program wrote them: no system call and no kernel copy per batch. The collector, not a thread in the
+ * program, is the single consumer.
+ *
  * Protocol:
  *   producer: pos = fetch_add(write, n); wait until pos + n - read <= capacity (back-pressure: a slow
  *             collector slows the program, it never loses events or grows memory); store the body words;
  *             store the header word last, with release order. The header carries the position as a tag.
  *   consumer: a record at position r is complete when the header word at r carries tag r (a word from the
- *             previous lap carries r - capacity). It sends complete records and then advances read.
+ *             previous lap carries r - capacity). It copies complete records out and then advances read.
  *
  * No allocation, no lock and no system call on this path: the only waits are when the ring is full.
  */
+#include <fcntl.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "lt_internal.h"
 
 struct lt_ring lt_ring;
 
-/* After this long with no progress from the writer, the ring is considered stuck and tracking stops. */
+/* After this long with no progress from the collector, the ring is considered stuck and tracking stops. */
 #define LT_RING_STUCK_NS (30ull * 1000000000ull)
 
-int lt_ring_init(uint64_t words) {
-    void *memory = mmap(NULL, words * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (memory == MAP_FAILED) return -1;
-    lt_ring.words = memory;
-    lt_ring.mask = words - 1;
-    atomic_store(&lt_ring.write, 0);
-    atomic_store(&lt_ring.read, 0);
-    return 0;
+/* A memfd, or where that is not allowed (old kernels, seccomp), an unlinked file in /dev/shm or /tmp. */
+static int lt_ring_file(void) {
+    int fd = memfd_create("leaktrack-ring", MFD_CLOEXEC);
+    if (fd >= 0) return fd;
+    static const char *const dirs[] = {"/dev/shm/leaktrack-XXXXXX", "/tmp/leaktrack-ring-XXXXXX"};
+    for (unsigned i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        char name[64];
+        strcpy(name, dirs[i]);
+        fd = mkostemp(name, O_CLOEXEC);
+        if (fd >= 0) {
+            unlink(name);
+            return fd;
+        }
+    }
+    return -1;
 }
 
-void lt_ring_reset_after_fork(void) {
-    /* Continue from the parent's positions, so stale headers (whose tags are all below `write`) can never
-     * look published. Records other threads were writing at fork time do not exist in the child. */
-    atomic_store(&lt_ring.read, atomic_load(&lt_ring.write));
+int lt_ring_init(uint32_t log2) {
+    uint64_t words = UINT64_C(1) << log2;
+    size_t size = LT_RING_HEADER_BYTES + words * 8;
+    int fd = lt_ring_file();
+    if (fd < 0) return -1;
+    if (ftruncate(fd, (off_t)size) != 0) {
+        close(fd);
+        return -1;
+    }
+    unsigned char *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        close(fd);
+        return -1;
+    }
+    /* A fork child replaces the parent's ring, which it must not write into any more. */
+    if (lt_ring.map != NULL) munmap(lt_ring.map, lt_ring.map_size);
+    if (lt_ring.fd >= 0 && lt_ring.map != NULL) close(lt_ring.fd);
+    memcpy(map, LT_RING_MAGIC, sizeof LT_RING_MAGIC);
+    lt_ring.map = map;
+    lt_ring.map_size = size;
+    lt_ring.fd = fd;
+    lt_ring.log2 = log2;
+    lt_ring.write = (_Atomic uint64_t *)(map + LT_RING_OFFSET_WRITE);
+    lt_ring.read = (_Atomic uint64_t *)(map + LT_RING_OFFSET_READ);
+    lt_ring.words = (_Atomic uint64_t *)(map + LT_RING_HEADER_BYTES);
+    lt_ring.mask = words - 1;
+    atomic_store(lt_ring.write, 0);
+    atomic_store(lt_ring.read, 0);
+    return 0;
 }
 
 static LT_NOINLINE uint64_t lt_ring_wait_for_space(uint64_t pos, uint32_t words) {
     uint64_t capacity = lt_ring.mask + 1;
-    uint64_t last_read = atomic_load_explicit(&lt_ring.read, memory_order_acquire);
+    uint64_t last_read = atomic_load_explicit(lt_ring.read, memory_order_acquire);
     uint64_t since = 0;
     for (uint32_t spins = 0;; spins++) {
-        uint64_t read = atomic_load_explicit(&lt_ring.read, memory_order_acquire);
+        uint64_t read = atomic_load_explicit(lt_ring.read, memory_order_acquire);
         if (pos + words - read <= capacity) return pos;
         if (read != last_read) {
             last_read = read;
@@ -72,10 +111,19 @@ static LT_NOINLINE uint64_t lt_ring_wait_for_space(uint64_t pos, uint32_t words)
 }
 
 uint64_t lt_ring_claim(uint32_t words) {
-    uint64_t pos = atomic_fetch_add_explicit(&lt_ring.write, words, memory_order_relaxed);
-    uint64_t read = atomic_load_explicit(&lt_ring.read, memory_order_acquire);
+    uint64_t pos = atomic_fetch_add_explicit(lt_ring.write, words, memory_order_relaxed);
+    uint64_t read = atomic_load_explicit(lt_ring.read, memory_order_acquire);
     if (LT_LIKELY(pos + words - read <= lt_ring.mask + 1)) return pos;
     return lt_ring_wait_for_space(pos, words);
+}
+
+uint64_t lt_ring_try_claim(uint32_t words) {
+    uint64_t pos = atomic_load_explicit(lt_ring.write, memory_order_relaxed);
+    do {
+        if (pos + words - atomic_load_explicit(lt_ring.read, memory_order_acquire) > lt_ring.mask + 1) return UINT64_MAX;
+    } while (!atomic_compare_exchange_weak_explicit(lt_ring.write, &pos, pos + words, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    return pos;
 }
 
 void lt_ring_put_bytes(uint64_t pos, uint32_t index, const void *data, uint32_t bytes) {

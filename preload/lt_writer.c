@@ -1,14 +1,16 @@
 /*
- * The writer thread: the only part of the shim that makes system calls in steady state.
+ * The helper thread: the only part of the shim that makes system calls in steady state, and only a few a
+ * second.
  *
  * It connects to the collector (LEAKTRACK_SOCKET from `leaktrack record`, or a collector it starts itself in
- * bare LD_PRELOAD mode), sends HELLO, then drains the ring in claim order and sends whole records with
- * writev straight from ring memory. Between batches it adds TICK records (clock and memory) and, when a
- * claimed record was never published, a SKIP record. All signals are blocked in it, and its own allocations
- * (there should be none) pass straight through the hooks unrecorded, so it can never wait on itself.
+ * bare LD_PRELOAD mode) and sends HELLO with the ring's memfd attached; from then on the collector reads the
+ * records straight from the shared ring. The thread then only adds a TICK record (clock and memory) every
+ * 100 ms, watches the socket for the collector going away, and at exit waits for the collector to have
+ * consumed everything up to FINAL. All signals are blocked in it, and its own allocations pass straight
+ * through the hooks unrecorded, so it can never wait on itself.
  *
- * If the collector goes away, tracking is switched off with one message and the ring is drained into the
- * void, so the program keeps running at full speed.
+ * If the collector goes away, tracking is switched off with one message and the thread empties the ring
+ * into the void, so that no producer stays blocked and the program keeps running at full speed.
  */
 #include <errno.h>
 #include <dlfcn.h>
@@ -30,9 +32,8 @@
 
 extern char **environ;
 
-#define LT_BATCH_WORDS (32u * 1024u)                    /* at most 256 KiB per send */
 #define LT_TICK_NS (100ull * 1000000ull)                /* a memory sample every 100 ms */
-#define LT_SKIP_AFTER_NS (5ull * 1000000000ull)         /* a claimed record unpublished this long is lost */
+#define LT_WATCH_MS 20                                  /* how often the socket is checked */
 #define LT_HELLO_ACK_TIMEOUT_MS 15000
 #define LT_MAX_ENV 4096
 
@@ -45,17 +46,33 @@ static _Atomic int lt_writer_running;
 /* ---------------------------------------------------------------------------------------------------- */
 /* socket helpers */
 
-static int lt_send_all(const struct iovec *iov, int count) {
+/* Sends all of the iovecs; `attach_fd` >= 0 goes along with the first bytes as SCM_RIGHTS. */
+static int lt_send_all(const struct iovec *iov, int count, int attach_fd) {
     struct iovec local[2];
     memcpy(local, iov, (size_t)count * sizeof *iov);
     struct iovec *v = local;
+    union {
+        char buffer[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
     while (count > 0) {
         struct msghdr msg = {.msg_iov = v, .msg_iovlen = (size_t)count};
+        if (attach_fd >= 0) {
+            memset(&control, 0, sizeof control);
+            msg.msg_control = control.buffer;
+            msg.msg_controllen = sizeof control.buffer;
+            struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+            cmsg->cmsg_level = SOL_SOCKET;
+            cmsg->cmsg_type = SCM_RIGHTS;
+            cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(cmsg), &attach_fd, sizeof(int));
+        }
         ssize_t sent = sendmsg(lt_fd, &msg, MSG_NOSIGNAL);
         if (sent < 0) {
             if (errno == EINTR) continue;
             return -1;
         }
+        attach_fd = -1;
         while (count > 0 && (size_t)sent >= v->iov_len) {
             sent -= (ssize_t)v->iov_len;
             v++;
@@ -69,9 +86,9 @@ static int lt_send_all(const struct iovec *iov, int count) {
     return 0;
 }
 
-static int lt_send_words(const uint64_t *words, uint32_t count) {
+static int lt_send_words(const uint64_t *words, uint32_t count, int attach_fd) {
     struct iovec iov = {.iov_base = (void *)words, .iov_len = count * 8u};
-    return lt_send_all(&iov, 1);
+    return lt_send_all(&iov, 1, attach_fd);
 }
 
 /* Waits for one acknowledgement byte from the collector. */
@@ -270,10 +287,11 @@ static int lt_send_hello(int forked) {
     hello->max_depth = lt_config.depth;
     hello->exe_len = exe_len;
     hello->cmdline_len = cmdline_len;
+    hello->ring_log2 = lt_ring.log2;
     unsigned char *tail = (unsigned char *)(hello + 1);
     memcpy(tail, exe, exe_len);
     memcpy(tail + lt_words_for_bytes(exe_len) * 8, cmdline, cmdline_len);
-    if (lt_send_words(words, total) != 0) return -1;
+    if (lt_send_words(words, total, lt_ring.fd) != 0) return -1;
     return lt_wait_ack(LT_ACK_HELLO, LT_HELLO_ACK_TIMEOUT_MS);
 }
 
@@ -285,8 +303,9 @@ static uint64_t lt_read_statm_field(const char *text, int field) {
     return value;
 }
 
-static int lt_send_tick(void) {
-    struct lt_tick tick = {.header = lt_header_make(LT_REC_TICK, sizeof tick / 8, 0), .monotonic_ns = lt_monotonic_ns()};
+/* Adds a TICK record to the ring, unless it is full (a sample can be skipped; the program must not wait). */
+static void lt_emit_tick(void) {
+    uint64_t vm = 0, rss = 0;
     char text[128] = {0};
     int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
@@ -294,110 +313,73 @@ static int lt_send_tick(void) {
         close(fd);
         if (got > 0) {
             uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-            tick.vm_bytes = lt_read_statm_field(text, 0) * page;
-            tick.rss_bytes = lt_read_statm_field(text, 1) * page;
+            vm = lt_read_statm_field(text, 0) * page;
+            rss = lt_read_statm_field(text, 1) * page;
         }
     }
-    return lt_send_words((const uint64_t *)&tick, sizeof tick / 8);
+    uint64_t pos = lt_ring_try_claim(4);
+    if (pos == UINT64_MAX) return;
+    lt_ring_put(pos, 1, lt_monotonic_ns());
+    lt_ring_put(pos, 2, rss);
+    lt_ring_put(pos, 3, vm);
+    lt_ring_publish(pos, LT_REC_TICK, 4);
 }
 
-static int lt_send_skip(uint64_t from, uint64_t words) {
-    struct lt_skip skip = {.header = lt_header_make(LT_REC_SKIP, sizeof skip / 8, 0), .from_tag = from, .words = words};
-    atomic_fetch_add(&lt_counters.skipped_words, words);
-    return lt_send_words((const uint64_t *)&skip, sizeof skip / 8);
+/* True once the collector has closed its end or the connection failed. */
+static int lt_collector_gone(int timeout_ms) {
+    struct pollfd p = {.fd = lt_fd, .events = POLLIN};
+    int ready = poll(&p, 1, timeout_ms);
+    if (ready <= 0) return 0;
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) return 1;
+    char c;
+    ssize_t got = recv(lt_fd, &c, 1, MSG_DONTWAIT | MSG_PEEK);
+    return got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR);
 }
 
-/* Finds how far from `read` the ring holds published records, up to `limit` words. */
-static uint64_t lt_published_end(uint64_t read, uint64_t write) {
-    uint64_t end = read;
-    while (end < write && end - read < LT_BATCH_WORDS) {
-        uint64_t header = atomic_load_explicit(&lt_ring.words[end & lt_ring.mask], memory_order_acquire);
-        uint32_t words = lt_header_words(header);
-        if (lt_header_tag(header) != (end & LT_TAG_MASK) || words == 0) break;
-        end += words;
-    }
-    return end;
-}
-
-/* Sends ring words [from, to) and releases them to the producers. */
-static int lt_send_span(uint64_t from, uint64_t to, int connected) {
-    int rc = 0;
-    if (connected) {
-        uint64_t capacity = lt_ring.mask + 1, start = from & lt_ring.mask, count = to - from;
-        struct iovec iov[2];
-        int parts = 1;
-        uint64_t first = capacity - start < count ? capacity - start : count;
-        iov[0].iov_base = (void *)&lt_ring.words[start];
-        iov[0].iov_len = first * 8;
-        if (first < count) {
-            iov[1].iov_base = (void *)&lt_ring.words[0];
-            iov[1].iov_len = (count - first) * 8;
-            parts = 2;
-        }
-        rc = lt_send_all(iov, parts);
-    }
-    atomic_store_explicit(&lt_ring.read, to, memory_order_release);
-    return rc;
-}
-
-/* Looks past an unpublished record for the next published header, so the words in between can be skipped. */
-static uint64_t lt_next_published(uint64_t read, uint64_t write) {
-    for (uint64_t pos = read + 1; pos < write; pos++) {
-        uint64_t header = atomic_load_explicit(&lt_ring.words[pos & lt_ring.mask], memory_order_acquire);
-        uint32_t type = lt_header_type(header), words = lt_header_words(header);
-        if (lt_header_tag(header) == (pos & LT_TAG_MASK) && type >= LT_REC_MODULES_BEGIN && type <= LT_REC_FINAL &&
-            words > 0)
-            return pos;
-    }
-    return write;
+/* Throws away everything claimed so far, so that no producer stays blocked on a ring nobody reads. */
+static void lt_discard_ring(void) {
+    atomic_store_explicit(lt_ring.read, atomic_load_explicit(lt_ring.write, memory_order_acquire), memory_order_release);
 }
 
 static void lt_writer_loop(void) {
     int connected = lt_fd >= 0;
-    uint64_t idle_ns = 20000, last_tick = 0, stuck_since = 0;
+    uint64_t last_tick = 0;
     for (;;) {
-        uint64_t read = atomic_load_explicit(&lt_ring.read, memory_order_relaxed);
-        uint64_t write = atomic_load_explicit(&lt_ring.write, memory_order_acquire);
         uint64_t finish = atomic_load_explicit(&lt_finish_pos, memory_order_acquire);
-        if (write > finish) write = finish;
-        uint64_t end = lt_published_end(read, write);
-        if (end > read) {
-            stuck_since = 0;
-            idle_ns = 20000;
-            if (lt_send_span(read, end, connected) != 0) {
-                connected = 0;
-                lt_disable("lost the connection to the collector; the program continues untracked");
+        if (connected && finish != UINT64_MAX) {
+            /* The program is exiting: wait (bounded) until the collector has read everything up to FINAL,
+             * so the trace is complete when the program's own exit is. */
+            uint64_t deadline = lt_monotonic_ns() + (uint64_t)lt_config.exit_timeout_ms * 1000000u;
+            while (atomic_load_explicit(lt_ring.read, memory_order_acquire) < finish && !lt_collector_gone(5)) {
+                if (lt_monotonic_ns() > deadline) {
+                    lt_diag("the collector did not read the end of the trace within LEAKTRACK_EXIT_TIMEOUT", NULL);
+                    return;
+                }
             }
+            shutdown(lt_fd, SHUT_WR);
+            if (lt_wait_ack(LT_ACK_DONE, (int)lt_config.exit_timeout_ms) != 0)
+                lt_diag("the collector did not confirm the trace within LEAKTRACK_EXIT_TIMEOUT", NULL);
+            return;
+        }
+        if (!connected) {
+            /* Tracking is off, so no new records come; release whatever producers were mid-claim, a few
+             * times over a little while, and end. */
+            for (int round = 0; round < 4; round++) {
+                lt_discard_ring();
+                lt_sleep_ns(20000000);
+            }
+            return;
+        }
+        if (lt_collector_gone(LT_WATCH_MS)) {
+            connected = 0;
+            lt_disable("lost the connection to the collector; the program continues untracked");
             continue;
         }
         uint64_t now = lt_monotonic_ns();
-        if (read >= finish) break;
-        if (read < write) {
-            /* The oldest claimed record is not published yet: its thread is writing it, or died doing so. */
-            if (stuck_since == 0) stuck_since = now;
-            if (now - stuck_since > LT_SKIP_AFTER_NS) {
-                uint64_t next = lt_next_published(read, write);
-                if (connected && lt_send_skip(read, next - read) != 0) connected = 0;
-                atomic_store_explicit(&lt_ring.read, next, memory_order_release);
-                stuck_since = 0;
-            }
-        }
-        if (connected && now - last_tick >= LT_TICK_NS) {
+        if (now - last_tick >= LT_TICK_NS && atomic_load(&lt_state) == LT_ENABLED) {
             last_tick = now;
-            if (lt_send_tick() != 0) {
-                connected = 0;
-                lt_disable("lost the connection to the collector; the program continues untracked");
-            }
+            lt_emit_tick();
         }
-        lt_sleep_ns(idle_ns);
-        if (idle_ns < 2000000) idle_ns *= 2;
-    }
-    if (connected) {
-        /* Everything up to FINAL is sent: let the collector store it before the process ends, so the trace is
-         * complete when the program's own exit is. */
-        shutdown(lt_fd, SHUT_WR);
-        if (lt_wait_ack(LT_ACK_DONE, (int)lt_config.exit_timeout_ms) != 0)
-            lt_diag("the collector did not confirm the trace within LEAKTRACK_EXIT_TIMEOUT", NULL);
     }
 }
 

@@ -2,7 +2,9 @@
 #include "leaktrack_system.h"
 
 #include <stddef.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 int lt_accept_cloexec(int listener) { return accept4(listener, NULL, NULL, SOCK_CLOEXEC); }
 
@@ -12,4 +14,67 @@ int lt_peer_uid(int fd, uid_t *uid) {
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
     *uid = credentials.uid;
     return 0;
+}
+
+long lt_receive(int fd, void *buffer, size_t size, int *received_fd) {
+    struct iovec iov = {.iov_base = buffer, .iov_len = size};
+    union {
+        char buffer[CMSG_SPACE(sizeof(int) * 8)];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer,
+                         .msg_controllen = sizeof control.buffer};
+    ssize_t got = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    if (got < 0) return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+            int passed;
+            memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof passed);
+            if (*received_fd < 0) {
+                *received_fd = passed;
+            } else {
+                close(passed);
+            }
+        }
+    }
+    return got;
+}
+
+/* The consumer side of the shared ring's protocol (the producer side is preload/lt_ring.c). */
+
+static uint64_t lt_header_at(const void *words, uint64_t mask, uint64_t pos) {
+    return __atomic_load_n((const uint64_t *)words + (pos & mask), __ATOMIC_ACQUIRE);
+}
+
+static int lt_is_published(uint64_t header, uint64_t pos) {
+    return (header >> 24) == (pos & ((UINT64_C(1) << 40) - 1)) && ((header >> 8) & 0xffff) != 0 && (header & 0xff) != 0;
+}
+
+uint64_t lt_shared_load(const void *base, size_t offset) {
+    return __atomic_load_n((const uint64_t *)((const char *)base + offset), __ATOMIC_ACQUIRE);
+}
+
+void lt_shared_store(void *base, size_t offset, uint64_t value) {
+    __atomic_store_n((uint64_t *)((char *)base + offset), value, __ATOMIC_RELEASE);
+}
+
+uint64_t lt_shared_published_end(const void *words, uint64_t mask, uint64_t read, uint64_t write, uint64_t limit) {
+    uint64_t end = read;
+    while (end < write && end - read < limit) {
+        uint64_t header = lt_header_at(words, mask, end);
+        if (!lt_is_published(header, end)) break;
+        uint64_t length = (header >> 8) & 0xffff;
+        if (end + length > write || end + length - read > limit) break;
+        end += length;
+    }
+    return end;
+}
+
+uint64_t lt_shared_next_published(const void *words, uint64_t mask, uint64_t read, uint64_t write) {
+    for (uint64_t pos = read + 1; pos < write && pos - read <= mask; pos++) {
+        if (lt_is_published(lt_header_at(words, mask, pos), pos)) return pos;
+    }
+    return write;
 }

@@ -107,31 +107,65 @@ final class Collector {
         defer { close(fd) }
         let session = Session()
         var decoder = StreamDecoder(name: "the stream on connection \(fd)")
-        var acknowledged = false
         var failure: String?
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
+        var ringDescriptor: Int32 = -1
+        defer { if ringDescriptor >= 0 { close(ringDescriptor) } }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
         defer { buffer.deallocate() }
-        reading: while true {
-            let got = read(fd, buffer.baseAddress, buffer.count)
-            if got < 0 {
-                if errno == EINTR { continue }
-                // ECONNRESET: the process exec'd or died with data unread; what arrived is kept.
-                if errno != ECONNRESET { failure = "reading the stream failed: \(String(cString: strerror(errno)))" }
-                break
-            }
-            if got == 0 { break }
+
+        // 1. HELLO arrives over the socket, with the ring's memfd attached.
+        while decoder.hello == nil {
+            let got = lt_receive(fd, buffer.baseAddress, buffer.count, &ringDescriptor)
+            if got < 0 && errno == EINTR { continue }
+            if got <= 0 { break }
             do {
                 try decoder.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<got]), into: session)
-                if !acknowledged, let hello = decoder.hello {
-                    acknowledged = true
-                    decoder.name = "the stream from \(hello.executable) (pid \(hello.pid))"
+            } catch {
+                failure = "\(error)"
+                break
+            }
+        }
+        var ring: SharedRing?
+        if let hello = decoder.hello {
+            decoder.name = "the stream from \(hello.executable) (pid \(hello.pid))"
+            if ringDescriptor < 0 {
+                failure = "\(decoder.name) came without its shared ring (a shim from another leaktrack version?)"
+            } else {
+                do {
+                    ring = try SharedRing(fd: ringDescriptor, log2: hello.ringLog2)
                     var ack = UInt8(ascii: "H")
                     _ = write(fd, &ack, 1)
+                } catch {
+                    failure = "\(decoder.name): \(error)"
+                }
+            }
+        }
+
+        // 2. The records, straight from the shared ring, until FINAL or until the process has gone.
+        var done = UInt8(ascii: "D")
+        if let ring, failure == nil {
+            var idle: Int32 = 0
+            var ended = false
+            do {
+                while !decoder.sawFinal {
+                    let consumed = try ring.drain { try decoder.feed($0, into: session) }
+                    if consumed > 0 {
+                        idle = 0
+                        continue
+                    }
+                    if ended { break }
+                    // Nothing new: sleep on the socket, which wakes us when the process goes away.
+                    idle = min(max(idle * 2, 1), 8)
+                    var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    if poll(&poller, 1, idle) > 0 {
+                        var byte: UInt8 = 0
+                        if recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) <= 0 && errno != EAGAIN { ended = true }
+                    }
                 }
             } catch {
                 failure = "\(error)"
-                break reading
             }
+            if decoder.sawFinal && !acknowledgeAfterWriting { _ = write(fd, &done, 1) }
         }
         // A process that connected and exec'd or exited before saying anything (typically a fork child that
         // exec'd at once) leaves nothing to report.
@@ -143,8 +177,6 @@ final class Collector {
             if let failure { log("dropped a connection: \(failure)") }
             return
         }
-        var done = UInt8(ascii: "D")
-        if !acknowledgeAfterWriting { _ = write(fd, &done, 1) }
         if let failure { log("\(failure); keeping the \(decoder.byteCount) bytes that arrived before") }
         // A fork child that never allocated (typically one that exec'd at once) leaves no trace.
         if hello.forked && session.totals.allocations == 0 { return }

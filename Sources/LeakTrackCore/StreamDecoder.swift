@@ -191,6 +191,7 @@ public struct StreamDecoder {
                 kind: try kind(UInt8(truncatingIfNeeded: packed >> 40)))
         case Int(LT_REC_TICK.rawValue):
             try require(4, "TICK")
+            try checkTag(header, words: words)
             return .tick(MemoryTick(monotonicNanoseconds: r.word(at: 8), residentBytes: r.word(at: 16), virtualBytes: r.word(at: 24)))
         case Int(LT_REC_SKIP.rawValue):
             try require(3, "SKIP")
@@ -248,7 +249,8 @@ public struct StreamDecoder {
             realtimeNanoseconds: r.word(at: 32), monotonicNanoseconds: r.word(at: 40),
             maxDepth: r.loadUnaligned(fromByteOffset: 48, as: UInt32.self).littleEndian,
             executable: executable,
-            arguments: command.isEmpty ? [] : command.split(separator: "\0", omittingEmptySubsequences: false).map(String.init))
+            arguments: command.isEmpty ? [] : command.split(separator: "\0", omittingEmptySubsequences: false).map(String.init),
+            ringLog2: r.loadUnaligned(fromByteOffset: 60, as: UInt32.self).littleEndian)
         self.hello = hello
         sawHello = true
         return hello

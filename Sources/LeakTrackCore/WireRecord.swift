@@ -30,10 +30,12 @@ public struct Hello: Equatable, Sendable {
     public var maxDepth: UInt32
     public var executable: String
     public var arguments: [String]
+    /// The shared ring holds 2^ringLog2 words.
+    public var ringLog2: UInt32
 
     public init(
         version: UInt32, pid: UInt32, ppid: UInt32, forked: Bool, realtimeNanoseconds: UInt64,
-        monotonicNanoseconds: UInt64, maxDepth: UInt32, executable: String, arguments: [String]
+        monotonicNanoseconds: UInt64, maxDepth: UInt32, executable: String, arguments: [String], ringLog2: UInt32 = 0
     ) {
         self.version = version
         self.pid = pid
@@ -44,6 +46,7 @@ public struct Hello: Equatable, Sendable {
         self.maxDepth = maxDepth
         self.executable = executable
         self.arguments = arguments
+        self.ringLog2 = ringLog2
     }
 }
 

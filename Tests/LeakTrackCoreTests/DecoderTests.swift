@@ -24,6 +24,7 @@ final class DecoderTests: XCTestCase {
         XCTAssertEqual(hello.executable, "/bin/app")
         XCTAssertEqual(hello.arguments, ["app", "-v"])
         XCTAssertEqual(hello.maxDepth, 128)
+        XCTAssertEqual(hello.ringLog2, 16)
         XCTAssertEqual(records[1], .modulesBegin)
         XCTAssertEqual(records[2], .module(LoadedModule(path: "/bin/app", bias: 0x1000, buildID: [], segments: [0x2000..<0x3000])))
         XCTAssertEqual(records[3], .modulesEnd)

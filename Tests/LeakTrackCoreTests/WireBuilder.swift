@@ -2,7 +2,7 @@ import Foundation
 @testable import LeakTrackCore
 
 /// Builds wire streams the way the shim writes them (see leaktrack_wire.h): ring records carry their ring
-/// position as a tag and advance it; writer-made records (HELLO, TICK, SKIP) carry tag 0.
+/// position as a tag and advance it; HELLO (sent over the socket) carries tag 0.
 struct WireBuilder {
     private(set) var bytes: [UInt8] = []
     private(set) var position: UInt64 = 0
@@ -41,7 +41,7 @@ struct WireBuilder {
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { fixed.append(contentsOf: $0) } }
         put(version); put(UInt8(8)); put(UInt8(1)); put(UInt16(0)); put(pid); put(UInt32(1))
         put(UInt64(1_700_000_000_000_000_000)); put(UInt64(1_000)); put(UInt32(128)); put(UInt32(exe.count))
-        put(UInt32(cmd.count)); put(UInt32(0))
+        put(UInt32(cmd.count)); put(UInt32(16))
         bytes.append(contentsOf: fixed)
         padded(exe)
         padded(cmd)
@@ -65,10 +65,7 @@ struct WireBuilder {
     mutating func reallocEnd(_ begin: UInt64, newPtr: UInt64, size: UInt64, stack: UInt32, failed: Bool = false) {
         ring(9, [begin, newPtr, size, UInt64(stack) | UInt64(failed ? 1 : 0) << 32 | UInt64(AllocKind.realloc.rawValue) << 40])
     }
-    mutating func tick(time: UInt64, rss: UInt64) {
-        word(WireBuilder.header(10, 4, 0))
-        word(time); word(rss); word(rss * 2)
-    }
+    mutating func tick(time: UInt64, rss: UInt64) { ring(10, [time, rss, rss * 2]) }
     mutating func final(exitStatus: UInt64 = 0) { ring(12, [0, 0, 0, 0, 0, exitStatus, 0]) }
 
     /// Decodes everything with one feed call.

@@ -2,11 +2,25 @@
 #ifndef LEAKTRACK_SYSTEM_H
 #define LEAKTRACK_SYSTEM_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /// accept4(fd, NULL, NULL, SOCK_CLOEXEC).
 int lt_accept_cloexec(int listener);
 /// The uid of the process at the other end of a Unix socket (SO_PEERCRED); -1 on error.
 int lt_peer_uid(int fd, uid_t *uid);
+
+/// recvmsg into `buffer`; a descriptor passed with SCM_RIGHTS is stored in *received_fd if that is still -1
+/// (any other is closed). Returns what recvmsg returned.
+long lt_receive(int fd, void *buffer, size_t size, int *received_fd);
+
+/// Acquire load / release store of a 64-bit word in the shared ring's header.
+uint64_t lt_shared_load(const void *base, size_t offset);
+void lt_shared_store(void *base, size_t offset, uint64_t value);
+/// How far from `read` the ring holds published records (see leaktrack_wire.h), up to `limit` words.
+uint64_t lt_shared_published_end(const void *words, uint64_t mask, uint64_t read, uint64_t write, uint64_t limit);
+/// The first position after `read` (and before `write`) that holds a published record header; `write` if none.
+uint64_t lt_shared_next_published(const void *words, uint64_t mask, uint64_t read, uint64_t write);
 
 #endif

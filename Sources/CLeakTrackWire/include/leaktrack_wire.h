@@ -1,16 +1,19 @@
 /*
  * leaktrack wire format: the one definition shared by the preload shim (C) and the collector (Swift).
  *
+ * Transport: the shim writes records into a ring buffer in shared memory (a memfd) and the collector maps
+ * the same memory and reads them from there: no copy through the kernel per event. The Unix socket carries
+ * only the HELLO record (with the memfd attached as SCM_RIGHTS), the acknowledgements, and end of stream.
+ * A stream saved to a file (or produced by tests) is simply the records one after another.
+ *
  * A stream is a sequence of records made of little-endian 64-bit words. Every record starts with one
  * header word:
  *
  *     bits  0..7   record type (enum lt_record_type)
  *     bits  8..23  record length in words, header included (1..65535)
- *     bits 24..63  position tag: for records that went through the shim's ring buffer, the ring position
- *                  (in words, modulo 2^40) at which the record was claimed. The collector checks that tags
- *                  follow each other exactly, so a lost or garbled word is detected, never misread.
- *                  Records the writer thread adds itself (HELLO, TICK, SKIP) carry tag 0 and take no
- *                  ring positions.
+ *     bits 24..63  position tag: the ring position (in words, modulo 2^40) at which the record was
+ *                  claimed. The collector checks that tags follow each other exactly, so a lost or garbled
+ *                  word is detected, never misread. HELLO, which travels over the socket, carries tag 0.
  *
  * The ring hands records to the writer thread in claim order, and the claim is one atomic increment, so
  * the stream is in the true process-wide order of events: a free is claimed before the real free() runs,
@@ -53,8 +56,8 @@ enum lt_record_type {
     LT_REC_FREE = 7,          /* a block is about to be freed */
     LT_REC_REALLOC_BEGIN = 8, /* realloc(ptr, ...) is about to run: ptr leaves the live set for now */
     LT_REC_REALLOC_END = 9,   /* realloc finished: the new block, or ptr restored if it failed */
-    LT_REC_TICK = 10,         /* a clock and memory sample (writer-made) */
-    LT_REC_SKIP = 11,         /* ring words that were never published and were skipped (writer-made) */
+    LT_REC_TICK = 10,         /* a clock and memory sample (from the shim's helper thread) */
+    LT_REC_SKIP = 11,         /* ring words never published, skipped by the reader (in saved streams only) */
     LT_REC_FINAL = 12,        /* clean end of the stream, with the shim's counters */
 };
 
@@ -107,11 +110,20 @@ struct lt_hello {
     uint32_t max_depth;     /* configured stack depth */
     uint32_t exe_len;
     uint32_t cmdline_len;
-    uint32_t reserved;
+    uint32_t ring_log2;     /* the shared ring holds 2^ring_log2 words */
 };
 _Static_assert(sizeof(struct lt_hello) == 64, "lt_hello layout");
 
 #define LT_HELLO_FORKED 1u /* this process is a fork child of a traced process */
+
+/* The shared ring (the memfd sent with HELLO): a header page, then 2^ring_log2 words of records.
+ * Positions count words from the start of the stream; a position p lives at word p mod capacity. */
+#define LT_RING_MAGIC "LTRING1"
+#define LT_RING_HEADER_BYTES 4096u
+#define LT_RING_OFFSET_WRITE 64u  /* uint64: next position producers will claim */
+#define LT_RING_OFFSET_READ 128u  /* uint64: first position the collector has not consumed */
+#define LT_RING_MIN_LOG2 13u      /* 64 KiB */
+#define LT_RING_MAX_LOG2 27u      /* 1 GiB */
 
 /* MODULE: followed by nsegments lt_segment, then build_id_len bytes (padded), then path_len bytes (padded).
  * An empty path is a module without a file (the vdso). */

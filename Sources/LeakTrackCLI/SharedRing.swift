@@ -1,0 +1,90 @@
+import CLeakTrackSystem
+import CLeakTrackWire
+import LeakTrackCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The collector's end of a traced process's event ring: the shared memory the shim writes its records into
+/// (the memfd that came with HELLO). The collector is the ring's only consumer: it copies published records
+/// out into private memory (the traced process can still write to the ring, so nothing is decoded in place)
+/// and then releases the space to the producers.
+final class SharedRing {
+    private let map: UnsafeMutableRawPointer
+    private let mapSize: Int
+    private let words: UnsafeMutableRawPointer
+    private let capacity: UInt64
+    private let copy: UnsafeMutableRawBufferPointer
+    /// When the oldest claimed record was first seen unpublished (0: it was not).
+    private var stuckSince: UInt64 = 0
+    /// Claimed records unpublished this long are given up (their thread died or was stopped mid-record).
+    static let skipAfterNanoseconds: UInt64 = 5_000_000_000
+    static let batchWords: UInt64 = 128 * 1024
+
+    /// Maps the ring; nil (with the reason) if the descriptor is not a ring of the announced size.
+    init(fd: Int32, log2: UInt32) throws {
+        guard log2 >= LT_RING_MIN_LOG2, log2 <= LT_RING_MAX_LOG2 else {
+            throw LeakTrackError.usage("the shim announced a ring of 2^\(log2) words, outside what leaktrack accepts")
+        }
+        capacity = 1 << UInt64(log2)
+        mapSize = Int(LT_RING_HEADER_BYTES) + Int(capacity) * 8
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_size >= mapSize else {
+            throw LeakTrackError.usage("the shim's ring is smaller than it announced")
+        }
+        guard let map = mmap(nil, mapSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), map != MAP_FAILED else {
+            throw LeakTrackError.system(call: "mmap", errno: errno)
+        }
+        self.map = map
+        words = map + Int(LT_RING_HEADER_BYTES)
+        copy = .allocate(byteCount: Int(SharedRing.batchWords) * 8, alignment: 8)
+    }
+
+    deinit {
+        munmap(map, mapSize)
+        copy.deallocate()
+    }
+
+    /// Hands every record published so far to `consume`, in order, in batches; returns the words consumed.
+    /// A claimed record that stays unpublished for 5 s is given up as a synthesized SKIP record.
+    @discardableResult
+    func drain(_ consume: (UnsafeRawBufferPointer) throws -> Void) throws -> UInt64 {
+        var total: UInt64 = 0
+        while true {
+            let read = lt_shared_load(map, Int(LT_RING_OFFSET_READ))
+            let write = lt_shared_load(map, Int(LT_RING_OFFSET_WRITE))
+            guard write >= read, write - read <= capacity + (1 << 20) else {
+                throw LeakTrackError.corrupted(what: "the shared ring", detail: "its positions (read \(read), write \(write)) are impossible")
+            }
+            let end = lt_shared_published_end(words, capacity - 1, read, write, SharedRing.batchWords)
+            if end == read {
+                if read < write { try giveUpIfStuck(read: read, write: write, consume) }
+                return total
+            }
+            stuckSince = 0
+            // Copy out, then release: producers may reuse the space as soon as `read` moves.
+            let start = Int(read & (capacity - 1)), count = Int(end - read)
+            let first = min(count, Int(capacity) - start)
+            copy.baseAddress!.copyMemory(from: words + start * 8, byteCount: first * 8)
+            if first < count { (copy.baseAddress! + first * 8).copyMemory(from: words, byteCount: (count - first) * 8) }
+            lt_shared_store(map, Int(LT_RING_OFFSET_READ), end)
+            try consume(UnsafeRawBufferPointer(rebasing: copy[0..<count * 8]))
+            total += UInt64(count)
+        }
+    }
+
+    private func giveUpIfStuck(read: UInt64, write: UInt64, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let now = monotonicNanoseconds()
+        if stuckSince == 0 {
+            stuckSince = now
+            return
+        }
+        guard now - stuckSince > SharedRing.skipAfterNanoseconds else { return }
+        let next = lt_shared_next_published(words, capacity - 1, read, write)
+        var skip: [UInt64] = [lt_header_make(UInt32(LT_REC_SKIP.rawValue), 3, 0), read, next - read]
+        lt_shared_store(map, Int(LT_RING_OFFSET_READ), next)
+        stuckSince = 0
+        try skip.withUnsafeMutableBytes { try consume(UnsafeRawBufferPointer($0)) }
+    }
+}
