@@ -364,7 +364,7 @@ static void lt_writer_loop(void) {
         if (!connected) {
             /* Tracking is off, so no new records come; release whatever producers were mid-claim, a few
              * times over a little while, and end. */
-            for (int round = 0; round < 4; round++) {
+            for (int round = 0; round < 50; round++) {
                 lt_discard_ring();
                 lt_sleep_ns(20000000);
             }
