@@ -2,17 +2,7 @@ import Foundation
 import XCTest
 
 /// Every subcommand on bad input: one clear line on stderr and exit status 2, never a crash.
-final class BadInputTests: XCTestCase {
-    var harness: Harness!
-
-    override func setUpWithError() throws {
-        harness = try Harness()
-    }
-
-    override func tearDown() {
-        harness?.cleanUp()
-    }
-
+final class BadInputTests: EndToEndTestCase {
     func assertToolError(_ arguments: [String], mentions: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let result = try harness.run([harness.leaktrack] + arguments)
         XCTAssertEqual(result.status, 2, "\(arguments): \(result.stderr)", file: file, line: line)

@@ -3,17 +3,7 @@ import XCTest
 
 /// `LD_PRELOAD=libleaktrack.so PROGRAM` with nothing else set up: the shim starts its own collector and the
 /// trace lands in the current directory under a name it prints once.
-final class BarePreloadTests: XCTestCase {
-    var harness: Harness!
-
-    override func setUpWithError() throws {
-        harness = try Harness()
-    }
-
-    override func tearDown() {
-        harness?.cleanUp()
-    }
-
+final class BarePreloadTests: EndToEndTestCase {
     func testBarePreloadWritesTraceNamedAfterProgramAndPid() throws {
         try harness.compile(["all_kinds.c"], output: "all_kinds")
         let result = try harness.run([harness.path("all_kinds")], environment: ["LD_PRELOAD": harness.shim])

@@ -100,6 +100,19 @@ struct Harness {
     }
 }
 
+/// Gives each end-to-end test a fresh harness (binaries located, temporary directory) and cleans up.
+class EndToEndTestCase: XCTestCase {
+    var harness: Harness!
+
+    override func setUpWithError() throws {
+        harness = try Harness()
+    }
+
+    override func tearDown() {
+        harness?.cleanUp()
+    }
+}
+
 struct HarnessError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }

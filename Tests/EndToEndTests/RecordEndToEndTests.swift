@@ -3,17 +3,7 @@ import XCTest
 
 /// C fixtures with known leaks, run under `leaktrack record`; the report must give exact bytes, counts,
 /// functions and modules.
-final class RecordEndToEndTests: XCTestCase {
-    var harness: Harness!
-
-    override func setUpWithError() throws {
-        harness = try Harness()
-    }
-
-    override func tearDown() {
-        harness?.cleanUp()
-    }
-
+final class RecordEndToEndTests: EndToEndTestCase {
     func record(_ command: [String], trace: String = "out.trace", environment: [String: String] = [:]) throws -> (Harness.Result, [String: Any]) {
         let result = try harness.run([harness.leaktrack, "record", "-o", harness.path(trace), "--"] + command, environment: environment)
         XCTAssertTrue(FileManager.default.fileExists(atPath: harness.path(trace)), "no trace; stderr: \(result.stderr)")

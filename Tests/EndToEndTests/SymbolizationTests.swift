@@ -3,17 +3,7 @@ import XCTest
 
 /// Call sites people can act on: the user function and line, for C, C++ and Swift, with and without debug
 /// information, through inlined helpers, and after the binary is gone.
-final class SymbolizationTests: XCTestCase {
-    var harness: Harness!
-
-    override func setUpWithError() throws {
-        harness = try Harness()
-    }
-
-    override func tearDown() {
-        harness?.cleanUp()
-    }
-
+final class SymbolizationTests: EndToEndTestCase {
     func record(_ command: [String], trace: String = "out.trace") throws -> Harness.Result {
         let result = try harness.run([harness.leaktrack, "record", "-o", harness.path(trace), "--"] + command)
         XCTAssertEqual(result.status, 0, result.stderr)
