@@ -58,6 +58,15 @@ static uint64_t lt_read_number(const struct lt_number_setting *setting) {
     return setting->fallback;
 }
 
+/* LEAKTRACK_UNWIND: "fast" (default) or "libunwind". */
+static int lt_read_libunwind_only(void) {
+    const char *text = getenv("LEAKTRACK_UNWIND");
+    if (text == NULL || text[0] == '\0' || strcmp(text, "fast") == 0) return 0;
+    if (strcmp(text, "libunwind") == 0) return 1;
+    lt_diag("ignoring LEAKTRACK_UNWIND=", text, ": expected fast or libunwind; using fast", NULL);
+    return 0;
+}
+
 static int lt_read_flag(const char *name) {
     const char *text = getenv(name);
     return text != NULL && text[0] != '\0' && strcmp(text, "0") != 0;
@@ -85,6 +94,7 @@ void lt_config_load(void) {
     c->disabled = lt_read_flag("LEAKTRACK_DISABLE") || getauxval(AT_SECURE) != 0;
     c->quiet = lt_read_flag("LEAKTRACK_QUIET");
     c->depth = (uint32_t)lt_read_number(&lt_depth_setting);
+    c->libunwind_only = lt_read_libunwind_only();
     uint64_t ring_bytes = lt_round_up_pow2(lt_read_number(&lt_buffer_setting));
     c->ring_log2 = 0;
     while ((UINT64_C(8) << c->ring_log2) < ring_bytes) c->ring_log2++;

@@ -47,6 +47,7 @@ struct lt_real_functions {
     void *(*pvalloc)(size_t);
     void (*exit_now)(int);
     void (*exit)(int);
+    int (*dlclose)(void *);
 };
 static struct lt_real_functions lt_real;
 static _Atomic int lt_real_ready;
@@ -75,8 +76,9 @@ static void lt_resolve_real(void) {
     r.pvalloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "pvalloc");
     r.exit_now = (void (*)(int))dlsym(RTLD_NEXT, "_exit");
     r.exit = (void (*)(int))dlsym(RTLD_NEXT, "exit");
+    r.dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
     if (!r.malloc || !r.calloc || !r.realloc || !r.free || !r.posix_memalign || !r.memalign || !r.exit_now ||
-        !r.exit) {
+        !r.exit || !r.dlclose) {
         lt_diag("cannot find the C library's allocator; leaktrack cannot run in this process", NULL);
         /* Without a real allocator there is nothing to forward to: the program cannot continue sanely. */
         _Exit(127);
@@ -130,7 +132,8 @@ static LT_NOINLINE void lt_init(void) {
         return;
     }
     uintptr_t lo, hi;
-    if (lt_ring_init(lt_config.ring_log2) != 0 || lt_stacks_init(lt_config.stack_slots) != 0) {
+    if (lt_ring_init(lt_config.ring_log2) != 0 || lt_stacks_init(lt_config.stack_slots) != 0 ||
+        lt_unwind_init() != 0) {
         lt_diag("cannot map the event buffers; the program runs untracked", NULL);
         atomic_store(&lt_state, LT_DISABLED);
         lt_self.internal = 0;
@@ -190,6 +193,14 @@ void lt_replacement_exit_now(int status) {
     if (!atomic_load(&lt_real_ready)) lt_resolve_real();
     lt_real.exit_now(status);
     __builtin_unreachable();
+}
+
+int lt_replacement_dlclose(void *handle) {
+    if (!atomic_load(&lt_real_ready)) lt_init();
+    int result = lt_real.dlclose(handle);
+    /* The library's code addresses may now be given to another: the unwinder's cached rules are stale. */
+    lt_unwind_forget();
+    return result;
 }
 
 void lt_replacement_exit(int status) {

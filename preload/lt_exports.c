@@ -22,3 +22,4 @@ LT_EXPORT void *pvalloc(size_t size) { return lt_replacement_pvalloc(size); }
 LT_EXPORT void exit(int status) { lt_replacement_exit(status); }
 LT_EXPORT void _exit(int status) { lt_replacement_exit_now(status); }
 LT_EXPORT void _Exit(int status) { lt_replacement_exit_now(status); }
+LT_EXPORT int dlclose(void *handle) { return lt_replacement_dlclose(handle); }

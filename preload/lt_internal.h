@@ -8,7 +8,8 @@
  *   lt_diag.c       messages to stderr through write(2), never stdio
  *   lt_bootstrap.c  a static arena for the calls made while the real allocator is being looked up
  *   lt_ring.c       the process-wide ring buffer, in memory shared with the collector
- *   lt_stacks.c     stack capture (libunwind) and the lock-free table that turns stacks into ids
+ *   lt_stacks.c     stack capture and the lock-free table that turns stacks into ids
+ *   lt_unwind.c     the fast unwinder (cached .eh_frame rules), with libunwind as its fallback
  *   lt_modules.c    module map snapshots (dl_iterate_phdr)
  *   lt_writer.c     the helper thread: connection, collector start-up, memory samples, end of stream
  *   lt_engine.c     lifecycle state machine and the replacement_* allocator functions
@@ -33,6 +34,7 @@ struct lt_config {
     int disabled;                 /* LEAKTRACK_DISABLE=1, or a secure-execution program */
     int quiet;                    /* LEAKTRACK_QUIET=1: no banner */
     uint32_t depth;               /* LEAKTRACK_DEPTH */
+    int libunwind_only;           /* LEAKTRACK_UNWIND=libunwind: never the fast unwinder */
     uint32_t ring_log2;           /* the ring holds 2^ring_log2 words (LEAKTRACK_BUFFER_SIZE) */
     uint64_t stack_slots;         /* LEAKTRACK_MAX_STACKS * 2, a power of two */
     uint32_t exit_timeout_ms;     /* LEAKTRACK_EXIT_TIMEOUT */
@@ -101,6 +103,15 @@ void lt_stacks_set_self_range(uintptr_t lo, uintptr_t hi);
 /* Captures the caller's stack and returns its id, emitting a STACK record the first time it is seen. */
 uint32_t lt_stack_capture_id(void);
 
+/* ---- unwinder (lt_unwind.c) ---- */
+
+int lt_unwind_init(void);
+/* The calling thread's return addresses, innermost first, as unw_backtrace gives them; -1 when a frame
+ * needs more than this unwinder follows (the caller then uses libunwind). */
+int lt_unwind_backtrace(void **frames, int max);
+/* Forgets every cached rule: after dlclose, the same code addresses may belong to other code. */
+void lt_unwind_forget(void);
+
 /* ---- modules (lt_modules.c) ---- */
 
 /* Emits a module snapshot if the loader's object list changed since the last one. Called before a new
@@ -167,5 +178,6 @@ void *lt_replacement_valloc(size_t size);
 void *lt_replacement_pvalloc(size_t size);
 void lt_replacement_exit_now(int status) __attribute__((noreturn));
 void lt_replacement_exit(int status) __attribute__((noreturn));
+int lt_replacement_dlclose(void *handle);
 
 #endif /* LT_INTERNAL_H */

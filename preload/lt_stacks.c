@@ -1,9 +1,9 @@
 /*
  * Stack capture and de-duplication.
  *
- * Capture: libunwind's unw_backtrace into a per-thread buffer (static TLS, so deep stacks cost no program
- * stack), then the leading frames that lie inside this library are dropped: the first frame kept is the
- * return address in the code that called malloc.
+ * Capture: the fast unwinder (lt_unwind.c), or libunwind's unw_backtrace for the stacks it declines, into a
+ * per-thread buffer (static TLS, so deep stacks cost no program stack); then the leading frames that lie
+ * inside this library are dropped: the first frame kept is the return address in the code that called malloc.
  *
  * De-duplication: an open-addressing table in mmap'd memory, lock-free and allocation-free. A stack is
  * identified by two independent 64-bit hashes of its frames (the table stores one as the key and 32 bits of
@@ -137,7 +137,9 @@ static uint32_t lt_stack_lookup(void *const *frames, uint32_t depth) {
 
 uint32_t lt_stack_capture_id(void) {
     void **frames = lt_frames;
-    int got = unw_backtrace(frames, (int)(lt_config.depth + 8));
+    int max = (int)(lt_config.depth + 8);
+    int got = lt_config.libunwind_only ? -1 : lt_unwind_backtrace(frames, max);
+    if (got < 0) got = unw_backtrace(frames, max);
     if (got <= 0) return LT_DROPPED_STACK;
     uint32_t first = 0;
     while (first < (uint32_t)got && (uintptr_t)frames[first] >= lt_self_lo && (uintptr_t)frames[first] < lt_self_hi)
