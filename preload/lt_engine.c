@@ -214,29 +214,34 @@ void lt_replacement_exit(int status) {
 /* ---------------------------------------------------------------------------------------------------- */
 /* recording */
 
-static LT_NOINLINE int lt_enter_slow(void) {
+static LT_NOINLINE int lt_enter_slow(const void *frame) {
     if (atomic_load(&lt_state) == LT_UNINITIALISED) lt_init();
     if (atomic_load(&lt_state) != LT_ENABLED || lt_self.internal) return LT_UNTRACKED;
     if (lt_self.busy) return LT_NESTED;
     lt_self.busy = 1;
+    lt_self.hook_frame = frame;
     return LT_OUTER;
 }
 
-static inline int lt_enter(void) {
-    if (LT_UNLIKELY(atomic_load_explicit(&lt_state, memory_order_relaxed) != LT_ENABLED)) return lt_enter_slow();
+static inline int lt_enter_at(const void *frame) {
+    if (LT_UNLIKELY(atomic_load_explicit(&lt_state, memory_order_relaxed) != LT_ENABLED)) return lt_enter_slow(frame);
     struct lt_thread *self = &lt_self;
     if (LT_UNLIKELY(self->internal)) return LT_UNTRACKED;
     if (LT_UNLIKELY(self->busy)) return LT_NESTED;
     self->busy = 1;
+    self->hook_frame = frame;
     return LT_OUTER;
 }
+
+/* In a replacement function: its frame (the shim is built with frame pointers) is where unwinding starts. */
+#define lt_enter() lt_enter_at(__builtin_frame_address(0))
 
 static inline void lt_leave(int mode) {
     if (mode == LT_OUTER) lt_self.busy = 0;
 }
 
 static uint32_t lt_stack_for(int mode) {
-    if (mode == LT_OUTER) return lt_stack_capture_id();
+    if (mode == LT_OUTER) return lt_stack_capture_id(lt_self.hook_frame);
     atomic_fetch_add_explicit(&lt_counters.no_stack, 1, memory_order_relaxed);
     return LT_NO_STACK;
 }

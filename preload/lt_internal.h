@@ -100,15 +100,18 @@ void lt_ring_put_bytes(uint64_t pos, uint32_t index, const void *data, uint32_t 
 int lt_stacks_init(uint64_t slots);
 void lt_stacks_reset_after_fork(void);
 void lt_stacks_set_self_range(uintptr_t lo, uintptr_t hi);
-/* Captures the caller's stack and returns its id, emitting a STACK record the first time it is seen. */
-uint32_t lt_stack_capture_id(void);
+/* Captures the stack above the hook whose frame is `hook_frame` (NULL: above the caller) and returns its id,
+ * emitting a STACK record the first time it is seen. */
+uint32_t lt_stack_capture_id(const void *hook_frame);
 
 /* ---- unwinder (lt_unwind.c) ---- */
 
 int lt_unwind_init(void);
 /* The calling thread's return addresses, innermost first, as unw_backtrace gives them; -1 when a frame
- * needs more than this unwinder follows (the caller then uses libunwind). */
-int lt_unwind_backtrace(void **frames, int max);
+ * needs more than this unwinder follows (the caller then uses libunwind). With `frame`, the frame-pointer
+ * frame of a function on the current stack (push rbp; mov rsp, rbp), the walk starts at that function's
+ * return address and skips everything below it. */
+int lt_unwind_backtrace(const void *frame, void **frames, int max);
 /* Forgets every cached rule: after dlclose, the same code addresses may belong to other code. */
 void lt_unwind_forget(void);
 
@@ -158,6 +161,7 @@ extern struct lt_counters lt_counters;
 struct lt_thread {
     uint8_t busy;     /* inside a hook: nested allocations are recorded without a stack */
     uint8_t internal; /* the writer thread: its calls pass straight through, never recorded */
+    const void *hook_frame; /* the outermost hook's frame (frame pointer) while busy: unwinding starts there */
 };
 extern LT_TLS struct lt_thread lt_self;
 

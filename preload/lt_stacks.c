@@ -135,10 +135,10 @@ static uint32_t lt_stack_lookup(void *const *frames, uint32_t depth) {
     return LT_DROPPED_STACK;
 }
 
-uint32_t lt_stack_capture_id(void) {
+uint32_t lt_stack_capture_id(const void *hook_frame) {
     void **frames = lt_frames;
     int max = (int)(lt_config.depth + 8);
-    int got = lt_config.libunwind_only ? -1 : lt_unwind_backtrace(frames, max);
+    int got = lt_config.libunwind_only ? -1 : lt_unwind_backtrace(hook_frame, frames, max);
     if (got < 0) got = unw_backtrace(frames, max);
     if (got <= 0) return LT_DROPPED_STACK;
     uint32_t first = 0;

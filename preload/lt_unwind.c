@@ -400,16 +400,35 @@ static inline uint64_t lt_rule_for(uint64_t pc) {
     return lt_rule_miss(slot, pc);
 }
 
-LT_NOINLINE int lt_unwind_backtrace(void **frames, int max) {
-    if (LT_UNLIKELY(lt_rules.keys == NULL)) return -1;
+LT_NOINLINE int lt_unwind_backtrace(const void *frame, void **frames, int max) {
+    if (LT_UNLIKELY(lt_rules.keys == NULL || max <= 0)) return -1;
     uint64_t ip, sp, bp;
     /* This function's own registers; its own .eh_frame entry describes them at this point. */
     __asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2" : "=r"(ip), "=r"(sp), "=r"(bp));
     const uint64_t lowest_sp = sp;
     uint64_t pc = ip; /* the first frame is at an instruction; the others at return addresses, looked up - 1 */
     int n = 0;
+    if (frame != NULL) {
+        /* A frame-pointer frame: the caller's RBP at [frame], the return address at [frame + 8], and the
+         * caller's stack pointer just above it. Walking the hook's own frames costs ~5 ns each. */
+        const uint64_t *saved = frame;
+        uint64_t at = (uint64_t)(uintptr_t)frame;
+        if (LT_UNLIKELY(at < sp || at - sp > LT_MAX_FRAME_SPAN || (at & 7) != 0)) return -1;
+        uint64_t ra = saved[1];
+        if (ra < LT_LOWEST_CODE_ADDRESS) return 0;
+        bp = saved[0];
+        sp = at + 16;
+        frames[n++] = (void *)(uintptr_t)ra;
+        pc = ra - 1;
+    }
+    uint64_t last_pc = 0, rule = 0;
     while (n < max) {
-        uint64_t rule = lt_rule_for(pc);
+        /* A recursive function returns to the same place frame after frame: reusing the rule keeps the cache
+         * probe off the chain of dependent loads that bounds this loop (measured 2x on recursion). */
+        if (pc != last_pc) {
+            rule = lt_rule_for(pc);
+            last_pc = pc;
+        }
         unsigned kind = LT_RULE_KIND(rule);
         if (LT_UNLIKELY(kind != LT_RULE_STANDARD)) {
             if (kind == LT_RULE_END) break;

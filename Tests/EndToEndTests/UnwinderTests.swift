@@ -6,10 +6,11 @@ import XCTest
 final class UnwinderTests: EndToEndTestCase {
     func testFastUnwinderGivesLibunwindsFramesAtEveryOptimizationLevel() throws {
         let root = Harness.packageRoot
-        for level in ["-O0", "-O2", "-O3"] {
-            let output = "unwind_compare\(level)"
+        for flags in [["-O0"], ["-O2"], ["-O3"], ["-O2", "-fno-omit-frame-pointer", "-DWITH_FRAME_POINTERS"]] {
+            let level = flags.joined(separator: " ")
+            let output = "unwind_compare\(flags.count)\(flags[0])"
             let build = try harness.run(
-                ["cc", "-g", level, "-std=gnu11", "-D_GNU_SOURCE", "-I", root + "/Sources/CLeakTrackWire/include",
+                ["cc", "-g"] + flags + ["-std=gnu11", "-D_GNU_SOURCE", "-I", root + "/Sources/CLeakTrackWire/include",
                  "-o", harness.path(output), Harness.fixtures + "/unwind_compare.c", root + "/preload/lt_unwind.c",
                  "-lunwind", "-lpthread"])
             XCTAssertEqual(build.status, 0, build.stderr)

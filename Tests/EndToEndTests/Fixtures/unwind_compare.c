@@ -1,5 +1,7 @@
 /* Compiled together with preload/lt_unwind.c (no preloading): the fast unwinder must give exactly
- * unw_backtrace's frames on every stack shape below, and must not decline the ordinary ones.
+ * unw_backtrace's frames on every stack shape below, and must not decline the ordinary ones. Built with
+ * -fno-omit-frame-pointer and -DWITH_FRAME_POINTERS, it also checks the walk that starts from a given frame
+ * (as the shim's hooks use it).
  * Prints "unwind: N stacks compared, M declined" and exits 0, or names the first difference and exits 1. */
 #define UNW_LOCAL_ONLY
 #include <alloca.h>
@@ -12,7 +14,7 @@
 #include <string.h>
 
 int lt_unwind_init(void);
-int lt_unwind_backtrace(void **frames, int max);
+int lt_unwind_backtrace(const void *frame, void **frames, int max);
 void lt_unwind_forget(void);
 
 #define NOINLINE __attribute__((noinline))
@@ -24,9 +26,19 @@ static int compared, declined, failed;
  * differ; everything above must be identical. */
 static NOINLINE void compare(const char *shape, int may_decline) {
     static __thread void *fast[MAX_FRAMES], *reference[MAX_FRAMES];
-    int got = lt_unwind_backtrace(fast, MAX_FRAMES);
+    int got = lt_unwind_backtrace(NULL, fast, MAX_FRAMES);
     int want = unw_backtrace(reference, MAX_FRAMES);
     compared++;
+#ifdef WITH_FRAME_POINTERS
+    /* From this function's frame: its caller's return address first, i.e. libunwind's frames from #1 on. */
+    static __thread void *from_frame[MAX_FRAMES];
+    int above = lt_unwind_backtrace(__builtin_frame_address(0), from_frame, MAX_FRAMES);
+    if (above < 0 ? !may_decline
+                  : above != want - 1 || memcmp(from_frame, reference + 1, sizeof(void *) * (size_t)above) != 0) {
+        printf("unwind: %s: from the frame: %d frames, libunwind %d\n", shape, above, want - 1);
+        failed = 1;
+    }
+#endif
     if (got < 0) {
         declined++;
         if (!may_decline) {
