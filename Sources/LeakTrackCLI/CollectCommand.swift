@@ -66,7 +66,8 @@ struct CollectCommand: ParsableCommand {
         let symbolizer = LLVMSymbolizer.locate().map { LLVMSymbolizer(executable: $0) }
         let trace = try session.makeTrace(symbolizer: symbolizer, endMonotonicNanoseconds: hello.monotonicNanoseconds)
         let path = output ?? TraceNaming(directory: Locations.absolute(outputDir)).path(for: hello, attempt: 1)
-        try TraceFile.write(trace, to: path)
+        // -o names the file to write, like cc -o; a derived name never replaces an existing file.
+        try TraceFile.write(trace, to: path, replacing: output != nil)
         Output.error("wrote \(path)")
     }
 }

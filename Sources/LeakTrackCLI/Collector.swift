@@ -180,16 +180,11 @@ final class Collector {
         if let failure { log("\(failure); keeping the \(decoder.byteCount) bytes that arrived before") }
         // A fork child that never allocated (typically one that exec'd at once) leaves no trace.
         if hello.forked && session.totals.allocations == 0 { return }
-        lock.lock()
-        var attempt = 1
-        while usedPaths.contains(naming.path(for: hello, attempt: attempt)) { attempt += 1 }
-        let path = naming.path(for: hello, attempt: attempt)
-        usedPaths.insert(path)
-        lock.unlock()
+        var path = ""
         do {
             let symbolizer = symbolizerPath.map { LLVMSymbolizer(executable: $0) }
             let trace = try session.makeTrace(symbolizer: symbolizer, endMonotonicNanoseconds: monotonicNanoseconds())
-            try TraceFile.write(trace, to: path)
+            path = try store(trace, hello: hello)
             let leaked = trace.live.filter { $0.stack != SpecialStack.none }
             let bytes = leaked.reduce(0) { $0 + $1.size }
             let summary = "\(hello.executable) (pid \(hello.pid)): \(trace.totals.allocations) allocations, "
@@ -208,4 +203,26 @@ final class Collector {
         }
         if acknowledgeAfterWriting { _ = write(fd, &done, 1) }
     }
+
+    /// Writes the trace under the first free name: a pid that exec'd the same program again, or a trace left
+    /// by an earlier run with a recycled pid, moves this one to .2, .3, ... (an existing file is never replaced;
+    /// another collector may be writing into the same directory).
+    private func store(_ trace: Trace, hello: Hello) throws -> String {
+        for attempt in 1...Collector.maxNameAttempts {
+            let path = naming.path(for: hello, attempt: attempt)
+            lock.lock()
+            let taken = !usedPaths.insert(path).inserted
+            lock.unlock()
+            if taken { continue }
+            do {
+                try TraceFile.write(trace, to: path)
+                return path
+            } catch LeakTrackError.exists {
+                continue
+            }
+        }
+        throw LeakTrackError.exists(path: naming.path(for: hello, attempt: Collector.maxNameAttempts))
+    }
+
+    static let maxNameAttempts = 1000
 }

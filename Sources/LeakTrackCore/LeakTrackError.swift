@@ -11,6 +11,8 @@ public enum LeakTrackError: Error, Equatable, CustomStringConvertible {
     case corrupted(what: String, detail: String)
     /// A file that could not be opened, read or written.
     case file(path: String, operation: String, errno: Int32)
+    /// An output file that is already there and must not be replaced.
+    case exists(path: String)
     /// A system call failed.
     case system(call: String, errno: Int32)
     /// Anything else the user must fix, with the sentence to show.
@@ -29,6 +31,8 @@ public enum LeakTrackError: Error, Equatable, CustomStringConvertible {
             return "\(what) is corrupted: \(detail)"
         case .file(let path, let operation, let errno):
             return "cannot \(operation) \(path): \(errnoDescription(errno))"
+        case .exists(let path):
+            return "\(path) already exists; leaktrack does not replace files it did not just write (choose another name or remove it)"
         case .system(let call, let errno):
             return "\(call) failed: \(errnoDescription(errno))"
         case .usage(let message):

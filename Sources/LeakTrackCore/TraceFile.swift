@@ -255,10 +255,11 @@ public enum TraceFile {
         try decode(try readFile(path: path), name: path)
     }
 
-    /// Writes the trace to `path` atomically (temporary file, then rename), never following a symlink at
-    /// the temporary name.
-    public static func write(_ trace: Trace, to path: String) throws {
-        try writeFileAtomically(encode(trace), to: path)
+    /// Writes the trace to `path` atomically (complete or not at all), never following a symlink. An existing
+    /// file at `path` is replaced only when `replacing` is set; otherwise the write fails with
+    /// `LeakTrackError.exists` and the file is left as it was.
+    public static func write(_ trace: Trace, to path: String, replacing: Bool = false) throws {
+        try writeFileAtomically(encode(trace), to: path, replacing: replacing)
     }
 }
 
@@ -300,7 +301,9 @@ public func readFile(path: String) throws -> [UInt8] {
     }
 }
 
-public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
+/// Writes `bytes` to a temporary file beside `path`, then puts it in place: with `rename` when replacing is
+/// allowed, else with `link`, which fails rather than replace an existing file (or symlink) at `path`.
+public func writeFileAtomically(_ bytes: [UInt8], to path: String, replacing: Bool = false) throws {
     let temporary = path + ".tmp\(getpid())"
     let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
     guard fd >= 0 else { throw LeakTrackError.file(path: temporary, operation: "create", errno: errno) }
@@ -323,9 +326,29 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
         throw LeakTrackError.file(path: path, operation: "write", errno: code)
     }
     close(fd)
+    defer { unlink(temporary) }
+    if replacing {
+        guard rename(temporary, path) == 0 else {
+            throw LeakTrackError.file(path: path, operation: "rename into place", errno: errno)
+        }
+        return
+    }
+    if link(temporary, path) == 0 { return }
+    let code = errno
+    if code == EEXIST { throw LeakTrackError.exists(path: path) }
+    // Filesystems without hard links: reserve the name exclusively, then rename over the reservation.
+    guard code == EPERM || code == EOPNOTSUPP || code == EMLINK else {
+        throw LeakTrackError.file(path: path, operation: "create", errno: code)
+    }
+    let reservation = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+    guard reservation >= 0 else {
+        if errno == EEXIST { throw LeakTrackError.exists(path: path) }
+        throw LeakTrackError.file(path: path, operation: "create", errno: errno)
+    }
+    close(reservation)
     guard rename(temporary, path) == 0 else {
-        let code = errno
-        unlink(temporary)
-        throw LeakTrackError.file(path: path, operation: "rename into place", errno: code)
+        let renameCode = errno
+        unlink(path)
+        throw LeakTrackError.file(path: path, operation: "rename into place", errno: renameCode)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import LeakTrackCore
 
@@ -29,6 +30,28 @@ final class TraceFileTests: XCTestCase {
     func testRoundTrip() throws {
         let trace = sampleTrace()
         XCTAssertEqual(try TraceFile.decode(TraceFile.encode(trace), name: "t"), trace)
+    }
+
+    func testAnExistingFileIsReplacedOnlyWhenAsked() throws {
+        let directory = NSTemporaryDirectory() + "leaktrack-tracefile-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/out.trace"
+        let other = directory + "/elsewhere"
+        try Data("someone else's file".utf8).write(to: URL(fileURLWithPath: other))
+        // A symlink at the name is not followed: the file it points to keeps its content.
+        try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: other)
+        XCTAssertThrowsError(try TraceFile.write(sampleTrace(), to: path)) { error in
+            XCTAssertEqual(error as? LeakTrackError, .exists(path: path))
+        }
+        XCTAssertEqual(try String(contentsOfFile: other, encoding: .utf8), "someone else's file")
+        try FileManager.default.removeItem(atPath: path)
+        try TraceFile.write(sampleTrace(), to: path)
+        XCTAssertThrowsError(try TraceFile.write(sampleTrace(), to: path))
+        try TraceFile.write(sampleTrace(), to: path, replacing: true)
+        XCTAssertEqual(try TraceFile.read(path: path), sampleTrace())
+        // No temporary file is left behind either way.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).sorted(), ["elsewhere", "out.trace"])
     }
 
     func testEveryTruncationIsAnError() {
