@@ -164,29 +164,44 @@ void lt_disable(const char *why) {
     }
 }
 
-void lt_shutdown(uint64_t exit_status) {
+/* Publishes FINAL with the loss counters; returns the position after it, or UINT64_MAX. */
+static uint64_t lt_publish_final(uint64_t exit_status) {
+    uint32_t words = sizeof(struct lt_final) / 8;
+    uint64_t pos = lt_ring_claim(words);
+    if (pos == UINT64_MAX) return UINT64_MAX;
+    lt_ring_put(pos, 1, atomic_load(&lt_counters.no_stack));
+    lt_ring_put(pos, 2, atomic_load(&lt_counters.stacks_dropped));
+    lt_ring_put(pos, 3, atomic_load(&lt_counters.bootstrap_allocs));
+    lt_ring_put(pos, 4, atomic_load(&lt_counters.failed_allocs));
+    lt_ring_put(pos, 5, atomic_load(&lt_counters.skipped_words));
+    lt_ring_put(pos, 6, exit_status);
+    lt_ring_put(pos, 7, 0);
+    lt_ring_publish(pos, LT_REC_FINAL, words);
+    return pos + words;
+}
+
+/* Ends the stream once, in this process only (never from a vfork child, which has another pid). */
+static void lt_stop(uint64_t exit_status, int for_exec) {
     if (atomic_load(&lt_state) != LT_ENABLED || getpid() != lt_pid) return;
     int expected = LT_ENABLED;
     if (!atomic_compare_exchange_strong(&lt_state, &expected, LT_STOPPING)) return;
     uint8_t was_internal = lt_self.internal;
     lt_self.internal = 1;
-    uint32_t words = sizeof(struct lt_final) / 8;
-    uint64_t pos = lt_ring_claim(words);
-    if (pos != UINT64_MAX) {
-        lt_ring_put(pos, 1, atomic_load(&lt_counters.no_stack));
-        lt_ring_put(pos, 2, atomic_load(&lt_counters.stacks_dropped));
-        lt_ring_put(pos, 3, atomic_load(&lt_counters.bootstrap_allocs));
-        lt_ring_put(pos, 4, atomic_load(&lt_counters.failed_allocs));
-        lt_ring_put(pos, 5, atomic_load(&lt_counters.skipped_words));
-        lt_ring_put(pos, 6, exit_status);
-        lt_ring_put(pos, 7, 0);
-        lt_ring_publish(pos, LT_REC_FINAL, words);
-        lt_writer_finish(pos + words);
+    if (for_exec) {
+        lt_writer_wait_attached();
+        lt_publish_final(exit_status);
+    } else {
+        uint64_t end = lt_publish_final(exit_status);
+        if (end != UINT64_MAX) lt_writer_finish(end);
     }
     expected = LT_STOPPING;
     atomic_compare_exchange_strong(&lt_state, &expected, LT_DISABLED);
     lt_self.internal = was_internal;
 }
+
+void lt_shutdown(uint64_t exit_status) { lt_stop(exit_status, 0); }
+
+void lt_shutdown_for_exec(void) { lt_stop(LT_EXIT_UNKNOWN, 1); }
 
 void lt_replacement_exit_now(int status) {
     lt_shutdown((uint64_t)(unsigned)status & 0xff);

@@ -23,3 +23,12 @@ LT_EXPORT void exit(int status) { lt_replacement_exit(status); }
 LT_EXPORT void _exit(int status) { lt_replacement_exit_now(status); }
 LT_EXPORT void _Exit(int status) { lt_replacement_exit_now(status); }
 LT_EXPORT int dlclose(void *handle) { return lt_replacement_dlclose(handle); }
+LT_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) { return lt_replacement_execve(path, argv, envp); }
+LT_EXPORT int execv(const char *path, char *const argv[]) { return lt_replacement_execv(path, argv); }
+LT_EXPORT int execvp(const char *file, char *const argv[]) { return lt_replacement_execvp(file, argv); }
+LT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) { return lt_replacement_execvpe(file, argv, envp); }
+LT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) { return lt_replacement_fexecve(fd, argv, envp); }
+/* The list forms: va_list plumbing only. */
+LT_EXPORT int execl(const char *path, const char *arg0, ...) { va_list a; va_start(a, arg0); int r = lt_exec_list(path, 0, 0, arg0, a); va_end(a); return r; }
+LT_EXPORT int execlp(const char *file, const char *arg0, ...) { va_list a; va_start(a, arg0); int r = lt_exec_list(file, 1, 0, arg0, a); va_end(a); return r; }
+LT_EXPORT int execle(const char *path, const char *arg0, ...) { va_list a; va_start(a, arg0); int r = lt_exec_list(path, 0, 1, arg0, a); va_end(a); return r; }

@@ -13,10 +13,12 @@
  *   lt_modules.c    module map snapshots (dl_iterate_phdr)
  *   lt_writer.c     the helper thread: connection, collector start-up, memory samples, end of stream
  *   lt_engine.c     lifecycle state machine and the replacement_* allocator functions
+ *   lt_exec.c       the exec family: end this image's stream before it is replaced
  */
 #ifndef LT_INTERNAL_H
 #define LT_INTERNAL_H
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -134,6 +136,8 @@ uint32_t lt_executable_path(char *buf, uint32_t size);
 int lt_writer_start(int forked);
 /* Waits until the collector has consumed everything up to `end_pos`, then ends the stream. */
 void lt_writer_finish(uint64_t end_pos);
+/* Waits (bounded) until the collector has answered HELLO, i.e. holds the ring's mapping, or tracking gave up. */
+void lt_writer_wait_attached(void);
 
 /* ---- engine (lt_engine.c) ---- */
 
@@ -169,6 +173,9 @@ extern LT_TLS struct lt_thread lt_self;
 void lt_disable(const char *why);
 /* Ends tracking cleanly: FINAL record, flush, wait for the collector. Safe to call more than once. */
 void lt_shutdown(uint64_t exit_status);
+/* Ends tracking before exec replaces this image: FINAL once the collector holds the ring's mapping, which
+ * outlives the exec, so the collector reads the rest on its own and the exec does not wait for it. */
+void lt_shutdown_for_exec(void);
 
 void *lt_replacement_malloc(size_t size);
 void *lt_replacement_calloc(size_t count, size_t size);
@@ -183,5 +190,15 @@ void *lt_replacement_pvalloc(size_t size);
 void lt_replacement_exit_now(int status) __attribute__((noreturn));
 void lt_replacement_exit(int status) __attribute__((noreturn));
 int lt_replacement_dlclose(void *handle);
+
+/* ---- exec (lt_exec.c) ---- */
+
+int lt_replacement_execve(const char *path, char *const argv[], char *const envp[]);
+int lt_replacement_execv(const char *path, char *const argv[]);
+int lt_replacement_execvp(const char *file, char *const argv[]);
+int lt_replacement_execvpe(const char *file, char *const argv[], char *const envp[]);
+int lt_replacement_fexecve(int fd, char *const argv[], char *const envp[]);
+/* execl (search 0), execlp (search 1), execle (with_env 1): the list after arg0, up to its NULL. */
+int lt_exec_list(const char *path, int search, int with_env, const char *arg0, va_list args);
 
 #endif /* LT_INTERNAL_H */

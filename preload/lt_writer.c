@@ -42,6 +42,7 @@ static char lt_socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static _Atomic uint64_t lt_finish_pos = UINT64_MAX; /* set by lt_writer_finish */
 static _Atomic int lt_writer_done;               /* the writer has sent FINAL and heard back (or gave up) */
 static _Atomic int lt_writer_running;
+static _Atomic int lt_writer_attached;           /* HELLO answered: the collector has the ring mapped (or never will) */
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* socket helpers */
@@ -401,6 +402,7 @@ static void *lt_writer_main(void *arg) {
         lt_fd = -1;
     }
     if (lt_fd < 0) lt_disable(NULL);
+    atomic_store_explicit(&lt_writer_attached, 1, memory_order_release);
     lt_writer_loop();
     if (lt_fd >= 0) close(lt_fd);
     lt_fd = -1;
@@ -411,6 +413,7 @@ static void *lt_writer_main(void *arg) {
 int lt_writer_start(int forked) {
     atomic_store(&lt_finish_pos, UINT64_MAX);
     atomic_store(&lt_writer_done, 0);
+    atomic_store(&lt_writer_attached, 0);
     if (forked) {
         /* Inherited from the parent: that connection belongs to the parent's stream. */
         if (lt_fd >= 0) close(lt_fd);
@@ -433,6 +436,13 @@ int lt_writer_start(int forked) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     atomic_store(&lt_writer_running, rc == 0);
     return rc == 0 ? 0 : -1;
+}
+
+void lt_writer_wait_attached(void) {
+    if (!atomic_load(&lt_writer_running)) return;
+    uint64_t deadline = lt_monotonic_ns() + (uint64_t)lt_config.exit_timeout_ms * 1000000u;
+    while (!atomic_load_explicit(&lt_writer_attached, memory_order_acquire) && lt_monotonic_ns() < deadline)
+        lt_sleep_ns(200000);
 }
 
 void lt_writer_finish(uint64_t end_pos) {

@@ -8,9 +8,11 @@ final class BarePreloadTests: EndToEndTestCase {
         try harness.compile(["all_kinds.c"], output: "all_kinds")
         let result = try harness.run([harness.path("all_kinds")], environment: ["LD_PRELOAD": harness.shim])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let lines = result.stderr.split(separator: "\n").filter { $0.contains("leaktrack:") }
+        // The harness starts programs through env, which execs them: env's own image has a trace of its own.
+        let lines = result.stderr.split(separator: "\n").filter { $0.contains("leaktrack:") && $0.contains(".all_kinds.") }
         XCTAssertEqual(lines.count, 1, "one message: \(result.stderr)")
-        let traces = try FileManager.default.contentsOfDirectory(atPath: harness.directory).filter { $0.hasSuffix(".trace") }
+        let traces = try FileManager.default.contentsOfDirectory(atPath: harness.directory)
+            .filter { $0.hasPrefix("leaktrack.all_kinds.") && $0.hasSuffix(".trace") }
         XCTAssertEqual(traces.count, 1, "\(traces)")
         let name = try XCTUnwrap(traces.first)
         XCTAssertTrue(name.hasPrefix("leaktrack.all_kinds.") && name.hasSuffix(".trace"), name)
@@ -21,6 +23,21 @@ final class BarePreloadTests: EndToEndTestCase {
         XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true)
         let defaultReport = try harness.run([harness.leaktrack, "report"])
         XCTAssertTrue(defaultReport.stdout.contains("LEAK DETECTED"), defaultReport.stdout)
+    }
+
+    func testAnExecdImageGetsItsOwnTraceAndReplacesNone() throws {
+        try harness.compile(["exec_self.c"], output: "exec_self")
+        let result = try harness.run([harness.path("exec_self")], environment: ["LD_PRELOAD": harness.shim])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let traces = try FileManager.default.contentsOfDirectory(atPath: harness.directory)
+            .filter { $0.hasPrefix("leaktrack.exec_self.") && $0.hasSuffix(".trace") }.sorted()
+        XCTAssertEqual(traces.count, 2, "one trace per image: \(traces)")
+        var leaks: Set<Leak> = []
+        for name in traces { leaks.formUnion(Leak.callSites(try harness.reportJSON(harness.path(name)))) }
+        XCTAssertEqual(leaks, [
+            Leak(function: "first_image", module: "exec_self", bytes: 111, count: 1),
+            Leak(function: "second_image", module: "exec_self", bytes: 222, count: 1),
+        ])
     }
 
     func testRealProgramsBehaveTheSameUnderTheShim() throws {

@@ -1,0 +1,109 @@
+/*
+ * exec: the image that calls exec vanishes with its helper thread, and its ring (a memfd closed on exec)
+ * survives only in the collector's mapping. So the stream is ended first: the exec waits until the collector
+ * has answered HELLO (it maps the ring before answering), then publishes FINAL, and the collector reads the
+ * rest from its mapping while the new image runs; the exec never waits for the trace to be written. The new
+ * image loads the shim again and starts a stream, and a trace, of its own (same pid; the collector names it
+ * .2, .3, ... when the program name repeats).
+ *
+ * Every exec function is interposed, because glibc's execv, execvp, execl and friends call its internal
+ * execve directly, not through the exported symbol. A vfork child shares our memory but not our pid:
+ * lt_shutdown_for_exec does nothing there, so a vfork+exec never ends the parent's stream.
+ *
+ * If exec fails, the process goes on untracked, with one message: starting a new stream while other threads
+ * may be inside hooks is not safe (it is only done in a fork child, which has one thread).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "lt_internal.h"
+
+extern char **environ;
+
+#define LT_MAX_EXEC_ARGS 65536u /* execl's arguments are copied to the stack: 512 KiB at most */
+
+/* The next definition of `name`, looked up on first use (exec is rare; nothing here is on a hot path). The C
+ * library has all of them, so the lookup cannot fail where the shim could load at all. */
+static void *lt_exec_real(_Atomic(void *) *cache, const char *name) {
+    void *function = atomic_load_explicit(cache, memory_order_acquire);
+    if (function == NULL) {
+        function = dlsym(RTLD_NEXT, name);
+        atomic_store_explicit(cache, function, memory_order_release);
+    }
+    return function;
+}
+
+typedef int (*lt_execve_fn)(const char *, char *const[], char *const[]);
+typedef int (*lt_execvp_fn)(const char *, char *const[]);
+typedef int (*lt_fexecve_fn)(int, char *const[], char *const[]);
+static _Atomic(void *) lt_real_execve, lt_real_execvp, lt_real_execvpe, lt_real_fexecve;
+
+/* Ends this image's stream; returns whether it was being tracked. */
+static int lt_exec_begin(void) {
+    int tracked = atomic_load(&lt_state) == LT_ENABLED;
+    lt_shutdown_for_exec();
+    return tracked;
+}
+
+static int lt_exec_failed(int tracked, int result) {
+    int saved = errno;
+    if (tracked && atomic_load(&lt_state) == LT_DISABLED)
+        lt_diag("exec failed; the rest of this process is not tracked", NULL);
+    errno = saved;
+    return result;
+}
+
+int lt_replacement_execve(const char *path, char *const argv[], char *const envp[]) {
+    lt_execve_fn real = (lt_execve_fn)lt_exec_real(&lt_real_execve, "execve");
+    int tracked = lt_exec_begin();
+    return lt_exec_failed(tracked, real(path, argv, envp));
+}
+
+int lt_replacement_execvp(const char *file, char *const argv[]) {
+    lt_execvp_fn real = (lt_execvp_fn)lt_exec_real(&lt_real_execvp, "execvp");
+    int tracked = lt_exec_begin();
+    return lt_exec_failed(tracked, real(file, argv));
+}
+
+int lt_replacement_execvpe(const char *file, char *const argv[], char *const envp[]) {
+    lt_execve_fn real = (lt_execve_fn)lt_exec_real(&lt_real_execvpe, "execvpe");
+    int tracked = lt_exec_begin();
+    return lt_exec_failed(tracked, real(file, argv, envp));
+}
+
+int lt_replacement_fexecve(int fd, char *const argv[], char *const envp[]) {
+    lt_fexecve_fn real = (lt_fexecve_fn)lt_exec_real(&lt_real_fexecve, "fexecve");
+    int tracked = lt_exec_begin();
+    return lt_exec_failed(tracked, real(fd, argv, envp));
+}
+
+int lt_replacement_execv(const char *path, char *const argv[]) {
+    return lt_replacement_execve(path, argv, environ);
+}
+
+/* execl, execle, execlp: the arguments up to the NULL become an argv array on the stack (bounded), then
+ * the v-form runs. `with_env`: execle's environment follows the NULL. */
+int lt_exec_list(const char *path, int search, int with_env, const char *arg0, va_list args) {
+    size_t count = 0; /* arguments before the NULL */
+    if (arg0 != NULL) {
+        va_list copy;
+        va_copy(copy, args);
+        count = 1;
+        while (count < LT_MAX_EXEC_ARGS && va_arg(copy, char *) != NULL) count++;
+        va_end(copy);
+        if (count >= LT_MAX_EXEC_ARGS) {
+            errno = E2BIG;
+            return -1;
+        }
+    }
+    char *argv[count + 1];
+    argv[0] = (char *)arg0;
+    for (size_t i = 1; i < count; i++) argv[i] = va_arg(args, char *);
+    if (arg0 != NULL) (void)va_arg(args, char *); /* the NULL */
+    argv[count] = NULL;
+    char *const *envp = with_env ? va_arg(args, char *const *) : environ;
+    if (search) return lt_replacement_execvpe(path, argv, envp);
+    return lt_replacement_execve(path, argv, envp);
+}
