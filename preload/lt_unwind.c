@@ -12,8 +12,12 @@
  * makes the whole capture return -1, and the caller falls back to unw_backtrace: a stack is never guessed.
  *
  * Hot path: no lock, no allocation, no system call. The rule cache is a fixed mmap'd table, direct-mapped by
- * code address; an entry is claimed with a compare-and-swap on its key, so readers see either a complete rule
- * or a miss. Code addresses can be reused after dlclose, so dlclose clears the cache (lt_unwind_forget).
+ * code address. A slot's key is the code address plus a 16-bit version in the top bits (user addresses stay
+ * below 2^47); a writer locks the key with a compare-and-swap, stores the rule, and publishes the address with
+ * the next version. A reader takes the rule only if the key, version included, is the same before and after
+ * reading it, so a slot that went to other code and back while it looked is a miss, not a wrong rule.
+ * Code addresses can be reused after dlclose, so dlclose clears the cache before and after it unloads
+ * (lt_unwind_forget); libraries glibc unloads internally (gconv modules) are not seen, as in libunwind.
  * Every loop is bounded (LT_MAX_* below), and every stack read lies strictly above the previous frame.
  */
 #include <dlfcn.h>
@@ -24,7 +28,7 @@
 #include "lt_internal.h"
 
 #define LT_UNWIND_CACHE_LOG2 14u         /* 16 Ki rules, 256 KiB, touched only where used */
-#define LT_MAX_CFA_INSTRUCTIONS 4096u    /* per rule derivation */
+#define LT_MAX_CFA_INSTRUCTIONS 65536u   /* per rule derivation; a longer program is libunwind's */
 #define LT_MAX_REMEMBERED_STATES 8u      /* DW_CFA_remember_state nesting */
 #define LT_MAX_FRAME_SPAN (1ull << 30)   /* a frame larger than this is not believed */
 #define LT_LOWEST_CODE_ADDRESS 0x4000u   /* below this a return address ends the stack (as in libunwind) */
@@ -41,10 +45,15 @@ enum lt_rule_kind { LT_RULE_EMPTY = 0, LT_RULE_STANDARD = 1, LT_RULE_END = 2, LT
 #define LT_RULE_RBP_OFFSET(r) ((int64_t)(int16_t)(uint16_t)((r) >> 16))
 #define LT_RULE_CFA_OFFSET(r) ((int64_t)(int32_t)(uint32_t)((r) >> 32))
 
+#define LT_KEY_ADDRESS_MASK ((UINT64_C(1) << 48) - 1)
+#define LT_KEY_ADDRESS(k) ((k) & LT_KEY_ADDRESS_MASK)
+#define LT_KEY_VERSION_ONE (UINT64_C(1) << 48)
+#define LT_KEY_LOCKED UINT64_C(1) /* address part of a slot being written; 0: empty */
+
 /* Keys and rules in two arrays, so a slot's address is one AND away from the code address: the walk is a
  * chain of dependent loads, and a multiplicative hash in that chain measured ~15% slower per frame. */
 struct lt_rule_table {
-    _Atomic uint64_t *keys; /* code address; 0 empty; 1 being written */
+    _Atomic uint64_t *keys; /* version << 48 | code address (0 empty, LT_KEY_LOCKED being written) */
     _Atomic uint64_t *rules;
 };
 
@@ -67,7 +76,8 @@ void lt_unwind_forget(void) {
     for (uint64_t i = 0; i < LT_RULE_SLOTS; i++) {
         uint64_t key = atomic_load_explicit(&lt_rules.keys[i], memory_order_relaxed);
         /* A slot being written is left to its writer, which stores a rule for code that is still mapped. */
-        if (key > 1) atomic_compare_exchange_strong(&lt_rules.keys[i], &key, 0);
+        if (LT_KEY_ADDRESS(key) > LT_KEY_LOCKED)
+            atomic_compare_exchange_strong(&lt_rules.keys[i], &key, key & ~LT_KEY_ADDRESS_MASK); /* keep the version */
     }
 }
 
@@ -218,7 +228,8 @@ static int lt_run_cfa(struct lt_reader *r, const struct lt_cie *cie, uint64_t lo
                       struct lt_cfa_state *state, const struct lt_cfa_state *initial) {
     struct lt_cfa_state remembered[LT_MAX_REMEMBERED_STATES];
     unsigned depth = 0;
-    for (unsigned n = 0; n < LT_MAX_CFA_INSTRUCTIONS && r->p < r->end; n++) {
+    for (unsigned n = 0; r->p < r->end; n++) {
+        if (n == LT_MAX_CFA_INSTRUCTIONS) return -1; /* stopping early would give a row for another address */
         uint8_t op = *r->p++;
         uint64_t reg = 0, advance = 0;
         int64_t offset = 0;
@@ -379,11 +390,16 @@ static uint64_t lt_derive_rule(uint64_t pc) {
 
 static LT_NOINLINE uint64_t lt_rule_miss(uint64_t slot, uint64_t pc) {
     uint64_t rule = lt_derive_rule(pc);
+    if (pc > LT_KEY_ADDRESS_MASK) return rule; /* not a user-space address: never cached */
     uint64_t key = atomic_load_explicit(&lt_rules.keys[slot], memory_order_relaxed);
-    if (key != 1 && atomic_compare_exchange_strong_explicit(&lt_rules.keys[slot], &key, 1, memory_order_acquire,
-                                                            memory_order_relaxed)) {
+    uint64_t locked = (key & ~LT_KEY_ADDRESS_MASK) | LT_KEY_LOCKED;
+    if (LT_KEY_ADDRESS(key) != LT_KEY_LOCKED &&
+        atomic_compare_exchange_strong_explicit(&lt_rules.keys[slot], &key, locked, memory_order_relaxed,
+                                                memory_order_relaxed)) {
+        atomic_thread_fence(memory_order_release); /* the lock is seen before the new rule */
         atomic_store_explicit(&lt_rules.rules[slot], rule, memory_order_relaxed);
-        atomic_store_explicit(&lt_rules.keys[slot], pc, memory_order_release);
+        atomic_store_explicit(&lt_rules.keys[slot], (locked & ~LT_KEY_ADDRESS_MASK) + LT_KEY_VERSION_ONE + pc,
+                              memory_order_release);
     }
     return rule;
 }
@@ -391,11 +407,12 @@ static LT_NOINLINE uint64_t lt_rule_miss(uint64_t slot, uint64_t pc) {
 static inline uint64_t lt_rule_for(uint64_t pc) {
     /* Return addresses differ in their low bits; the high ones only separate modules. */
     uint64_t slot = (pc ^ (pc >> LT_UNWIND_CACHE_LOG2)) & (LT_RULE_SLOTS - 1);
-    if (LT_LIKELY(atomic_load_explicit(&lt_rules.keys[slot], memory_order_acquire) == pc)) {
+    uint64_t key = atomic_load_explicit(&lt_rules.keys[slot], memory_order_acquire);
+    if (LT_LIKELY(LT_KEY_ADDRESS(key) == pc)) {
         uint64_t rule = atomic_load_explicit(&lt_rules.rules[slot], memory_order_relaxed);
         atomic_thread_fence(memory_order_acquire);
-        /* Still our key: the rule was not replaced while we read it (a writer locks the key first). */
-        if (LT_LIKELY(atomic_load_explicit(&lt_rules.keys[slot], memory_order_relaxed) == pc)) return rule;
+        /* The same key, version included: no writer touched the slot while we read the rule. */
+        if (LT_LIKELY(atomic_load_explicit(&lt_rules.keys[slot], memory_order_relaxed) == key)) return rule;
     }
     return lt_rule_miss(slot, pc);
 }
