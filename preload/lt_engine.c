@@ -88,7 +88,10 @@ static void lt_resolve_real(void) {
 }
 
 static void lt_fork_prepare(void) {
-    if (atomic_load(&lt_state) == LT_ENABLED) lt_modules_lock_for_fork();
+    if (atomic_load(&lt_state) != LT_ENABLED) return;
+    /* In bare mode the child connects to the collector this process starts: wait until it is there. */
+    if (!lt_self.internal) lt_writer_wait_attached();
+    lt_modules_lock_for_fork();
 }
 
 static void lt_fork_parent(void) {
@@ -141,9 +144,10 @@ static LT_NOINLINE void lt_init(void) {
     }
     if (lt_modules_object_range((const void *)lt_init, &lo, &hi) == 0) lt_stacks_set_self_range(lo, hi);
     pthread_atfork(lt_fork_prepare, lt_fork_parent, lt_fork_child);
+    lt_signals_install();
     lt_pid = getpid();
     atomic_store(&lt_state, LT_ENABLED);
-    if (lt_writer_start(0) != 0) lt_disable("cannot start the writer thread; the program runs untracked");
+    if (lt_writer_start(0) != 0) lt_disable(NULL); /* lt_writer_start said why */
     lt_self.internal = 0;
 }
 
@@ -181,13 +185,13 @@ static uint64_t lt_publish_final(uint64_t exit_status) {
 }
 
 /* Ends the stream once, in this process only (never from a vfork child, which has another pid). */
-static void lt_stop(uint64_t exit_status, int for_exec) {
+static void lt_stop(uint64_t exit_status, int vanishing) {
     if (atomic_load(&lt_state) != LT_ENABLED || getpid() != lt_pid) return;
     int expected = LT_ENABLED;
     if (!atomic_compare_exchange_strong(&lt_state, &expected, LT_STOPPING)) return;
     uint8_t was_internal = lt_self.internal;
     lt_self.internal = 1;
-    if (for_exec) {
+    if (vanishing) {
         lt_writer_wait_attached();
         lt_publish_final(exit_status);
     } else {
@@ -201,7 +205,7 @@ static void lt_stop(uint64_t exit_status, int for_exec) {
 
 void lt_shutdown(uint64_t exit_status) { lt_stop(exit_status, 0); }
 
-void lt_shutdown_for_exec(void) { lt_stop(LT_EXIT_UNKNOWN, 1); }
+void lt_shutdown_without_waiting(uint64_t exit_status) { lt_stop(exit_status, 1); }
 
 void lt_replacement_exit_now(int status) {
     lt_shutdown((uint64_t)(unsigned)status & 0xff);
@@ -212,8 +216,10 @@ void lt_replacement_exit_now(int status) {
 
 int lt_replacement_dlclose(void *handle) {
     if (!atomic_load(&lt_real_ready)) lt_init();
+    /* The library's code addresses may be given to another library: the unwinder's cached rules go, before
+     * (another thread may map new code there before we return) and after (rules derived meanwhile). */
+    lt_unwind_forget();
     int result = lt_real.dlclose(handle);
-    /* The library's code addresses may now be given to another: the unwinder's cached rules are stale. */
     lt_unwind_forget();
     return result;
 }

@@ -8,7 +8,7 @@
  *
  * Every exec function is interposed, because glibc's execv, execvp, execl and friends call its internal
  * execve directly, not through the exported symbol. A vfork child shares our memory but not our pid:
- * lt_shutdown_for_exec does nothing there, so a vfork+exec never ends the parent's stream.
+ * lt_shutdown_without_waiting does nothing there, so a vfork+exec never ends the parent's stream.
  *
  * If exec fails, the process goes on untracked, with one message: starting a new stream while other threads
  * may be inside hooks is not safe (it is only done in a fork child, which has one thread).
@@ -43,7 +43,7 @@ static _Atomic(void *) lt_real_execve, lt_real_execvp, lt_real_execvpe, lt_real_
 /* Ends this image's stream; returns whether it was being tracked. */
 static int lt_exec_begin(void) {
     int tracked = atomic_load(&lt_state) == LT_ENABLED;
-    lt_shutdown_for_exec();
+    lt_shutdown_without_waiting(LT_EXIT_UNKNOWN);
     return tracked;
 }
 

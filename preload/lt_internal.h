@@ -14,6 +14,7 @@
  *   lt_writer.c     the helper thread: connection, collector start-up, memory samples, end of stream
  *   lt_engine.c     lifecycle state machine and the replacement_* allocator functions
  *   lt_exec.c       the exec family: end this image's stream before it is replaced
+ *   lt_signals.c    fatal signals: end the stream, then die of the same signal
  */
 #ifndef LT_INTERNAL_H
 #define LT_INTERNAL_H
@@ -173,9 +174,14 @@ extern LT_TLS struct lt_thread lt_self;
 void lt_disable(const char *why);
 /* Ends tracking cleanly: FINAL record, flush, wait for the collector. Safe to call more than once. */
 void lt_shutdown(uint64_t exit_status);
-/* Ends tracking before exec replaces this image: FINAL once the collector holds the ring's mapping, which
- * outlives the exec, so the collector reads the rest on its own and the exec does not wait for it. */
-void lt_shutdown_for_exec(void);
+/* Ends tracking when this image is about to vanish (exec, a fatal signal): FINAL once the collector holds the
+ * ring's mapping, which outlives the image, so the collector reads the rest on its own; no wait for it. */
+void lt_shutdown_without_waiting(uint64_t exit_status);
+
+/* ---- fatal signals (lt_signals.c) ---- */
+
+/* Installs the crash handlers, on the signals whose action is still the default. */
+void lt_signals_install(void);
 
 void *lt_replacement_malloc(size_t size);
 void *lt_replacement_calloc(size_t count, size_t size);

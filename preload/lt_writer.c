@@ -386,23 +386,18 @@ static void lt_writer_loop(void) {
 
 static void *lt_writer_main(void *arg) {
     lt_self.internal = 1;
-    int forked = (int)(intptr_t)arg;
-    if (lt_fd < 0) {
-        if (lt_config.socket_path != NULL) {
-            lt_fd = lt_connect(lt_config.socket_path);
-            if (lt_fd < 0) lt_diag("cannot connect to the collector at LEAKTRACK_SOCKET=", lt_config.socket_path,
-                                   "; the program runs untracked", NULL);
-        } else {
-            lt_start_collector();
+    (void)arg;
+    if (!atomic_load_explicit(&lt_writer_attached, memory_order_acquire)) {
+        /* Bare mode: the collector has to be started first, which takes a while; the program runs on. */
+        lt_start_collector();
+        if (lt_fd >= 0 && lt_send_hello(0) != 0) {
+            lt_diag("the collector did not answer; the program runs untracked", NULL);
+            close(lt_fd);
+            lt_fd = -1;
         }
+        if (lt_fd < 0) lt_disable(NULL);
+        atomic_store_explicit(&lt_writer_attached, 1, memory_order_release);
     }
-    if (lt_fd >= 0 && lt_send_hello(forked) != 0) {
-        lt_diag("the collector did not answer; the program runs untracked", NULL);
-        close(lt_fd);
-        lt_fd = -1;
-    }
-    if (lt_fd < 0) lt_disable(NULL);
-    atomic_store_explicit(&lt_writer_attached, 1, memory_order_release);
     lt_writer_loop();
     if (lt_fd >= 0) close(lt_fd);
     lt_fd = -1;
@@ -418,11 +413,25 @@ int lt_writer_start(int forked) {
         /* Inherited from the parent: that connection belongs to the parent's stream. */
         if (lt_fd >= 0) close(lt_fd);
         lt_fd = -1;
-        const char *path = lt_config.socket_path != NULL ? lt_config.socket_path : lt_socket_path;
-        /* Connect now, before fork() returns: the parent may exit at once, and a collector that sees its last
-         * connection close looks for waiting ones before it ends. */
+    }
+    const char *path = lt_config.socket_path != NULL ? lt_config.socket_path : forked ? lt_socket_path : NULL;
+    if (path != NULL) {
+        /* A collector is listening already (record's, or the parent's): attach before the program goes on, so
+         * that whatever comes next (a crash, SIGKILL, exec, daemon()'s internal _exit) finds the ring mapped by
+         * the collector, which then reads every published record. A fork child does this before fork()
+         * returns: the parent may exit at once, and the collector must know about the child by then. */
         if (path[0] != '\0') lt_fd = lt_connect(path);
-        if (lt_fd < 0) return -1;
+        if (lt_fd < 0) {
+            if (!forked) lt_diag("cannot connect to the collector at LEAKTRACK_SOCKET=", path, "; the program runs untracked", NULL);
+            return -1;
+        }
+        if (lt_send_hello(forked) != 0) {
+            if (!forked) lt_diag("the collector did not answer; the program runs untracked", NULL);
+            close(lt_fd);
+            lt_fd = -1;
+            return -1;
+        }
+        atomic_store(&lt_writer_attached, 1);
     }
     sigset_t all, old;
     sigfillset(&all);
@@ -435,6 +444,7 @@ int lt_writer_start(int forked) {
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     atomic_store(&lt_writer_running, rc == 0);
+    if (rc != 0 && !forked) lt_diag("cannot start the writer thread; the program runs untracked", NULL);
     return rc == 0 ? 0 : -1;
 }
 
