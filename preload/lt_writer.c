@@ -225,8 +225,21 @@ static int lt_start_collector(void) {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, listener, 3);
     posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+    /* Not this thread's signal mask (everything blocked) nor the program's ignored signals: the collector
+     * must stop on SIGTERM and Ctrl-C like any program, storing what it has. */
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    posix_spawnattr_setsigdefault(&attributes, &all);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t shell;
-    int rc = posix_spawn(&shell, "/bin/sh", &actions, NULL, argv, envp);
+    int rc = posix_spawn(&shell, "/bin/sh", &actions, &attributes, argv, envp);
+    posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     if (rc == 0) {
         while (waitpid(shell, NULL, 0) < 0 && errno == EINTR) {

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "leaktrack_system.h"
 
+#include <signal.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -78,3 +79,23 @@ uint64_t lt_shared_next_published(const void *words, uint64_t mask, uint64_t rea
     }
     return write;
 }
+
+static volatile sig_atomic_t lt_stop_flag;
+
+static void lt_on_stop_signal(int signal_number) {
+    (void)signal_number;
+    lt_stop_flag = 1;
+}
+
+void lt_install_stop_handlers(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = lt_on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGHUP, &action, NULL);
+}
+
+int lt_stop_requested(void) { return lt_stop_flag != 0; }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLeakTrackSystem
 import Foundation
 import LeakTrackCore
 import LeakTrackSymbolize
@@ -42,6 +43,8 @@ struct CollectCommand: ParsableCommand {
         }
         // Detach from the traced program's session: its Ctrl-C must not kill us before its trace is written.
         setsid()
+        // Stopped on purpose (SIGTERM, SIGINT, SIGHUP), the collector still stores what it received.
+        lt_install_stop_handlers()
         let fd = listenFd!
         defer {
             close(fd)

@@ -75,7 +75,7 @@ final class Collector {
             lock.lock()
             let (a, b) = (accepted, active)
             lock.unlock()
-            if shouldStop(a, b) { return }
+            if shouldStop(a, b) || (lt_stop_requested() != 0 && b == 0) { return }
         }
     }
 
@@ -149,6 +149,8 @@ final class Collector {
             do {
                 while !decoder.sawFinal {
                     let consumed = try ring.drain { try decoder.feed($0, into: session) }
+                    // Asked to stop (SIGTERM): store what has arrived; the program goes on untracked.
+                    if lt_stop_requested() != 0 { break }
                     if consumed > 0 {
                         idle = 0
                         continue

@@ -1,0 +1,67 @@
+import Foundation
+import XCTest
+
+/// Whatever happens to the collector, the traced program runs on, with its own output and exit status, and
+/// says so once.
+final class CollectorFaultTests: EndToEndTestCase {
+    /// Runs `steady` under the bare preload, sends `signal` to the collector it started once it is running,
+    /// and returns the program's status, stdout and stderr.
+    private func runSteady(killingCollectorWith signal: Int32) throws -> Harness.Result {
+        try harness.compile(["steady.c"], output: "steady")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: harness.path("steady"))
+        process.arguments = ["1500"]
+        process.currentDirectoryURL = URL(fileURLWithPath: harness.directory)
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LEAKTRACK_") }
+        environment["LD_PRELOAD"] = harness.shim
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // The collector is the process whose command line names this test's directory as its output.
+        var collector: Int32?
+        for _ in 0..<100 where collector == nil {
+            usleep(20_000)
+            let found = try harness.run(["pgrep", "-f", "--", "collect .*--output-dir \(harness.directory)"])
+            collector = found.stdout.split(separator: "\n").first.flatMap { Int32($0) }
+        }
+        let pid = try XCTUnwrap(collector, "the shim never started its collector")
+        usleep(300_000)
+        XCTAssertEqual(kill(pid, signal), 0)
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        XCTAssertFalse(process.isRunning, "the program hangs once its collector is gone")
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return Harness.Result(
+            status: process.terminationStatus,
+            stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+            stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+    }
+
+    func testCollectorKilledTheProgramRunsOnUntrackedWithOneMessage() throws {
+        let result = try runSteady(killingCollectorWith: SIGKILL)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "done 1500 rounds\n")
+        let messages = result.stderr.split(separator: "\n").filter { $0.hasPrefix("leaktrack:") && !$0.contains("writing trace") }
+        XCTAssertEqual(messages, ["leaktrack: lost the connection to the collector; the program continues untracked"])
+    }
+
+    func testCollectorStoppedWithSigtermStoresWhatArrived() throws {
+        let result = try runSteady(killingCollectorWith: SIGTERM)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "done 1500 rounds\n")
+        let traces = try FileManager.default.contentsOfDirectory(atPath: harness.directory)
+            .filter { $0.hasPrefix("leaktrack.steady.") && $0.hasSuffix(".trace") }
+        XCTAssertEqual(traces.count, 1, "\(traces); stderr: \(result.stderr)")
+        let report = try harness.reportJSON(harness.path(try XCTUnwrap(traces.first)))
+        XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, false)
+        // Some of the 15 leaks happened before the collector stopped; none of the churn shows as a leak.
+        let sites = Leak.callSites(report)
+        XCTAssertEqual(sites.map(\.function), ["steady_leak"], "\(sites)")
+        let leaked = try XCTUnwrap(sites.first)
+        XCTAssertTrue((1...15).contains(leaked.count), "\(leaked)")
+        XCTAssertEqual(leaked.bytes, 48 * leaked.count)
+    }
+}
