@@ -72,14 +72,18 @@ static int lt_read_flag(const char *name) {
     return text != NULL && text[0] != '\0' && strcmp(text, "0") != 0;
 }
 
-static const char *lt_read_path(const char *name, size_t max) {
+/* Copies the value: programs rewrite their environment strings in place (nginx writes its process title
+ * over them), so a pointer into environ read at start-up can point at anything later. */
+static const char *lt_read_path(const char *name, char *copy, size_t max) {
     const char *text = getenv(name);
     if (text == NULL || text[0] == '\0') return NULL;
-    if (strlen(text) >= max) {
+    size_t length = strlen(text);
+    if (length >= max) {
         lt_diag("ignoring ", name, ": the path is too long", NULL);
         return NULL;
     }
-    return text;
+    memcpy(copy, text, length + 1);
+    return copy;
 }
 
 static uint64_t lt_round_up_pow2(uint64_t value) {
@@ -101,7 +105,8 @@ void lt_config_load(void) {
     c->stack_slots = lt_round_up_pow2(lt_read_number(&lt_stacks_setting) * 2);
     c->exit_timeout_ms = (uint32_t)lt_read_number(&lt_timeout_setting) * 1000u;
     /* sockaddr_un holds 108 bytes. */
-    c->socket_path = lt_read_path("LEAKTRACK_SOCKET", 108);
-    c->collector_path = lt_read_path("LEAKTRACK_COLLECTOR", LT_MAX_PATH);
-    c->output_dir = lt_read_path("LEAKTRACK_OUTPUT_DIR", LT_MAX_PATH);
+    static char socket_path[108], collector_path[LT_MAX_PATH], output_dir[LT_MAX_PATH];
+    c->socket_path = lt_read_path("LEAKTRACK_SOCKET", socket_path, sizeof socket_path);
+    c->collector_path = lt_read_path("LEAKTRACK_COLLECTOR", collector_path, sizeof collector_path);
+    c->output_dir = lt_read_path("LEAKTRACK_OUTPUT_DIR", output_dir, sizeof output_dir);
 }
