@@ -127,16 +127,20 @@ final class LeakReportTests: XCTestCase {
                count: 2, size: 50)
         b.leak([b.frame("_IO_file_doallocate", "libc.so.6"), b.frame("printf", "libc.so.6"), b.frame("main", "app")],
                count: 1, size: 4096)
+        b.leak([b.frame("__nss_module_allocate", "libc.so.6"), b.frame("__nss_action_parse", "libc.so.6"),
+                b.frame("nss_database_check_reload_and_get", "libc.so.6"), b.frame("getpwuid", "libc.so.6"),
+                b.frame("main", "app")], count: 3, size: 40)
         let report = LeakReport(trace: b.trace)
         XCTAssertEqual(report.leakedBytes, 1300)
-        XCTAssertEqual(report.suppressedBytes, 72704 + 100 + 4096)
+        XCTAssertEqual(report.suppressedBytes, 72704 + 100 + 4096 + 120)
         XCTAssertEqual(
             Set(report.suppressed.map(\.reason)),
-            [Suppressions.runtimeStartupReason, Suppressions.loaderReason, "leak:_IO_file_doallocate (stdio buffer, reachable from the FILE)"])
+            [Suppressions.runtimeStartupReason, Suppressions.loaderReason, "leak:_IO_file_doallocate (stdio buffer, reachable from the FILE)",
+             "leak:__nss_module_allocate (glibc's name-service modules, kept for the process's life)"])
         var options = ReportOptions()
         options.suppressions = Suppressions(useDefaults: false)
         let raw = LeakReport(trace: b.trace, options: options)
-        XCTAssertEqual(raw.leakedBytes, 1300 + 72704 + 100 + 4096)
+        XCTAssertEqual(raw.leakedBytes, 1300 + 72704 + 100 + 4096 + 120)
         XCTAssertEqual(raw.suppressed, [])
     }
 
