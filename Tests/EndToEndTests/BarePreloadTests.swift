@@ -40,6 +40,43 @@ final class BarePreloadTests: EndToEndTestCase {
         ])
     }
 
+    func testGitOnARealRepositoryKeepsItsOutput() throws {
+        let script = """
+            set -e
+            rm -rf repo && git init -q repo && cd repo
+            for i in 1 2 3 4 5; do
+                echo "line $i" >> file.txt && git add file.txt
+                git -c user.name=Test -c user.email=test@example.com commit -q -m "commit $i"
+            done
+            git log --format=%s && git rev-parse HEAD && git log --oneline | wc -l
+            """
+        try script.write(toFile: harness.path("git.sh"), atomically: true, encoding: .utf8)
+        let dates = ["GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z"]
+        let bare = try harness.run(["sh", harness.path("git.sh")], environment: dates)
+        XCTAssertEqual(bare.status, 0, bare.stderr)
+        XCTAssertTrue(bare.stdout.hasPrefix("commit 5\ncommit 4\n"), bare.stdout)
+        let preloaded = try harness.run(
+            ["sh", harness.path("git.sh")], environment: dates.merging(["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"]) { $1 })
+        XCTAssertEqual(preloaded.status, 0, preloaded.stderr)
+        XCTAssertEqual(preloaded.stdout, bare.stdout)
+        let recorded = try harness.run([harness.leaktrack, "record", "-o", harness.path("git.trace"), "--", "sh", harness.path("git.sh")], environment: dates)
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        XCTAssertEqual(recorded.stdout, bare.stdout)
+        // Every git process got a trace of its own (at least one per commit).
+        let traces = try FileManager.default.contentsOfDirectory(atPath: harness.directory).filter { $0.hasPrefix("leaktrack.git.") }
+        XCTAssertGreaterThanOrEqual(traces.count, 10, "\(traces)")
+    }
+
+    func testAnUnwritableOutputDirectoryLeavesTheProgramUnharmed() throws {
+        try harness.compile(["all_kinds.c"], output: "all_kinds")
+        let bare = try harness.run([harness.path("all_kinds")])
+        let result = try harness.run(
+            [harness.path("all_kinds")], environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_OUTPUT_DIR": "/proc/no-such-directory"])
+        XCTAssertEqual(result.status, bare.status, result.stderr)
+        XCTAssertEqual(result.stdout, bare.stdout)
+        XCTAssertTrue(result.stderr.contains("cannot store the trace of pid"), result.stderr)
+    }
+
     func testRealProgramsBehaveTheSameUnderTheShim() throws {
         let programs: [[String]] = [
             ["python3", "-c", "import threading, json; t = [threading.Thread(target=lambda: json.dumps(list(range(20000)))) for _ in range(4)]; [x.start() for x in t]; [x.join() for x in t]; print(sum(range(1000)))"],

@@ -51,6 +51,13 @@ final class LifecycleTests: EndToEndTestCase {
         ])
     }
 
+    func testPosixSpawnAndVforkExecLeaveTheParentsStreamAlone() throws {
+        let (status, report, stderr) = try record(["spawn"])
+        XCTAssertEqual(status, 0, stderr)
+        XCTAssertEqual(Leak.callSites(report), [Leak(function: "spawning_parent", module: "lifecycle", bytes: 600, count: 1)])
+        XCTAssertEqual(process(report)["complete"] as? Bool, true)
+    }
+
     func testAbortCrashAndKillKeepWhatWasPublished() throws {
         // abort and a crash end the stream from the shim's signal handler (status 128 + N); SIGKILL cannot be
         // caught, so that trace is incomplete, but every record published before the kill is in it.

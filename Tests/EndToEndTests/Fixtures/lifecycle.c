@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,9 @@ NOINLINE static void before_crash(void) { keep = malloc(400); }
 NOINLINE static void before_exit_now(void) { keep = malloc(500); }
 NOINLINE static void daemon_leak(void) { keep = malloc(800); }
 NOINLINE static void before_kill(void) { keep = malloc(900); }
+NOINLINE static void spawning_parent(void) { keep = malloc(600); }
+
+extern char **environ;
 
 NOINLINE static void *thread_leak(void *arg) {
     keep = malloc(8);
@@ -69,6 +73,22 @@ int main(int argc, char **argv) {
         before_kill();
         kill(getpid(), SIGKILL);
     }
+    if (strcmp(mode, "spawn") == 0) {
+        /* posix_spawn and vfork+exec: the children are other programs; this stream must not notice. */
+        spawning_parent();
+        pid_t child;
+        char *true_argv[] = {"true", NULL};
+        if (posix_spawn(&child, "/bin/true", NULL, NULL, true_argv, environ) != 0) return 1;
+        int status;
+        waitpid(child, &status, 0);
+        child = vfork();
+        if (child == 0) {
+            execl("/bin/true", "true", (char *)NULL);
+            _exit(127);
+        }
+        waitpid(child, &status, 0);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    }
     if (strcmp(mode, "daemon") == 0) {
         if (daemon(1, 1) != 0) return 1;
         daemon_leak();
@@ -103,6 +123,6 @@ int main(int argc, char **argv) {
         for (int round = 0; round < 5; round++) raise(SIGUSR1);
         return 0;
     }
-    fprintf(stderr, "usage: lifecycle fork|abort|crash|exit-now|kill|daemon|threads|dlopen LIB|longjmp|signal\n");
+    fprintf(stderr, "usage: lifecycle fork|spawn|abort|crash|exit-now|kill|daemon|threads|dlopen LIB|longjmp|signal\n");
     return 2;
 }
