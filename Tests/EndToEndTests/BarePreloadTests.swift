@@ -79,7 +79,8 @@ final class BarePreloadTests: EndToEndTestCase {
 
     func testRealProgramsBehaveTheSameUnderTheShim() throws {
         let programs: [[String]] = [
-            ["python3", "-c", "import threading, json; t = [threading.Thread(target=lambda: json.dumps(list(range(20000)))) for _ in range(4)]; [x.start() for x in t]; [x.join() for x in t]; print(sum(range(1000)))"],
+            // Heavy allocation (200,000 dicts and strings) in four threads.
+            ["python3", "-c", "import threading, json\nout = []\ndef work(n):\n    d = [{'k': str(i), 'v': [i] * 8} for i in range(50000)]\n    out.append(len(json.dumps(d)) + n)\nt = [threading.Thread(target=work, args=(n,)) for n in range(4)]\n[x.start() for x in t]\n[x.join() for x in t]\nprint(sorted(out))"],
             ["git", "--version"],
         ]
         for program in programs {

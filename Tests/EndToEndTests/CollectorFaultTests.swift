@@ -4,9 +4,9 @@ import XCTest
 /// Whatever happens to the collector, the traced program runs on, with its own output and exit status, and
 /// says so once.
 final class CollectorFaultTests: EndToEndTestCase {
-    /// Runs `steady` under the bare preload, sends `signal` to the collector it started once it is running,
-    /// and returns the program's status, stdout and stderr.
-    private func runSteady(killingCollectorWith signal: Int32) throws -> Harness.Result {
+    /// Runs `steady` under the bare preload, sends `signal` to the collector it started once it is running
+    /// (and, for SIGSTOP, SIGCONT a second later), and returns the program's status, stdout and stderr.
+    private func runSteady(killingCollectorWith signal: Int32, environment extra: [String: String] = [:]) throws -> Harness.Result {
         try harness.compile(["steady.c"], output: "steady")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: harness.path("steady"))
@@ -14,6 +14,7 @@ final class CollectorFaultTests: EndToEndTestCase {
         process.currentDirectoryURL = URL(fileURLWithPath: harness.directory)
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LEAKTRACK_") }
         environment["LD_PRELOAD"] = harness.shim
+        environment.merge(extra) { $1 }
         process.environment = environment
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -29,6 +30,10 @@ final class CollectorFaultTests: EndToEndTestCase {
         let pid = try XCTUnwrap(collector, "the shim never started its collector")
         usleep(300_000)
         XCTAssertEqual(kill(pid, signal), 0)
+        if signal == SIGSTOP {
+            sleep(1)
+            XCTAssertEqual(kill(pid, SIGCONT), 0)
+        }
         let deadline = Date().addingTimeInterval(60)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         XCTAssertFalse(process.isRunning, "the program hangs once its collector is gone")
@@ -46,6 +51,22 @@ final class CollectorFaultTests: EndToEndTestCase {
         XCTAssertEqual(result.stdout, "done 1500 rounds\n")
         let messages = result.stderr.split(separator: "\n").filter { $0.hasPrefix("leaktrack:") && !$0.contains("writing trace") }
         XCTAssertEqual(messages, ["leaktrack: lost the connection to the collector; the program continues untracked"])
+    }
+
+    func testAStalledCollectorSlowsTheProgramWithoutLosingAnything() throws {
+        // A collector that does not read for a second: the program waits on its full ring (64 KiB: bounded
+        // memory), then both go on, and every count is exact.
+        let started = Date()
+        let result = try runSteady(killingCollectorWith: SIGSTOP, environment: ["LEAKTRACK_BUFFER_SIZE": "64K"])
+        XCTAssertGreaterThan(Date().timeIntervalSince(started), 2.4, "the program waited for the stopped collector")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "done 1500 rounds\n")
+        XCTAssertFalse(result.stderr.contains("untracked"), result.stderr)
+        let traces = try FileManager.default.contentsOfDirectory(atPath: harness.directory)
+            .filter { $0.hasPrefix("leaktrack.steady.") && $0.hasSuffix(".trace") }
+        let report = try harness.reportJSON(harness.path(try XCTUnwrap(traces.first)))
+        XCTAssertEqual(Leak.callSites(report), [Leak(function: "steady_leak", module: "steady", bytes: 15 * 48, count: 15)])
+        XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true)
     }
 
     func testCollectorStoppedWithSigtermStoresWhatArrived() throws {

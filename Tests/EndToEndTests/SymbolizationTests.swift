@@ -68,6 +68,12 @@ final class SymbolizationTests: EndToEndTestCase {
         XCTAssertEqual(compile.status, 0, compile.stderr)
         let result = try record([harness.path("swift_leaks")])
         XCTAssertEqual(result.stdout.split(separator: " ").prefix(2).joined(separator: " "), "sessions 10")
+        // The same output bare and under the bare preload.
+        let bare = try harness.run([harness.path("swift_leaks")])
+        let preloaded = try harness.run([harness.path("swift_leaks")], environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"])
+        XCTAssertEqual(preloaded.status, 0, preloaded.stderr)
+        XCTAssertEqual(preloaded.stdout, bare.stdout)
+        XCTAssertEqual(result.stdout, bare.stdout)
         let sites = try callSites()
         // Ten Session instances, attributed to the line that wrote Session(id:).
         let sessions = site(sites, "swift_leaks.openSession(Swift.Int) -> ()", line: 17)
