@@ -36,6 +36,37 @@ struct RecordCommand: ParsableCommand {
 
     func run() throws {
         let args = command.first == "--" ? Array(command.dropFirst()) : command
+        let recording = try Recording(command: args, output: output, preload: preload, depth: depth).run()
+        if recording.traces.isEmpty { Output.error(recording.nothingConnected) }
+        for trace in recording.traces {
+            if let path = trace.path { Output.error("\(trace.summary) -> \(path)") }
+        }
+        if let main = recording.traces.last?.path {
+            Output.error("see the report with: leaktrack report \(main)")
+        }
+        throw ExitCode(recording.status)
+    }
+}
+
+/// Runs a command under the shim, with a collector of our own, and gathers a trace per traced process.
+struct Recording {
+    var command: [String]
+    var output: String?
+    var preload: String?
+    var depth: Int?
+    /// The command's standard output goes to our standard error.
+    var stdoutToStderr = false
+
+    struct Result {
+        /// The command's exit status; 128 + N if a signal N killed it.
+        var status: Int32
+        /// One per traced process; the command's own (the last program its pid ran) last.
+        var traces: [CollectedTrace]
+        /// What to say when no process connected.
+        var nothingConnected: String
+    }
+
+    func run() throws -> Result {
         let library = try Locations.preloadLibrary(explicit: preload)
         let listener = try System.makePrivateListener()
         defer {
@@ -53,7 +84,7 @@ struct RecordCommand: ParsableCommand {
         // Like `time`, leave Ctrl-C to the command: we finish its trace after it has gone.
         signal(SIGINT, SIG_IGN)
         signal(SIGQUIT, SIG_IGN)
-        let child = try ChildProcess.spawn(args, environment: environment)
+        let child = try ChildProcess.spawn(command, environment: environment, stdoutToStderr: stdoutToStderr)
 
         let naming = TraceNaming(directory: FileManager.default.currentDirectoryPath)
         let collector = Collector(listener: listener.fd, naming: naming, acknowledgeAfterWriting: false) { Output.error($0) }
@@ -67,9 +98,6 @@ struct RecordCommand: ParsableCommand {
         collector.run { _, active in exited.value && active == 0 }
 
         var traces = collector.collected
-        if traces.isEmpty {
-            Output.error("no process connected: the shim did not load (is \(library) built for this machine?) or the command never started")
-        }
         // The command's own trace: the last program its pid ran (a wrapper script may exec the real one).
         if let index = traces.lastIndex(where: { $0.pid == UInt32(child) && $0.path != nil }) {
             if let output, let from = traces[index].path {
@@ -83,20 +111,17 @@ struct RecordCommand: ParsableCommand {
             let main = traces.remove(at: index)
             traces.append(main)
         }
-        for trace in traces {
-            if let path = trace.path { Output.error("\(trace.summary) -> \(path)") }
-        }
-        if let main = traces.last?.path {
-            Output.error("see the report with: leaktrack report \(main)")
-        }
-        throw ExitCode(statusBox.value)
+        return Result(
+            status: statusBox.value, traces: traces,
+            nothingConnected: "no process connected: the shim did not load (is \(library) built for this machine?) or the command never started")
     }
 }
 
 enum ChildProcess {
-    /// Starts `args` with `environment`, inheriting our standard streams; SIGINT and SIGQUIT are reset to
-    /// their defaults in the child (we ignore them ourselves).
-    static func spawn(_ args: [String], environment: [String: String]) throws -> pid_t {
+    /// Starts `args` with `environment`, inheriting our standard streams (with `stdoutToStderr`, its standard
+    /// output goes to our standard error, leaving ours to machine-readable output); SIGINT and SIGQUIT are
+    /// reset to their defaults in the child (we ignore them ourselves).
+    static func spawn(_ args: [String], environment: [String: String], stdoutToStderr: Bool = false) throws -> pid_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -114,8 +139,12 @@ enum ChildProcess {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if stdoutToStderr { posix_spawn_file_actions_adddup2(&actions, 2, 1) }
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, args[0], nil, &attributes, argv, envp)
+        let rc = posix_spawnp(&pid, args[0], &actions, &attributes, argv, envp)
         guard rc == 0 else {
             throw LeakTrackError.usage("cannot run \(args[0]): \(String(cString: strerror(rc)))")
         }

@@ -74,10 +74,15 @@ public struct Suppressions: Sendable {
                 if rule.pattern.matches(frame.function) || rule.pattern.matches(frame.module)
                     || (frame.file.map(rule.pattern.matches) ?? false)
                 {
-                    return "leak:\(rule.pattern.text)" + (rule.reason.isEmpty ? "" : " (\(rule.reason))")
+                    return Suppressions.reasonText(for: rule)
                 }
             }
         }
         return nil
+    }
+
+    /// How a report names the reason for the leaks a rule suppressed.
+    public static func reasonText(for rule: Rule) -> String {
+        "leak:\(rule.pattern.text)" + (rule.reason.isEmpty ? "" : " (\(rule.reason))")
     }
 }

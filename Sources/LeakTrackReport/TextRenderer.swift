@@ -46,21 +46,7 @@ public struct TextRenderer {
             }
             out += "\nTop \(heading(report.grouping)) with their allocation stacks\n"
             for (rank, group) in report.groups.enumerated() {
-                let place = [group.file.map { file in group.line.map { "\(shortPath(file)):\($0)" } ?? shortPath(file) }]
-                    .compactMap { $0 }.first
-                var title = "#\(rank + 1)  \(formatBytes(group.bytes)) in \(formatCount(group.count)) allocations"
-                if report.grouping != .module { title += " at \(group.function)" }
-                title += " [\(group.module)]"
-                if let place { title += "  \(place)" }
-                if group.stackCount > 1 { title += "  (\(group.stackCount) stacks; the largest shown)" }
-                out += "\n" + title + "\n"
-                for (depth, frame) in group.stack.prefix(stackDepth).enumerated() {
-                    var line = "    #\(depth) " + (frame.inlined ? "(inlined) " : "") + frame.function
-                    if let file = frame.file { line += "  " + shortPath(file) + (frame.line.map { ":\($0)" } ?? "") }
-                    line += "  [\(frame.module)]"
-                    out += line + "\n"
-                }
-                if group.stack.count > stackDepth { out += "    ... \(group.stack.count - stackDepth) more frames\n" }
+                out += "\n" + block(group, rank: rank + 1, naming: report.grouping != .module)
             }
         }
 
@@ -84,6 +70,25 @@ public struct TextRenderer {
         return out
     }
 
+    /// One group: its title line (rank, amount, function, module, place) and its stack.
+    func block(_ group: LeakGroup, rank: Int, naming function: Bool = true, note: String? = nil) -> String {
+        var title = "#\(rank)  \(formatBytes(group.bytes)) in \(formatCount(group.count)) allocations"
+        if function { title += " at \(group.function)" }
+        title += " [\(group.module)]"
+        if let file = group.file { title += "  " + shortPath(file) + (group.line.map { ":\($0)" } ?? "") }
+        if group.stackCount > 1 { title += "  (\(group.stackCount) stacks; the largest shown)" }
+        var out = title + "\n"
+        if let note { out += "    \(note)\n" }
+        for (depth, frame) in group.stack.prefix(stackDepth).enumerated() {
+            var line = "    #\(depth) " + (frame.inlined ? "(inlined) " : "") + frame.function
+            if let file = frame.file { line += "  " + shortPath(file) + (frame.line.map { ":\($0)" } ?? "") }
+            line += "  [\(frame.module)]"
+            out += line + "\n"
+        }
+        if group.stack.count > stackDepth { out += "    ... \(group.stack.count - stackDepth) more frames\n" }
+        return out
+    }
+
     private func heading(_ grouping: Grouping) -> String {
         switch grouping {
         case .callsite: return "call sites"
@@ -93,7 +98,7 @@ public struct TextRenderer {
         }
     }
 
-    private func table(_ rows: [[String]], header: [String], indent: Int = 2) -> String {
+    func table(_ rows: [[String]], header: [String], indent: Int = 2) -> String {
         let all = [header] + rows
         let widths = (0..<header.count).map { column in all.map { $0[column].count }.max() ?? 0 }
         let pad = String(repeating: " ", count: indent)
@@ -104,7 +109,7 @@ public struct TextRenderer {
         }.joined(separator: "\n") + "\n"
     }
 
-    private func shortPath(_ path: String) -> String {
+    func shortPath(_ path: String) -> String {
         // Keep the last two components: enough to find the file, short enough to read.
         let parts = path.split(separator: "/")
         return parts.count > 2 ? parts.suffix(2).joined(separator: "/") : path
