@@ -128,6 +128,7 @@ static LT_NOINLINE void lt_init(void) {
     if (!atomic_compare_exchange_strong(&lt_state, &expected, LT_INITIALISING)) return;
     lt_self.internal = 1; /* everything allocated while starting is the shim's own */
     lt_resolve_real();
+    lt_exec_init();
     lt_config_load();
     if (lt_config.disabled) {
         atomic_store(&lt_state, LT_DISABLED);

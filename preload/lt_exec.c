@@ -40,6 +40,15 @@ typedef int (*lt_execvp_fn)(const char *, char *const[]);
 typedef int (*lt_fexecve_fn)(int, char *const[], char *const[]);
 static _Atomic(void *) lt_real_execve, lt_real_execvp, lt_real_execvpe, lt_real_fexecve;
 
+void lt_exec_init(void) {
+    /* Looked up now, not at the first exec: a vfork child that execs must not run dlsym, which can take the
+     * loader's lock or allocate in memory it shares with its parent. */
+    lt_exec_real(&lt_real_execve, "execve");
+    lt_exec_real(&lt_real_execvp, "execvp");
+    lt_exec_real(&lt_real_execvpe, "execvpe");
+    lt_exec_real(&lt_real_fexecve, "fexecve");
+}
+
 /* Ends this image's stream; returns whether it was being tracked. */
 static int lt_exec_begin(void) {
     int tracked = atomic_load(&lt_state) == LT_ENABLED;

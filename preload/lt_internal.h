@@ -199,6 +199,8 @@ int lt_replacement_dlclose(void *handle);
 
 /* ---- exec (lt_exec.c) ---- */
 
+/* Looks up the real exec functions (called while the shim starts). */
+void lt_exec_init(void);
 int lt_replacement_execve(const char *path, char *const argv[], char *const envp[]);
 int lt_replacement_execv(const char *path, char *const argv[]);
 int lt_replacement_execvp(const char *file, char *const argv[]);
