@@ -11,8 +11,7 @@ final class BarePreloadTests: EndToEndTestCase {
         // The harness starts programs through env, which execs them: env's own image has a trace of its own.
         let lines = result.stderr.split(separator: "\n").filter { $0.contains("leaktrack:") && $0.contains(".all_kinds.") }
         XCTAssertEqual(lines.count, 1, "one message: \(result.stderr)")
-        let traces = try FileManager.default.contentsOfDirectory(atPath: harness.directory)
-            .filter { $0.hasPrefix("leaktrack.all_kinds.") && $0.hasSuffix(".trace") }
+        let traces = try harness.traces(of: "all_kinds")
         XCTAssertEqual(traces.count, 1, "\(traces)")
         let name = try XCTUnwrap(traces.first)
         XCTAssertTrue(name.hasPrefix("leaktrack.all_kinds.") && name.hasSuffix(".trace"), name)
@@ -29,12 +28,9 @@ final class BarePreloadTests: EndToEndTestCase {
         try harness.compile(["exec_self.c"], output: "exec_self")
         let result = try harness.run([harness.path("exec_self")], environment: ["LD_PRELOAD": harness.shim])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let traces = try FileManager.default.contentsOfDirectory(atPath: harness.directory)
-            .filter { $0.hasPrefix("leaktrack.exec_self.") && $0.hasSuffix(".trace") }.sorted()
+        let traces = try harness.traces(of: "exec_self")
         XCTAssertEqual(traces.count, 2, "one trace per image: \(traces)")
-        var leaks: Set<Leak> = []
-        for name in traces { leaks.formUnion(Leak.callSites(try harness.reportJSON(harness.path(name)))) }
-        XCTAssertEqual(leaks, [
+        XCTAssertEqual(try harness.leaks(inTraces: traces), [
             Leak(function: "first_image", module: "exec_self", bytes: 111, count: 1),
             Leak(function: "second_image", module: "exec_self", bytes: 222, count: 1),
         ])
@@ -63,7 +59,7 @@ final class BarePreloadTests: EndToEndTestCase {
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
         XCTAssertEqual(recorded.stdout, bare.stdout)
         // Every git process got a trace of its own (at least one per commit).
-        let traces = try FileManager.default.contentsOfDirectory(atPath: harness.directory).filter { $0.hasPrefix("leaktrack.git.") }
+        let traces = try harness.traces(of: "git")
         XCTAssertGreaterThanOrEqual(traces.count, 10, "\(traces)")
     }
 

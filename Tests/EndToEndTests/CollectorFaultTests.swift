@@ -62,8 +62,7 @@ final class CollectorFaultTests: EndToEndTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "done 1500 rounds\n")
         XCTAssertFalse(result.stderr.contains("untracked"), result.stderr)
-        let traces = try FileManager.default.contentsOfDirectory(atPath: harness.directory)
-            .filter { $0.hasPrefix("leaktrack.steady.") && $0.hasSuffix(".trace") }
+        let traces = try harness.traces(of: "steady")
         let report = try harness.reportJSON(harness.path(try XCTUnwrap(traces.first)))
         XCTAssertEqual(Leak.callSites(report), [Leak(function: "steady_leak", module: "steady", bytes: 15 * 48, count: 15)])
         XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true)
@@ -73,8 +72,7 @@ final class CollectorFaultTests: EndToEndTestCase {
         let result = try runSteady(killingCollectorWith: SIGTERM)
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "done 1500 rounds\n")
-        let traces = try FileManager.default.contentsOfDirectory(atPath: harness.directory)
-            .filter { $0.hasPrefix("leaktrack.steady.") && $0.hasSuffix(".trace") }
+        let traces = try harness.traces(of: "steady")
         XCTAssertEqual(traces.count, 1, "\(traces); stderr: \(result.stderr)")
         let report = try harness.reportJSON(harness.path(try XCTUnwrap(traces.first)))
         XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, false)

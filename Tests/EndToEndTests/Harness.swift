@@ -89,6 +89,19 @@ struct Harness {
 
     func path(_ name: String) -> String { directory + "/" + name }
 
+    /// The traces a program left in the test directory (leaktrack.PROGRAM.*.trace), sorted by name.
+    func traces(of program: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory)
+            .filter { $0.hasPrefix("leaktrack.\(program).") && $0.hasSuffix(".trace") }.sorted()
+    }
+
+    /// The call sites of several traces (by name in the test directory), together.
+    func leaks(inTraces names: [String]) throws -> Set<Leak> {
+        var leaks: Set<Leak> = []
+        for name in names { leaks.formUnion(Leak.callSites(try reportJSON(path(name)))) }
+        return leaks
+    }
+
     /// `leaktrack report --format json` of a trace, parsed.
     func reportJSON(_ trace: String, extra: [String] = []) throws -> [String: Any] {
         let result = try run([leaktrack, "report", "--format", "json", trace] + extra)

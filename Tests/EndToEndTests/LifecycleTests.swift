@@ -21,10 +21,7 @@ final class LifecycleTests: EndToEndTestCase {
     private func process(_ report: [String: Any]) -> [String: Any] { report["process"] as? [String: Any] ?? [:] }
 
     /// The traces in the test directory other than out.trace (fork children's, named by their pid).
-    private func otherTraces() throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: harness.directory)
-            .filter { $0.hasPrefix("leaktrack.lifecycle.") && $0.hasSuffix(".trace") }.sorted()
-    }
+    private func otherTraces() throws -> [String] { try harness.traces(of: "lifecycle") }
 
     func testForkChildHasItsOwnTraceAndTheParentsIsUntouched() throws {
         let (status, report, stderr) = try record(["fork"])
@@ -43,9 +40,7 @@ final class LifecycleTests: EndToEndTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let traces = try otherTraces()
         XCTAssertEqual(traces.count, 2, "the parent's and the child's: \(traces)")
-        var leaks: Set<Leak> = []
-        for name in traces { leaks.formUnion(Leak.callSites(try harness.reportJSON(harness.path(name)))) }
-        XCTAssertEqual(leaks, [
+        XCTAssertEqual(try harness.leaks(inTraces: traces), [
             Leak(function: "parent_leak", module: "lifecycle", bytes: 100, count: 1),
             Leak(function: "child_leak", module: "lifecycle", bytes: 200, count: 1),
         ])

@@ -146,7 +146,7 @@ final class RealProgramTests: EndToEndTestCase {
         XCTAssertEqual(kill(pid_t(pid) ?? 0, SIGQUIT), 0)
         XCTAssertEqual(wait(), 0)
         XCTAssertGreaterThan(allocations(try harness.reportJSON(harness.path("nginx.trace"))), 100)
-        let workers = try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.hasPrefix("leaktrack.nginx.") }
+        let workers = try harness.traces(of: "nginx")
         XCTAssertGreaterThanOrEqual(workers.count, 2, "the workers' traces: \(workers)")
         var served = 0
         for worker in workers { served += allocations(try harness.reportJSON(harness.path(worker))) }
