@@ -10,13 +10,18 @@
  * execve directly, not through the exported symbol. A vfork child shares our memory but not our pid:
  * lt_shutdown_without_waiting does nothing there, so a vfork+exec never ends the parent's stream.
  *
- * If exec fails, the process goes on untracked, with one message: starting a new stream while other threads
- * may be inside hooks is not safe (it is only done in a fork child, which has one thread).
+ * The stream ends only if exec can find its target executable: programs that search PATH themselves
+ * (os.execvp) or try several candidates fail on purpose and go on. If exec fails past that check, the process
+ * goes on untracked, with one message: starting a new stream while other threads may be inside hooks is not
+ * safe (it is only done in a fork child, which has one thread).
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "lt_internal.h"
 
@@ -49,6 +54,33 @@ void lt_exec_init(void) {
     lt_exec_real(&lt_real_fexecve, "fexecve");
 }
 
+/* Whether exec would find `file` executable: directly, or (search) in each PATH directory as execvp does.
+ * No allocation: the candidate is built on the stack, and PATH is walked once. */
+static int lt_exec_target_exists(const char *file, int search) {
+    if (file == NULL || file[0] == '\0') return 0;
+    if (!search || strchr(file, '/') != NULL) return access(file, X_OK) == 0;
+    const char *path = getenv("PATH");
+    if (path == NULL) path = "/bin:/usr/bin"; /* glibc's default */
+    size_t file_length = strlen(file);
+    char candidate[LT_MAX_PATH];
+    for (const char *entry = path;;) {
+        const char *end = strchrnul(entry, ':');
+        size_t length = (size_t)(end - entry);
+        if (length + 1 + file_length < sizeof candidate) {
+            size_t at = 0;
+            if (length > 0) { /* an empty entry is the current directory */
+                memcpy(candidate, entry, length);
+                candidate[length] = '/';
+                at = length + 1;
+            }
+            memcpy(candidate + at, file, file_length + 1);
+            if (access(candidate, X_OK) == 0) return 1;
+        }
+        if (*end == '\0') return 0;
+        entry = end + 1;
+    }
+}
+
 /* Ends this image's stream; returns whether it was being tracked. */
 static int lt_exec_begin(void) {
     int tracked = atomic_load(&lt_state) == LT_ENABLED;
@@ -66,19 +98,19 @@ static int lt_exec_failed(int tracked, int result) {
 
 int lt_replacement_execve(const char *path, char *const argv[], char *const envp[]) {
     lt_execve_fn real = (lt_execve_fn)lt_exec_real(&lt_real_execve, "execve");
-    int tracked = lt_exec_begin();
+    int tracked = lt_exec_target_exists(path, 0) && lt_exec_begin();
     return lt_exec_failed(tracked, real(path, argv, envp));
 }
 
 int lt_replacement_execvp(const char *file, char *const argv[]) {
     lt_execvp_fn real = (lt_execvp_fn)lt_exec_real(&lt_real_execvp, "execvp");
-    int tracked = lt_exec_begin();
+    int tracked = lt_exec_target_exists(file, 1) && lt_exec_begin();
     return lt_exec_failed(tracked, real(file, argv));
 }
 
 int lt_replacement_execvpe(const char *file, char *const argv[], char *const envp[]) {
     lt_execve_fn real = (lt_execve_fn)lt_exec_real(&lt_real_execvpe, "execvpe");
-    int tracked = lt_exec_begin();
+    int tracked = lt_exec_target_exists(file, 1) && lt_exec_begin();
     return lt_exec_failed(tracked, real(file, argv, envp));
 }
 

@@ -25,6 +25,8 @@ NOINLINE static void before_exit_now(void) { keep = malloc(500); }
 NOINLINE static void daemon_leak(void) { keep = malloc(800); }
 NOINLINE static void before_kill(void) { keep = malloc(900); }
 NOINLINE static void spawning_parent(void) { keep = malloc(600); }
+NOINLINE static void before_failed_exec(void) { keep = malloc(700); }
+NOINLINE static void after_failed_exec(void) { keep = malloc(710); }
 
 extern char **environ;
 
@@ -89,6 +91,15 @@ int main(int argc, char **argv) {
         waitpid(child, &status, 0);
         return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
     }
+    if (strcmp(mode, "failed-exec") == 0) {
+        /* Execs that fail, as a PATH search does: the program goes on, and so does its trace. */
+        before_failed_exec();
+        char *no_argv[] = {"no-such-program-here", NULL};
+        if (execvp("no-such-program-here", no_argv) == 0) return 1;
+        if (execl("/no/such/program", "program", (char *)NULL) == 0) return 1;
+        after_failed_exec();
+        return 0;
+    }
     if (strcmp(mode, "daemon") == 0) {
         if (daemon(1, 1) != 0) return 1;
         daemon_leak();
@@ -123,6 +134,6 @@ int main(int argc, char **argv) {
         for (int round = 0; round < 5; round++) raise(SIGUSR1);
         return 0;
     }
-    fprintf(stderr, "usage: lifecycle fork|spawn|abort|crash|exit-now|kill|daemon|threads|dlopen LIB|longjmp|signal\n");
+    fprintf(stderr, "usage: lifecycle fork|spawn|failed-exec|abort|crash|exit-now|kill|daemon|threads|dlopen LIB|longjmp|signal\n");
     return 2;
 }
