@@ -147,7 +147,9 @@ struct CheckCommand: ParsableCommand {
             Output.print(rendered)
         }
         if ProcessEnvironment.get("GITHUB_ACTIONS") == "true" {
-            Output.print(GitHubAnnotations(sourceRoot: ProcessEnvironment.get("GITHUB_WORKSPACE") ?? root).render(result))
+            // The runner reads workflow commands from either stream; stdout only while it carries text.
+            let annotations = GitHubAnnotations(sourceRoot: ProcessEnvironment.get("GITHUB_WORKSPACE") ?? root).render(result)
+            if format == .text || output != nil { Output.print(annotations) } else { try? System.writeAll(STDERR_FILENO, annotations) }
         }
         throw ExitCode(status)
     }

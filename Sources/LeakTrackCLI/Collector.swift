@@ -15,6 +15,8 @@ struct CollectedTrace {
     var summary: String
     /// The stream ended with the shim's FINAL record (not cut by exec or a kill).
     var complete: Bool
+    /// When the process image started its stream (CLOCK_MONOTONIC): orders the images one pid exec'd.
+    var started: UInt64 = 0
 }
 
 /// Decides where each process's trace goes.
@@ -194,13 +196,14 @@ final class Collector {
             lock.lock()
             traces.append(
                 CollectedTrace(path: path, pid: hello.pid, executable: hello.executable, summary: summary,
-                               complete: trace.process.complete))
+                               complete: trace.process.complete, started: hello.monotonicNanoseconds))
             lock.unlock()
         } catch {
             log("cannot store the trace of pid \(hello.pid): \(error)")
             lock.lock()
             traces.append(
-                CollectedTrace(path: nil, pid: hello.pid, executable: hello.executable, summary: "\(error)", complete: false))
+                CollectedTrace(path: nil, pid: hello.pid, executable: hello.executable, summary: "\(error)", complete: false,
+                               started: hello.monotonicNanoseconds))
             lock.unlock()
         }
         if acknowledgeAfterWriting { _ = write(fd, &done, 1) }

@@ -96,8 +96,13 @@ struct Recording {
         }
         waiter.start()
         collector.run { _, active in exited.value && active == 0 }
+        // Ctrl-C belongs to us again once the command has gone (check goes on to analyze).
+        signal(SIGINT, SIG_DFL)
+        signal(SIGQUIT, SIG_DFL)
 
-        var traces = collector.collected
+        // In the order the process images started (traces are stored in the order their streams end, and a
+        // short-lived exec'd image can end before the image that exec'd it).
+        var traces = collector.collected.sorted { $0.started < $1.started }
         // The command's own trace: the last program its pid ran (a wrapper script may exec the real one).
         if let index = traces.lastIndex(where: { $0.pid == UInt32(child) && $0.path != nil }) {
             if let output, let from = traces[index].path {

@@ -337,7 +337,7 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String, replacing: Bo
     let code = errno
     if code == EEXIST { throw LeakTrackError.exists(path: path) }
     // Filesystems without hard links: reserve the name exclusively, then rename over the reservation.
-    guard code == EPERM || code == EOPNOTSUPP || code == EMLINK else {
+    guard code == EPERM || code == EOPNOTSUPP || code == EMLINK || code == ENOSYS else {
         throw LeakTrackError.file(path: path, operation: "create", errno: code)
     }
     let reservation = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)

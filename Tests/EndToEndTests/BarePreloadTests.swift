@@ -34,6 +34,11 @@ final class BarePreloadTests: EndToEndTestCase {
             Leak(function: "first_image", module: "exec_self", bytes: 111, count: 1),
             Leak(function: "second_image", module: "exec_self", bytes: 222, count: 1),
         ])
+        // Under record, -o names the last image the command's pid ran, whichever stream ended first.
+        let recorded = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", harness.path("exec_self")])
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        XCTAssertEqual(Leak.callSites(try harness.reportJSON(harness.path("out.trace"))),
+                       [Leak(function: "second_image", module: "exec_self", bytes: 222, count: 1)])
     }
 
     func testGitOnARealRepositoryKeepsItsOutput() throws {

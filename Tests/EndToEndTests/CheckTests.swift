@@ -161,5 +161,9 @@ final class CheckTests: EndToEndTestCase {
         XCTAssertEqual(annotations.count, 3, result.stdout)
         XCTAssertTrue(annotations.first?.hasPrefix("::error file=examples/demo-server/leakcom.c,line=11,title=leak in CFoo_crtheap::") ?? false,
                       "\(annotations)")
+        // With JSON on standard output the annotations go to standard error, and the JSON stays parseable.
+        let json = try check(["--format", "json", "--", server, "50"], environment: ["GITHUB_ACTIONS": "true"])
+        XCTAssertNotNil(try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8)), json.stdout)
+        XCTAssertEqual(json.stderr.split(separator: "\n").filter { $0.hasPrefix("::error ") }.count, 3, json.stderr)
     }
 }

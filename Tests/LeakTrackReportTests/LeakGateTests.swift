@@ -54,6 +54,10 @@ final class LeakGateTests: XCTestCase {
         // handle: 400 bytes in 4 against 250 in 3. 50% allows 375 bytes in 4: grown; 100% allows 500 in 6.
         XCTAssertFalse(LeakGate(baseline: baseline, tolerancePercent: 50).evaluate([LeakReport(trace: grown.trace)]).grownSites.isEmpty)
         XCTAssertTrue(LeakGate(baseline: baseline, tolerancePercent: 100).evaluate([LeakReport(trace: grown.trace)]).grownSites.isEmpty)
+        // Absurd tolerances and hand-edited amounts saturate instead of trapping.
+        XCTAssertTrue(LeakGate(baseline: baseline, tolerancePercent: .max).evaluate([LeakReport(trace: grown.trace)]).grownSites.isEmpty)
+        let huge = try Baseline.parse(Baseline.header + "\n18446744073709551615\t1\tapp\thandle\tserver.c\n1\t1\tapp\thandle\tserver.c\n", name: "h")
+        XCTAssertEqual(huge.entries[Baseline.Key(module: "app", function: "handle", file: "server.c")]?.bytes, .max)
     }
 
     func testBaselineAndBudgetFileParsingErrorsSayWhere() {

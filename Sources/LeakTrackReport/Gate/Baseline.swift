@@ -39,6 +39,12 @@ public struct Baseline: Equatable, Sendable {
         public var count: UInt64
         public var module: String { key.module }
         public var function: String { key.function }
+
+        /// Adds another call site's amounts (saturating: a hand-edited baseline must not trap).
+        mutating func add(bytes: UInt64, count: UInt64) {
+            self.bytes = self.bytes.saturatingAdd(bytes)
+            self.count = self.count.saturatingAdd(count)
+        }
     }
 
     public var entries: [Key: Entry]
@@ -50,8 +56,7 @@ public struct Baseline: Equatable, Sendable {
         var entries: [Key: Entry] = [:]
         for site in callSites {
             let key = Key(site)
-            entries[key, default: Entry(key: key, bytes: 0, count: 0)].bytes += site.bytes
-            entries[key, default: Entry(key: key, bytes: 0, count: 0)].count += site.count
+            entries[key, default: Entry(key: key, bytes: 0, count: 0)].add(bytes: site.bytes, count: site.count)
         }
         self.entries = entries
     }
@@ -89,8 +94,7 @@ public struct Baseline: Equatable, Sendable {
                 throw ParseError.badLine(name: name, line: index + 2, text: line)
             }
             let key = Key(module: fields[2], function: fields[3], file: fields[4])
-            entries[key, default: Entry(key: key, bytes: 0, count: 0)].bytes += bytes
-            entries[key, default: Entry(key: key, bytes: 0, count: 0)].count += count
+            entries[key, default: Entry(key: key, bytes: 0, count: 0)].add(bytes: bytes, count: count)
         }
         return Baseline(entries: entries)
     }

@@ -109,7 +109,11 @@ public struct LeakGate: Sendable {
         return result
     }
 
-    private func grown(_ value: UInt64) -> UInt64 { value + value * tolerancePercent / 100 }
+    /// The most a baseline value may grow to (saturating: huge tolerances or values must not trap).
+    private func grown(_ value: UInt64) -> UInt64 {
+        let (scaled, overflow) = value.multipliedReportingOverflow(by: tolerancePercent)
+        return value.saturatingAdd(overflow ? UInt64.max : scaled / 100)
+    }
 
     /// Call sites of several reports (one per process), merged by function, module, file and line.
     static func mergedCallSites(_ reports: [LeakReport]) -> [LeakGroup] {
@@ -130,6 +134,13 @@ public struct LeakGate: Sendable {
             }
         }
         return order.compactMap { merged[$0] }.sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.function < $1.function }
+    }
+}
+
+extension UInt64 {
+    func saturatingAdd(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
     }
 }
 
