@@ -144,12 +144,12 @@ struct CheckCommand: ParsableCommand {
             // The verdict still reaches the log.
             Output.error(GateTextRenderer().render(result, commandStatus: commandStatus).split(separator: "\n").first.map(String.init) ?? "")
         } else {
-            Output.print(rendered)
+            Output.print(rendered, closedPipeStatus: status)
         }
         if ProcessEnvironment.get("GITHUB_ACTIONS") == "true" {
             // The runner reads workflow commands from either stream; stdout only while it carries text.
             let annotations = GitHubAnnotations(sourceRoot: ProcessEnvironment.get("GITHUB_WORKSPACE") ?? root).render(result)
-            if format == .text || output != nil { Output.print(annotations) } else { try? System.writeAll(STDERR_FILENO, annotations) }
+            if format == .text || output != nil { Output.print(annotations, closedPipeStatus: status) } else { try? System.writeAll(STDERR_FILENO, annotations) }
         }
         throw ExitCode(status)
     }

@@ -55,12 +55,13 @@ enum Output {
         try? System.writeAll(STDERR_FILENO, "leaktrack: " + message + "\n")
     }
 
-    /// Writes to stdout. A reader that went away (`leaktrack dump FILE | head`) ends the command quietly.
-    static func print(_ text: String) {
+    /// Writes to stdout. A reader that went away (`leaktrack dump FILE | head`) ends the command quietly, with
+    /// `closedPipeStatus` (check keeps its verdict: a failing gate piped into head must not pass).
+    static func print(_ text: String, closedPipeStatus: Int32 = 0) {
         do {
             try System.writeAll(STDOUT_FILENO, text)
         } catch LeakTrackError.system(_, let code) where code == EPIPE {
-            Glibc.exit(0)
+            Glibc.exit(closedPipeStatus)
         } catch {
             Output.error("cannot write the output: \(error)")
             Glibc.exit(2)

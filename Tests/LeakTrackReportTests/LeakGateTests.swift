@@ -88,3 +88,11 @@ final class LeakGateTests: XCTestCase {
         XCTAssertEqual(result.unusedSuppressions, [unused])
     }
 }
+
+final class SARIFRendererTests: XCTestCase {
+    func testPathsBecomeURIs() {
+        XCTAssertEqual(SARIFRenderer.encoded("src/my file#1.c"), "src/my%20file%231.c")
+        XCTAssertEqual(SARIFRenderer.encoded("/a/b-c_d.e~f"), "/a/b-c_d.e~f")
+        XCTAssertEqual(SARIFRenderer.encoded("é"), "%C3%A9")
+    }
+}

@@ -47,7 +47,7 @@ public struct SARIFRenderer {
                         "defaultConfiguration": .object(["level": .string("error")]),
                     ])]),
                 ])]),
-                "originalUriBaseIds": .object(["%SRCROOT%": .object(["uri": .string("file://" + sourceRoot + "/")])]),
+                "originalUriBaseIds": .object(["%SRCROOT%": .object(["uri": .string("file://" + SARIFRenderer.encoded(sourceRoot) + "/")])]),
                 "results": .array(results),
             ])]),
         ])
@@ -56,8 +56,25 @@ public struct SARIFRenderer {
 
     private func artifact(_ file: String) -> JSONValue {
         if file.hasPrefix(sourceRoot + "/") {
-            return .object(["uri": .string(String(file.dropFirst(sourceRoot.count + 1))), "uriBaseId": .string("%SRCROOT%")])
+            return .object(["uri": .string(SARIFRenderer.encoded(String(file.dropFirst(sourceRoot.count + 1)))),
+                            "uriBaseId": .string("%SRCROOT%")])
         }
-        return .object(["uri": .string(file.hasPrefix("/") ? "file://" + file : file)])
+        return .object(["uri": .string((file.hasPrefix("/") ? "file://" : "") + SARIFRenderer.encoded(file))])
+    }
+
+    /// A path as a URI path: every byte outside RFC 3986's unreserved characters and "/" percent-encoded.
+    static func encoded(_ path: String) -> String {
+        var out = ""
+        for byte in path.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF")
+                out += "%" + String(hex[Int(byte >> 4)]) + String(hex[Int(byte & 15)])
+            }
+        }
+        return out
     }
 }
