@@ -67,7 +67,7 @@ struct CollectCommand: ParsableCommand {
         try decoder.finish()
         guard let hello = session.hello else { throw LeakTrackError.truncated(what: input) }
         let symbolizer = LLVMSymbolizer.locate().map { LLVMSymbolizer(executable: $0) }
-        let trace = try session.makeTrace(symbolizer: symbolizer, endMonotonicNanoseconds: hello.monotonicNanoseconds)
+        let trace = try session.makeTrace(symbolizer: symbolizer, endMonotonicNanoseconds: hello.monotonicNanoseconds, releasingLiveTable: true)
         let path = output ?? TraceNaming(directory: Locations.absolute(outputDir)).path(for: hello, attempt: 1)
         // -o names the file to write, like cc -o; a derived name never replaces an existing file.
         try TraceFile.write(trace, to: path, replacing: output != nil)

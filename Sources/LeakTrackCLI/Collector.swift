@@ -187,7 +187,7 @@ final class Collector {
         var path = ""
         do {
             let symbolizer = symbolizerPath.map { LLVMSymbolizer(executable: $0) }
-            let trace = try session.makeTrace(symbolizer: symbolizer, endMonotonicNanoseconds: monotonicNanoseconds())
+            let trace = try session.makeTrace(symbolizer: symbolizer, endMonotonicNanoseconds: monotonicNanoseconds(), releasingLiveTable: true)
             path = try store(trace, hello: hello)
             let leaked = trace.live.filter { $0.stack != SpecialStack.none }
             let bytes = leaked.reduce(0) { $0 + $1.size }

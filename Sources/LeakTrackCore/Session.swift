@@ -221,12 +221,15 @@ public final class Session {
 
     /// Builds the trace. Frames of stacks that still hold live memory are symbolized (each distinct frame
     /// once) while the binaries are still there; `symbolizer` nil leaves them as module + offset.
-    public func makeTrace(symbolizer: Symbolizer?, endMonotonicNanoseconds: UInt64) throws -> Trace {
+    /// `releasingLiveTable`: the session is done with; its live table's memory goes back before the trace is
+    /// sorted and encoded, so the collector's peak is the larger of the two, not their sum.
+    public func makeTrace(symbolizer: Symbolizer?, endMonotonicNanoseconds: UInt64, releasingLiveTable: Bool = false) throws -> Trace {
         var liveAllocations: [LiveAllocation] = []
         liveAllocations.reserveCapacity(live.count)
         live.forEach { address, entry in
             liveAllocations.append(LiveAllocation(address: address, size: entry.size, stack: entry.stack))
         }
+        if releasingLiveTable { live.removeAll() }
         liveAllocations.sort { ($0.stack, $0.address) < ($1.stack, $1.address) }
 
         let stackCount = max(stackFrames.count, stackCounters.count)
