@@ -399,7 +399,7 @@ static void lt_writer_loop(void) {
 
 static void *lt_writer_main(void *arg) {
     lt_self.internal = 1;
-    (void)arg;
+    (void)arg; /* pthread's signature; the connection state is in the statics */
     if (!atomic_load_explicit(&lt_writer_attached, memory_order_acquire)) {
         /* Bare mode: the collector has to be started first, which takes a while; the program runs on. */
         lt_start_collector();
@@ -453,7 +453,7 @@ int lt_writer_start(int forked) {
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_t thread;
-    int rc = pthread_create(&thread, &attr, lt_writer_main, (void *)(intptr_t)forked);
+    int rc = pthread_create(&thread, &attr, lt_writer_main, NULL);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     atomic_store(&lt_writer_running, rc == 0);

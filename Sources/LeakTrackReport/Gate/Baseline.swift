@@ -27,7 +27,7 @@ public struct Baseline: Equatable, Sendable {
 
         public init(_ site: LeakGroup) {
             self.init(module: site.module, function: site.function,
-                      file: site.file.map { $0.split(separator: "/").last.map(String.init) ?? $0 } ?? "")
+                      file: site.file.map(fileName) ?? "")
         }
 
         public static func < (a: Key, b: Key) -> Bool { (a.module, a.function, a.file) < (b.module, b.function, b.file) }

@@ -4,7 +4,7 @@ public struct JUnitRenderer {
     public init() {}
 
     public func render(_ result: GateResult, commandStatus: Int32? = nil) -> String {
-        let offenders = Dictionary(result.offenders.map { (LeakGateKey($0.site), $0) }, uniquingKeysWith: { a, _ in a })
+        let offenders = Dictionary(result.offenders.map { (CallSiteKey($0.site), $0) }, uniquingKeysWith: { a, _ in a })
         var cases: [String] = []
         var failures = 0
         let verdict = result.passed ? nil : "\(result.offenders.count) call sites over budget"
@@ -15,9 +15,9 @@ public struct JUnitRenderer {
             failures += 1
         }
         for site in result.callSites {
-            let name = "\(site.function)" + (site.file.map { " at \($0.split(separator: "/").last ?? "")" + (site.line.map { ":\($0)" } ?? "") } ?? "")
+            let name = "\(site.function)" + (site.file.map { " at \(fileName($0))" + (site.line.map { ":\($0)" } ?? "") } ?? "")
             var failure: (String, String)?
-            if let offender = offenders[LeakGateKey(site)] {
+            if let offender = offenders[CallSiteKey(site)] {
                 failures += 1
                 let stack = site.stack.map { f in
                     "  \(f.function)" + (f.file.map { "  \($0)" + (f.line.map { ":\($0)" } ?? "") } ?? "") + "  [\(f.module)]"
@@ -59,18 +59,5 @@ public struct JUnitRenderer {
             }
         }
         return out
-    }
-}
-
-/// A call site's identity across the gate's lists.
-struct LeakGateKey: Hashable {
-    var module, function, file: String
-    var line: Int
-
-    init(_ site: LeakGroup) {
-        module = site.module
-        function = site.function
-        file = site.file ?? ""
-        line = site.line ?? 0
     }
 }

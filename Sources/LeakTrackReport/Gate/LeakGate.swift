@@ -117,11 +117,11 @@ public struct LeakGate: Sendable {
 
     /// Call sites of several reports (one per process), merged by function, module, file and line.
     static func mergedCallSites(_ reports: [LeakReport]) -> [LeakGroup] {
-        var merged: [String: LeakGroup] = [:]
-        var order: [String] = []
+        var merged: [CallSiteKey: LeakGroup] = [:]
+        var order: [CallSiteKey] = []
         for report in reports {
             for group in report.groups {
-                let key = "\(group.module)\u{0}\(group.function)\u{0}\(group.file ?? "")\u{0}\(group.line ?? 0)"
+                let key = CallSiteKey(group)
                 if var existing = merged[key] {
                     existing.bytes += group.bytes
                     existing.count += group.count
@@ -136,6 +136,22 @@ public struct LeakGate: Sendable {
         return order.compactMap { merged[$0] }.sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.function < $1.function }
     }
 }
+
+/// A call site's identity across traces and across the gate's lists: module, function, file and line.
+struct CallSiteKey: Hashable {
+    var module, function, file: String
+    var line: Int
+
+    init(_ site: LeakGroup) {
+        module = site.module
+        function = site.function
+        file = site.file ?? ""
+        line = site.line ?? 0
+    }
+}
+
+/// A source path's last component: what baselines, budget rules and test names call a file.
+func fileName(_ path: String) -> String { path.split(separator: "/").last.map(String.init) ?? path }
 
 extension UInt64 {
     func saturatingAdd(_ other: UInt64) -> UInt64 {
@@ -173,7 +189,7 @@ public struct BudgetRule: Equatable, Sendable, CustomStringConvertible {
         case .module: return pattern.matches(site.module)
         case .callsite:
             guard let file = site.file else { return false }
-            let name = file.split(separator: "/").last.map(String.init) ?? file
+            let name = fileName(file)
             return pattern.matches(name) || site.line.map { pattern.matches("\(name):\($0)") } ?? false
         }
     }
