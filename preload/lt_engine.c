@@ -18,6 +18,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,6 +32,9 @@ static _Atomic uint64_t lt_exit_status = LT_EXIT_UNKNOWN;
 /* The process the current stream belongs to. A vfork child shares our memory but is another process: it
  * must not end the parent's stream when it calls _exit. */
 static pid_t lt_pid;
+
+typedef int (*lt_main_fn)(int, char **, char **);
+typedef int (*lt_start_main_fn)(lt_main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *);
 
 /* The real allocator, found with dlsym(RTLD_NEXT): the next definition after ours, which also works when
  * another allocator (jemalloc, tcmalloc) is preloaded too. Published all at once through lt_real_ready. */
@@ -48,6 +52,7 @@ struct lt_real_functions {
     void (*exit_now)(int);
     void (*exit)(int);
     int (*dlclose)(void *);
+    lt_start_main_fn start_main; /* __libc_start_main; NULL outside glibc */
 };
 static struct lt_real_functions lt_real;
 static _Atomic int lt_real_ready;
@@ -77,6 +82,7 @@ static void lt_resolve_real(void) {
     r.exit_now = (void (*)(int))dlsym(RTLD_NEXT, "_exit");
     r.exit = (void (*)(int))dlsym(RTLD_NEXT, "exit");
     r.dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
+    r.start_main = (lt_start_main_fn)dlsym(RTLD_NEXT, "__libc_start_main");
     if (!r.malloc || !r.calloc || !r.realloc || !r.free || !r.posix_memalign || !r.memalign || !r.exit_now ||
         !r.exit || !r.dlclose) {
         lt_diag("cannot find the C library's allocator; leaktrack cannot run in this process", NULL);
@@ -223,6 +229,30 @@ int lt_replacement_dlclose(void *handle) {
     int result = lt_real.dlclose(handle);
     lt_unwind_forget();
     return result;
+}
+
+/* Returning from main: glibc calls its internal exit, which our exported exit never sees. An on_exit handler
+ * registered at the start of main runs before the loader's exit handler (registered before main), and so
+ * before our destructor ends the stream, on every path through exit: return from main, exit() called
+ * inside the C library (error(), ...), and the program's own exit(). */
+static lt_main_fn lt_program_main;
+
+static void lt_note_exit_status(int status, void *unused) {
+    (void)unused;
+    atomic_store(&lt_exit_status, (uint64_t)(unsigned)status & 0xff);
+}
+
+static int lt_main_wrapper(int argc, char **argv, char **envp) {
+    on_exit(lt_note_exit_status, NULL);
+    return lt_program_main(argc, argv, envp);
+}
+
+int lt_replacement_libc_start_main(int (*main)(int, char **, char **), int argc, char **argv, void (*init)(void),
+                                   void (*fini)(void), void (*rtld_fini)(void), void *stack_end) {
+    if (!atomic_load(&lt_real_ready)) lt_init();
+    if (!atomic_load(&lt_real_ready)) lt_resolve_real();
+    lt_program_main = main;
+    return lt_real.start_main(lt_main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
 void lt_replacement_exit(int status) {

@@ -23,6 +23,7 @@ LT_EXPORT void exit(int status) { lt_replacement_exit(status); }
 LT_EXPORT void _exit(int status) { lt_replacement_exit_now(status); }
 LT_EXPORT void _Exit(int status) { lt_replacement_exit_now(status); }
 LT_EXPORT int dlclose(void *handle) { return lt_replacement_dlclose(handle); }
+LT_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv, void (*init)(void), void (*fini)(void), void (*rtld_fini)(void), void *stack_end) { return lt_replacement_libc_start_main(main, argc, argv, init, fini, rtld_fini, stack_end); }
 LT_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) { return lt_replacement_execve(path, argv, envp); }
 LT_EXPORT int execv(const char *path, char *const argv[]) { return lt_replacement_execv(path, argv); }
 LT_EXPORT int execvp(const char *file, char *const argv[]) { return lt_replacement_execvp(file, argv); }

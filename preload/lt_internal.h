@@ -196,6 +196,8 @@ void *lt_replacement_pvalloc(size_t size);
 void lt_replacement_exit_now(int status) __attribute__((noreturn));
 void lt_replacement_exit(int status) __attribute__((noreturn));
 int lt_replacement_dlclose(void *handle);
+int lt_replacement_libc_start_main(int (*main)(int, char **, char **), int argc, char **argv, void (*init)(void),
+                                   void (*fini)(void), void (*rtld_fini)(void), void *stack_end);
 
 /* ---- exec (lt_exec.c) ---- */
 

@@ -1,0 +1,121 @@
+/* Programs that do what the shim must survive. One mode per run:
+ *   hostile steal-fds FILE  closes every descriptor from 3 up (close_range), then puts FILE on every number from
+ *                           3 to 1023 (the shim's numbers included), leaks 7 x 100 B in leak_after_close, forks a
+ *                           child that leaks 3 x 100 B in child_after_close and writes to descriptors 4 and 900,
+ *                           writes to 4 itself, and returns 3 from main. FILE must then hold exactly what the
+ *                           program wrote: "child 4\nchild 900\nparent 4\n".
+ *   hostile truncate-ring   tries to truncate the shim's event ring (found in /proc/self/maps) to 0 bytes,
+ *                           prints "refused" or "truncated", then leaks 5 x 50 B in leak_after_truncate
+ *   hostile signal-leaks N  a SIGALRM handler leaks 24 B each time (leak_in_handler) while the main loop
+ *                           allocates and frees, until the handler has run N times; prints N
+ *   hostile forks N         forks N children that exit at once without allocating
+ *   hostile return N        returns N from main after leaking 8 B in leak_before_return */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void *volatile kept[200000];
+
+__attribute__((noinline)) static void leak_after_close(int i) { kept[i] = malloc(100); }
+__attribute__((noinline)) static void child_after_close(int i) { kept[100 + i] = malloc(100); }
+__attribute__((noinline)) static void leak_after_truncate(int i) { kept[i] = malloc(50); }
+__attribute__((noinline)) static void leak_before_return(void) { kept[0] = malloc(8); }
+
+static int write_text(int fd, const char *text) { return write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : 1; }
+
+static int steal_fds(const char *file) {
+    close_range(3, ~0U, 0);
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+    if (fd != 3) return 10;
+    for (int n = 4; n < 1024; n++) dup2(fd, n);
+    for (int i = 0; i < 7; i++) leak_after_close(i);
+    pid_t child = fork();
+    if (child == 0) {
+        for (int i = 0; i < 3; i++) child_after_close(i);
+        int failed = write_text(4, "child 4\n") | write_text(900, "child 900\n");
+        exit(failed ? 11 : 0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return 12;
+    if (write_text(4, "parent 4\n") != 0) return 13;
+    return 3;
+}
+
+static int truncate_ring(void) {
+    FILE *maps = fopen("/proc/self/maps", "r");
+    char line[512], range[128] = "";
+    while (maps && fgets(line, sizeof line, maps)) {
+        if (strstr(line, "memfd:leaktrack-ring") == NULL) continue;
+        sscanf(line, "%127s", range);
+        break;
+    }
+    if (maps) fclose(maps);
+    if (range[0] == '\0') return 20;
+    char path[256];
+    snprintf(path, sizeof path, "/proc/self/map_files/%s", range);
+    int fd = open(path, O_RDWR);
+    if (fd < 0) return 21;
+    int rc = ftruncate(fd, 0);
+    printf("%s\n", rc == 0 ? "truncated" : errno == EPERM ? "refused" : "failed");
+    fflush(stdout);
+    close(fd);
+    for (int i = 0; i < 5; i++) leak_after_truncate(i);
+    usleep(200000); /* the collector reads while we run */
+    return 0;
+}
+
+static volatile sig_atomic_t handled, wanted;
+
+/* Leaks exactly `wanted` blocks, however often the timer fires before it is switched off. */
+__attribute__((noinline)) static void leak_in_handler(int signal_number) {
+    (void)signal_number;
+    if (handled < wanted && handled < 200000) kept[handled++] = malloc(24);
+}
+
+static int signal_leaks(int count) {
+    wanted = count;
+    struct sigaction action = {0};
+    action.sa_handler = leak_in_handler;
+    sigaction(SIGALRM, &action, NULL);
+    struct itimerval timer = {{0, 200}, {0, 200}};
+    setitimer(ITIMER_REAL, &timer, NULL);
+    while (handled < wanted) {
+        void *p = malloc(64);
+        free(p);
+    }
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    printf("%d\n", (int)handled);
+    return 0;
+}
+
+static int forks(int count) {
+    for (int i = 0; i < count; i++) {
+        pid_t child = fork();
+        if (child == 0) _exit(0);
+        if (child < 0) return 30;
+        waitpid(child, NULL, 0);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    if (strcmp(argv[1], "steal-fds") == 0 && argc > 2) return steal_fds(argv[2]);
+    if (strcmp(argv[1], "truncate-ring") == 0) return truncate_ring();
+    if (strcmp(argv[1], "signal-leaks") == 0 && argc > 2) return signal_leaks(atoi(argv[2]));
+    if (strcmp(argv[1], "forks") == 0 && argc > 2) return forks(atoi(argv[2]));
+    if (strcmp(argv[1], "return") == 0 && argc > 2) {
+        leak_before_return();
+        return atoi(argv[2]);
+    }
+    return 2;
+}
