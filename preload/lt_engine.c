@@ -93,15 +93,22 @@ static void lt_resolve_real(void) {
     atomic_store_explicit(&lt_real_ready, 1, memory_order_release);
 }
 
+/* fork: the child gets a stream of its own. Its ring and its connection are made here, in the parent, so
+ * that the child only maps and announces them: no round trip to the collector per fork, and the collector
+ * has the child's connection in its queue before the parent can exit. */
 static void lt_fork_prepare(void) {
     if (atomic_load(&lt_state) != LT_ENABLED) return;
-    /* In bare mode the child connects to the collector this process starts: wait until it is there. */
-    if (!lt_self.internal) lt_writer_wait_attached();
+    uint8_t was_internal = lt_self.internal;
+    lt_self.internal = 1;
+    lt_link_prepare_fork();
+    lt_self.internal = was_internal;
     lt_modules_lock_for_fork();
 }
 
 static void lt_fork_parent(void) {
-    if (atomic_load(&lt_state) == LT_ENABLED) lt_modules_unlock_after_fork();
+    if (atomic_load(&lt_state) != LT_ENABLED) return;
+    lt_modules_unlock_after_fork();
+    lt_link_fork_parent();
 }
 
 static void lt_fork_child(void) {
@@ -110,23 +117,21 @@ static void lt_fork_child(void) {
         return;
     }
     lt_modules_unlock_after_fork();
-    lt_self.internal = 1; /* the writer's start-up allocations are the shim's, not the program's */
+    uint8_t was_internal = lt_self.internal;
+    lt_self.internal = 1; /* the link's start-up allocations are the shim's, not the program's */
     atomic_store(&lt_state, LT_INITIALISING);
-    /* A ring of its own: the parent's is shared with the parent's collector. */
-    if (lt_ring_init(lt_config.ring_log2) != 0) {
-        atomic_store(&lt_state, LT_DISABLED);
-        lt_self.internal = 0;
-        lt_diag("the fork child cannot map its event ring; it runs untracked", NULL);
-        return;
-    }
     lt_stacks_reset_after_fork();
     lt_modules_reset_after_fork();
     memset(&lt_counters, 0, sizeof lt_counters);
     atomic_store(&lt_exit_status, LT_EXIT_UNKNOWN);
     lt_pid = getpid();
-    atomic_store(&lt_state, LT_ENABLED);
-    if (lt_writer_start(1) != 0) lt_disable("the fork child cannot reach the collector; it runs untracked");
-    lt_self.internal = 0;
+    if (lt_link_fork_child() != 0) {
+        atomic_store(&lt_state, LT_DISABLED);
+        lt_diag("the fork child cannot reach the collector; it runs untracked", NULL);
+    } else {
+        atomic_store(&lt_state, LT_ENABLED);
+    }
+    lt_self.internal = was_internal;
 }
 
 static LT_NOINLINE void lt_init(void) {
@@ -142,9 +147,11 @@ static LT_NOINLINE void lt_init(void) {
         return;
     }
     uintptr_t lo, hi;
-    if (lt_ring_init(lt_config.ring_log2) != 0 || lt_stacks_init(lt_config.stack_slots) != 0 ||
+    int ring_fd = lt_ring_create(lt_config.ring_log2);
+    if (ring_fd < 0 || lt_ring_map(ring_fd, lt_config.ring_log2) != 0 || lt_stacks_init(lt_config.stack_slots) != 0 ||
         lt_unwind_init() != 0) {
-        lt_diag("cannot map the event buffers; the program runs untracked", NULL);
+        if (ring_fd >= 0) close(ring_fd);
+        lt_diag("cannot create the shared event ring (memfd_create, mmap); the program runs untracked", NULL);
         atomic_store(&lt_state, LT_DISABLED);
         lt_self.internal = 0;
         return;
@@ -154,7 +161,7 @@ static LT_NOINLINE void lt_init(void) {
     lt_signals_install();
     lt_pid = getpid();
     atomic_store(&lt_state, LT_ENABLED);
-    if (lt_writer_start(0) != 0) lt_disable(NULL); /* lt_writer_start said why */
+    if (lt_link_start(ring_fd) != 0) lt_disable(NULL); /* lt_link_start said why */
     lt_self.internal = 0;
 }
 
@@ -198,13 +205,9 @@ static void lt_stop(uint64_t exit_status, int vanishing) {
     if (!atomic_compare_exchange_strong(&lt_state, &expected, LT_STOPPING)) return;
     uint8_t was_internal = lt_self.internal;
     lt_self.internal = 1;
-    if (vanishing) {
-        lt_writer_wait_attached();
-        lt_publish_final(exit_status);
-    } else {
-        uint64_t end = lt_publish_final(exit_status);
-        if (end != UINT64_MAX) lt_writer_finish(end);
-    }
+    /* Vanishing (exec, a fatal signal): the collector holds the ring's memfd (or has it queued with HELLO)
+     * and reads the rest from its own mapping; nothing to wait for. */
+    if (lt_publish_final(exit_status) != UINT64_MAX && !vanishing) lt_link_finish();
     expected = LT_STOPPING;
     atomic_compare_exchange_strong(&lt_state, &expected, LT_DISABLED);
     lt_self.internal = was_internal;

@@ -11,7 +11,9 @@
  *   lt_stacks.c     stack capture and the lock-free table that turns stacks into ids
  *   lt_unwind.c     the fast unwinder (cached .eh_frame rules), with libunwind as its fallback
  *   lt_modules.c    module map snapshots (dl_iterate_phdr)
- *   lt_writer.c     the helper thread: connection, collector start-up, memory samples, end of stream
+ *   lt_fds.c        the shim's own descriptors, moved out of the program's way and checked before use
+ *   lt_spawn.c      bare mode: starting a collector of our own
+ *   lt_writer.c     the link to the collector: HELLO, the helper thread (samples, liveness), end of stream
  *   lt_engine.c     lifecycle state machine and the replacement_* allocator functions
  *   lt_exec.c       the exec family: end this image's stream before it is replaced
  *   lt_signals.c    fatal signals: end the stream, then die of the same signal
@@ -65,24 +67,41 @@ void *lt_bootstrap_alloc(size_t size, size_t alignment);
 int lt_bootstrap_owns(const void *ptr);
 size_t lt_bootstrap_size(const void *ptr);
 
+/* ---- the shim's own descriptors (lt_fds.c) ---- */
+
+/* A descriptor the shim keeps, with the identity of its file: the program may close the number and reuse it. */
+struct lt_owned_fd {
+    int fd;
+    uint64_t dev, ino;
+};
+/* Moves fd to a high number (close-on-exec) and remembers its file; 0 on success (fd is closed on failure). */
+int lt_fd_adopt(int fd, struct lt_owned_fd *owned);
+/* Whether owned->fd is still the file the shim adopted. */
+int lt_fd_ours(const struct lt_owned_fd *owned);
+/* Closes it if it is still ours (never the program's file on the same number), and forgets it. */
+void lt_fd_release(struct lt_owned_fd *owned);
+
 /* ---- ring (lt_ring.c) ---- */
 
 /* The ring lives in shared memory (see leaktrack_wire.h); these point into the mapping. */
 struct lt_ring {
     _Atomic uint64_t *write; /* next position to claim (words) */
     _Atomic uint64_t *read;  /* first position the collector has not consumed */
+    _Atomic uint64_t *collector_state; /* LT_ACK_HELLO, LT_ACK_DONE: written by the collector */
+    _Atomic uint64_t *collector_pid;
     _Atomic uint64_t *words;
     uint64_t mask;
     uint32_t log2;
-    int fd;                  /* the memfd, sent to the collector with HELLO */
     void *map;
     size_t map_size;
 };
 
 extern struct lt_ring lt_ring;
 
-/* Maps a new shared ring of 2^log2 words (replacing any previous one, e.g. the parent's in a fork child). */
-int lt_ring_init(uint32_t log2);
+/* A new sealed memfd of the size a ring of 2^log2 words needs; -1 on failure. */
+int lt_ring_create(uint32_t log2);
+/* Maps that memfd as the ring (replacing any previous one, e.g. the parent's in a fork child). */
+int lt_ring_map(int fd, uint32_t log2);
 /* Claims `words` words only if they are free now; UINT64_MAX otherwise. Never waits. */
 uint64_t lt_ring_try_claim(uint32_t words);
 /* Claims `words` consecutive words, waiting while the ring is full. Returns the position, or UINT64_MAX if
@@ -131,14 +150,27 @@ int lt_modules_object_range(const void *address, uintptr_t *lo, uintptr_t *hi);
 /* Writes the main executable's path into buf (NUL-terminated); returns its length. */
 uint32_t lt_executable_path(char *buf, uint32_t size);
 
-/* ---- writer (lt_writer.c) ---- */
+/* ---- bare mode: a collector of our own (lt_spawn.c) ---- */
 
-/* Starts the writer thread. `forked` is set in a fork child, which connects synchronously. */
-int lt_writer_start(int forked);
-/* Waits until the collector has consumed everything up to `end_pos`, then ends the stream. */
-void lt_writer_finish(uint64_t end_pos);
-/* Waits (bounded) until the collector has answered HELLO, i.e. holds the ring's mapping, or tracking gave up. */
-void lt_writer_wait_attached(void);
+/* Starts `leaktrack collect` on a new private socket, whose path goes to `path`, and returns a connection to
+ * it (the connection waits in the listener's backlog until the collector runs); -1 (said why) on failure. */
+int lt_spawn_collector(char *path, size_t size);
+
+/* ---- the link to the collector (lt_writer.c) ---- */
+
+/* Connects (LEAKTRACK_SOCKET, or a collector started here), sends HELLO with the ring's memfd `ring_fd`
+ * (which it closes) and starts the helper thread. The memfd travels in the socket's queue, so every record
+ * published from now on reaches the collector whatever happens to this process. 0, or -1 (said why). */
+int lt_link_start(int ring_fd);
+/* fork: the parent prepares the child's ring and connection (prepare), the parent drops them (parent), the
+ * child maps and announces them (child: 0, or -1 if the child must run untracked). */
+void lt_link_prepare_fork(void);
+void lt_link_fork_parent(void);
+int lt_link_fork_child(void);
+/* After FINAL: wakes the collector and waits (bounded) until it has stored the trace. */
+void lt_link_finish(void);
+/* Whether the collector is known to have stopped reading (lost connection, stuck ring). */
+void lt_link_collector_lost(void);
 
 /* ---- engine (lt_engine.c) ---- */
 

@@ -24,7 +24,6 @@
  */
 #include <fcntl.h>
 #include <sched.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -36,51 +35,40 @@ struct lt_ring lt_ring;
 /* After this long with no progress from the collector, the ring is considered stuck and tracking stops. */
 #define LT_RING_STUCK_NS (30ull * 1000000000ull)
 
-/* A memfd, or where that is not allowed (old kernels, seccomp), an unlinked file in /dev/shm or /tmp. */
-static int lt_ring_file(void) {
-    int fd = memfd_create("leaktrack-ring", MFD_CLOEXEC);
-    if (fd >= 0) return fd;
-    static const char *const dirs[] = {"/dev/shm/leaktrack-XXXXXX", "/tmp/leaktrack-ring-XXXXXX"};
-    for (unsigned i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        char name[64];
-        strcpy(name, dirs[i]);
-        fd = mkostemp(name, O_CLOEXEC);
-        if (fd >= 0) {
-            unlink(name);
-            return fd;
-        }
+int lt_ring_create(uint32_t log2) {
+    size_t size = LT_RING_HEADER_BYTES + (UINT64_C(8) << log2);
+    int fd = memfd_create("leaktrack-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return -1;
+    /* Sealed at its size: a program that truncates the ring (by mistake or on purpose) gets EPERM instead of
+     * killing the collector, which maps the same memory, with SIGBUS. The collector refuses unsealed rings. */
+    if (ftruncate(fd, (off_t)size) != 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        close(fd);
+        return -1;
     }
-    return -1;
+    return fd;
 }
 
-int lt_ring_init(uint32_t log2) {
+int lt_ring_map(int fd, uint32_t log2) {
     uint64_t words = UINT64_C(1) << log2;
     size_t size = LT_RING_HEADER_BYTES + words * 8;
-    int fd = lt_ring_file();
-    if (fd < 0) return -1;
-    if (ftruncate(fd, (off_t)size) != 0) {
-        close(fd);
-        return -1;
-    }
     unsigned char *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED) {
-        close(fd);
-        return -1;
-    }
+    if (map == MAP_FAILED) return -1;
     /* A fork child replaces the parent's ring, which it must not write into any more. */
     if (lt_ring.map != NULL) munmap(lt_ring.map, lt_ring.map_size);
-    if (lt_ring.fd >= 0 && lt_ring.map != NULL) close(lt_ring.fd);
     memcpy(map, LT_RING_MAGIC, sizeof LT_RING_MAGIC);
     lt_ring.map = map;
     lt_ring.map_size = size;
-    lt_ring.fd = fd;
     lt_ring.log2 = log2;
     lt_ring.write = (_Atomic uint64_t *)(map + LT_RING_OFFSET_WRITE);
     lt_ring.read = (_Atomic uint64_t *)(map + LT_RING_OFFSET_READ);
+    lt_ring.collector_state = (_Atomic uint64_t *)(map + LT_RING_OFFSET_COLLECTOR_STATE);
+    lt_ring.collector_pid = (_Atomic uint64_t *)(map + LT_RING_OFFSET_COLLECTOR_PID);
     lt_ring.words = (_Atomic uint64_t *)(map + LT_RING_HEADER_BYTES);
     lt_ring.mask = words - 1;
     atomic_store(lt_ring.write, 0);
     atomic_store(lt_ring.read, 0);
+    atomic_store(lt_ring.collector_state, 0);
+    atomic_store(lt_ring.collector_pid, 0);
     return 0;
 }
 
@@ -102,6 +90,7 @@ static LT_NOINLINE uint64_t lt_ring_wait_for_space(uint64_t pos, uint32_t words)
         } else {
             if (since == 0) since = lt_monotonic_ns();
             if (lt_monotonic_ns() - since > LT_RING_STUCK_NS) {
+                lt_link_collector_lost();
                 lt_disable("the collector stopped reading for 30 s; the program continues untracked");
                 return UINT64_MAX;
             }

@@ -1,10 +1,15 @@
 #define _GNU_SOURCE
 #include "leaktrack_system.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 int lt_accept_cloexec(int listener) { return accept4(listener, NULL, NULL, SOCK_CLOEXEC); }
@@ -41,6 +46,66 @@ long lt_receive(int fd, void *buffer, size_t size, int *received_fd) {
         }
     }
     return got;
+}
+
+int lt_ring_is_sealed(int fd) {
+    int seals = fcntl(fd, F_GET_SEALS);
+    return seals >= 0 && (seals & F_SEAL_SHRINK) != 0;
+}
+
+/* Scans /proc/PID/maps line by line (in a fixed buffer: a process can have a million mappings) for a
+ * mapping of the file with this device and inode. */
+int lt_process_maps_file(int pid, uint64_t dev, uint64_t ino) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/maps", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char wanted_dev[32], wanted_ino[32];
+    snprintf(wanted_dev, sizeof wanted_dev, "%02x:%02x", major((dev_t)dev), minor((dev_t)dev));
+    snprintf(wanted_ino, sizeof wanted_ino, "%llu", (unsigned long long)ino);
+    size_t dev_len = strlen(wanted_dev), ino_len = strlen(wanted_ino);
+    static __thread char buffer[65536];
+    size_t used = 0;
+    int found = 0, failed = 0;
+    for (;;) {
+        ssize_t got = read(fd, buffer + used, sizeof buffer - used);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) failed = 1;
+        if (got <= 0) break;
+        used += (size_t)got;
+        size_t start = 0;
+        for (;;) {
+            char *newline = memchr(buffer + start, '\n', used - start);
+            if (newline == NULL) break;
+            /* address perms offset dev inode [path] */
+            char *field = buffer + start;
+            for (int skip = 0; skip < 3 && field < newline; skip++) {
+                field = memchr(field, ' ', (size_t)(newline - field));
+                if (field == NULL) break;
+                field++;
+            }
+            if (field != NULL && field + dev_len + 1 + ino_len <= newline && memcmp(field, wanted_dev, dev_len) == 0 &&
+                field[dev_len] == ' ' && memcmp(field + dev_len + 1, wanted_ino, ino_len) == 0 &&
+                (field + dev_len + 1 + ino_len == newline || field[dev_len + 1 + ino_len] == ' '))
+                found = 1;
+            start = (size_t)(newline - buffer) + 1;
+        }
+        if (found) break;
+        if (start == 0 && used == sizeof buffer) used = 0; /* a line longer than the buffer: not ours */
+        memmove(buffer, buffer + start, used - start);
+        used -= start;
+    }
+    close(fd);
+    if (found) return 1;
+    return failed ? -1 : 0;
+}
+
+int lt_file_identity(int fd, uint64_t *dev, uint64_t *ino) {
+    struct stat status;
+    if (fstat(fd, &status) != 0) return -1;
+    *dev = (uint64_t)status.st_dev;
+    *ino = (uint64_t)status.st_ino;
+    return 0;
 }
 
 /* The consumer side of the shared ring's protocol (the producer side is preload/lt_ring.c). */

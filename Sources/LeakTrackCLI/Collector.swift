@@ -1,4 +1,5 @@
 import CLeakTrackSystem
+import CLeakTrackWire
 import Foundation
 import LeakTrackCore
 import LeakTrackSymbolize
@@ -135,41 +136,24 @@ final class Collector {
             } else {
                 do {
                     ring = try SharedRing(fd: ringDescriptor, log2: hello.ringLog2)
-                    var ack = UInt8(ascii: "H")
-                    _ = write(fd, &ack, 1)
+                    acknowledge(ring!, LT_ACK_HELLO.rawValue, on: fd)
                 } catch {
                     failure = "\(decoder.name): \(error)"
                 }
             }
         }
+        // Every way out tells the shim we are done with its stream: a process waiting at exit must never wait
+        // for nothing (bare mode: only once the trace is stored, so it exists when the program has exited).
+        defer { if let ring, acknowledgeAfterWriting { acknowledge(ring, LT_ACK_DONE.rawValue, on: fd) } }
 
         // 2. The records, straight from the shared ring, until FINAL or until the process has gone.
-        var done = UInt8(ascii: "D")
-        if let ring, failure == nil {
-            var idle: Int32 = 0
-            var ended = false
+        if let ring, let hello = decoder.hello, failure == nil {
             do {
-                while !decoder.sawFinal {
-                    let consumed = try ring.drain { try decoder.feed($0, into: session) }
-                    // Asked to stop (SIGTERM): store what has arrived; the program goes on untracked.
-                    if lt_stop_requested() != 0 { break }
-                    if consumed > 0 {
-                        idle = 0
-                        continue
-                    }
-                    if ended { break }
-                    // Nothing new: sleep on the socket, which wakes us when the process goes away.
-                    idle = min(max(idle * 2, 1), 8)
-                    var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                    if poll(&poller, 1, idle) > 0 {
-                        var byte: UInt8 = 0
-                        if recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) <= 0 && errno != EAGAIN { ended = true }
-                    }
-                }
+                try drain(ring, of: hello, socket: fd, into: session, decoder: &decoder)
             } catch {
                 failure = "\(error)"
             }
-            if decoder.sawFinal && !acknowledgeAfterWriting { _ = write(fd, &done, 1) }
+            if decoder.sawFinal && !acknowledgeAfterWriting { acknowledge(ring, LT_ACK_DONE.rawValue, on: fd) }
         }
         // A process that connected and exec'd or exited before saying anything (typically a fork child that
         // exec'd at once) leaves nothing to report.
@@ -206,7 +190,53 @@ final class Collector {
                                started: hello.monotonicNanoseconds))
             lock.unlock()
         }
-        if acknowledgeAfterWriting { _ = write(fd, &done, 1) }
+    }
+
+    /// Sets the ring's collector-state word (what the shim waits on), then wakes the shim with the same byte
+    /// on the socket.
+    private func acknowledge(_ ring: SharedRing, _ state: UInt32, on fd: Int32) {
+        ring.announce(state)
+        var byte = UInt8(truncatingIfNeeded: state)
+        _ = send(fd, &byte, 1, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+    }
+
+    /// Reads the ring until FINAL, or until the process has gone. The socket only wakes us up: a closed socket
+    /// ends the stream only if the process no longer maps its ring (it died or exec'd), since a program may
+    /// close the shim's descriptors and go on allocating.
+    private func drain(_ ring: SharedRing, of hello: Hello, socket fd: Int32, into session: Session,
+                       decoder: inout StreamDecoder) throws {
+        var idle: Int32 = 0
+        var ended = false
+        var socketOpen = true
+        var nextCheck: UInt64 = 0
+        while !decoder.sawFinal {
+            let consumed = try ring.drain { try decoder.feed($0, into: session) }
+            // Asked to stop (SIGTERM): store what has arrived; the program goes on untracked.
+            if lt_stop_requested() != 0 { return }
+            if consumed > 0 {
+                idle = 0
+                continue
+            }
+            if ended { return }
+            // Nothing new: sleep on the socket, which wakes us when the process goes away or sends FINAL.
+            idle = min(max(idle * 2, 1), 8)
+            if socketOpen {
+                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&poller, 1, idle) > 0 else { continue }
+                var bytes = (UInt64(0), UInt64(0))
+                let got = withUnsafeMutableBytes(of: &bytes) { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                if got > 0 || (got < 0 && (errno == EAGAIN || errno == EINTR)) { continue }
+                socketOpen = false
+                ended = ring.isMapped(byProcess: hello.pid) != true
+            } else {
+                usleep(UInt32(idle) * 1000)
+                let now = monotonicNanoseconds()
+                if now >= nextCheck {
+                    nextCheck = now + 100_000_000
+                    ended = ring.isMapped(byProcess: hello.pid) != true
+                }
+            }
+        }
     }
 
     /// Writes the trace under the first free name: a pid that exec'd the same program again, or a trace left

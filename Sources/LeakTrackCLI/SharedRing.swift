@@ -29,16 +29,43 @@ final class SharedRing {
         }
         capacity = 1 << UInt64(log2)
         mapSize = Int(LT_RING_HEADER_BYTES) + Int(capacity) * 8
+        // Sealed first, then sized: once sealed it cannot shrink under our mapping, so the size checked here
+        // holds for as long as we read it (an unsealed file could be truncated and kill us with SIGBUS).
+        guard lt_ring_is_sealed(fd) != 0 else {
+            throw LeakTrackError.usage("the shim's ring is not a memfd sealed against shrinking; refusing it")
+        }
         var status = stat()
-        guard fstat(fd, &status) == 0, status.st_size >= mapSize else {
+        guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, status.st_size >= mapSize else {
             throw LeakTrackError.usage("the shim's ring is smaller than it announced")
         }
         guard let map = mmap(nil, mapSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), map != MAP_FAILED else {
             throw LeakTrackError.system(call: "mmap", errno: errno)
         }
         self.map = map
+        device = UInt64(status.st_dev)
+        inode = UInt64(status.st_ino)
         words = map + Int(LT_RING_HEADER_BYTES)
         copy = .allocate(byteCount: Int(SharedRing.batchWords) * 8, alignment: 8)
+        lt_shared_store(map, Int(LT_RING_OFFSET_COLLECTOR_PID), UInt64(getpid()))
+    }
+
+    /// The memfd's identity, to find it in the traced process's /proc/PID/maps.
+    let device: UInt64
+    let inode: UInt64
+
+    /// Tells the shim how far we are (LT_ACK_HELLO, LT_ACK_DONE): the word it waits on.
+    func announce(_ state: UInt32) {
+        lt_shared_store(map, Int(LT_RING_OFFSET_COLLECTOR_STATE), UInt64(state))
+    }
+
+    /// Whether `pid` still maps this ring: its stream goes on even when its socket has closed (a program can
+    /// close the shim's descriptors). nil: its maps cannot be read.
+    func isMapped(byProcess pid: UInt32) -> Bool? {
+        switch lt_process_maps_file(Int32(bitPattern: pid), device, inode) {
+        case 1: return true
+        case 0: return false
+        default: return nil
+        }
     }
 
     deinit {

@@ -24,7 +24,7 @@ final class CollectorFaultTests: EndToEndTestCase {
         var collector: Int32?
         for _ in 0..<100 where collector == nil {
             usleep(20_000)
-            let found = try harness.run(["pgrep", "-f", "--", "collect .*--output-dir \(harness.directory)"])
+            let found = try harness.run(["pgrep", "-f", "--", "collect .*--output-dir=\(harness.directory)"])
             collector = found.stdout.split(separator: "\n").first.flatMap { Int32($0) }
         }
         let pid = try XCTUnwrap(collector, "the shim never started its collector")

@@ -79,10 +79,12 @@ struct Harness {
             stderr: String(decoding: errData.value, as: UTF8.self))
     }
 
-    /// Compiles C sources from the fixtures folder into the test directory.
+    /// Compiles C sources from the fixtures folder into the test directory (with the wire header on the
+    /// include path, for fixtures that speak the protocol themselves).
     func compile(_ sources: [String], output: String, flags: [String] = []) throws {
         let result = try run(
-            ["cc", "-g", "-O0", "-Wno-alloc-size-larger-than", "-o", directory + "/" + output]
+            ["cc", "-g", "-O0", "-Wno-alloc-size-larger-than", "-I", Harness.packageRoot + "/Sources/CLeakTrackWire/include",
+             "-o", directory + "/" + output]
                 + sources.map { Harness.fixtures + "/" + $0 } + flags)
         guard result.status == 0 else { throw HarnessError("cc failed for \(sources): \(result.stderr)") }
     }

@@ -31,11 +31,104 @@ final class HostileProgramTests: EndToEndTestCase {
         XCTAssertEqual(process(child)["complete"] as? Bool, true)
     }
 
+    func testAProgramThatClosesAndReusesTheShimsDescriptorsKeepsItsFilesAndItsTrace() throws {
+        let file = harness.path("own.txt")
+        let result = try within(15, "record") {
+            try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "steal-fds", file],
+                            environment: ["LEAKTRACK_EXIT_TIMEOUT": "60"])
+        }
+        XCTAssertEqual(result.status, 3, result.stderr)
+        XCTAssertFalse(result.stderr.contains("did not confirm"), result.stderr)
+        // Nothing of the shim's went into the program's file, and every write of the program's arrived.
+        XCTAssertEqual(try String(contentsOfFile: file), "child 4\nchild 900\nparent 4\n")
+        let children = try harness.traces(of: "hostile")
+        XCTAssertEqual(children.count, 1, "\(children)")
+        checkStealFdsTraces(parent: try harness.reportJSON(harness.path("out.trace")),
+                            child: try harness.reportJSON(harness.path(try XCTUnwrap(children.first))))
+    }
+
+    func testTheSameUnderBarePreload() throws {
+        let file = harness.path("own.txt")
+        let result = try within(15, "the bare run") {
+            try harness.run([hostile, "steal-fds", file],
+                            environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1", "LEAKTRACK_EXIT_TIMEOUT": "60"])
+        }
+        XCTAssertEqual(result.status, 3, result.stderr)
+        XCTAssertEqual(result.stderr, "")
+        XCTAssertEqual(try String(contentsOfFile: file), "child 4\nchild 900\nparent 4\n")
+        var reports: [[String: Any]] = []
+        for name in try harness.traces(of: "hostile") { reports.append(try harness.reportJSON(harness.path(name))) }
+        XCTAssertEqual(reports.count, 2)
+        let parent = try XCTUnwrap(reports.first { process($0)["exitStatus"] as? Int == 3 })
+        let child = try XCTUnwrap(reports.first { process($0)["exitStatus"] as? Int == 0 })
+        checkStealFdsTraces(parent: parent, child: child)
+    }
+
+    func testAShellThatRedirectsOntoLowDescriptorsIsNotSlowedDown() throws {
+        // bash's `exec 4>&2` used to land on the shim's socket: the program then waited the whole exit timeout.
+        let script = "exec 4>&2; exec 5>&2; exec 6>/dev/null; echo hi"
+        let recorded = try within(15, "record") {
+            try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", "bash", "-c", script],
+                            environment: ["LEAKTRACK_EXIT_TIMEOUT": "60"])
+        }
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        XCTAssertEqual(recorded.stdout, "hi\n")
+        XCTAssertEqual(process(try harness.reportJSON(harness.path("out.trace")))["complete"] as? Bool, true)
+        let bare = try within(15, "the bare run") {
+            try harness.run(["bash", "-c", script],
+                            environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1", "LEAKTRACK_EXIT_TIMEOUT": "60"])
+        }
+        XCTAssertEqual(bare.status, 0, bare.stderr)
+        XCTAssertEqual(bare.stdout, "hi\n")
+        XCTAssertEqual(bare.stderr, "")
+    }
+
+    func testTheGateFindsLeaksMadeAfterCloseRange() throws {
+        let result = try harness.run([harness.leaktrack, "check", "--", hostile, "steal-fds", harness.path("own.txt")])
+        XCTAssertEqual(result.status, 1, result.stdout + result.stderr)
+        XCTAssertTrue(result.stdout.contains("700 B in 7 allocations at leak_after_close [hostile]"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("300 B in 3 allocations at child_after_close [hostile]"), result.stdout)
+    }
+
+    func testTruncatingTheRingIsRefusedAndTheTraceIsExact() throws {
+        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "truncate-ring"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "refused\n")
+        let report = try harness.reportJSON(harness.path("out.trace"))
+        XCTAssertEqual(Leak.callSites(report), [Leak(function: "leak_after_truncate", module: "hostile", bytes: 250, count: 5)])
+        XCTAssertEqual(process(report)["complete"] as? Bool, true)
+    }
+
+    func testForkChildrenThatNeverAllocateCostLittleAndSayNothing() throws {
+        let bare = try within(8, "200 forks under the bare preload") {
+            try harness.run([hostile, "forks", "200"], environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"])
+        }
+        XCTAssertEqual(bare.status, 0, bare.stderr)
+        XCTAssertEqual(bare.stderr, "")
+        let recorded = try within(8, "200 forks under record") {
+            try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "forks", "200"])
+        }
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        XCTAssertEqual(recorded.stderr.split(separator: "\n").filter { $0.contains("did not") || $0.contains("untracked") }, [])
+        // Only the parent's trace: children that allocated nothing leave none.
+        XCTAssertEqual(try harness.traces(of: "hostile").count, 1)
+    }
+
     func testReturningFromMainRecordsTheExitStatus() throws {
         let recorded = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "return", "4"])
         XCTAssertEqual(recorded.status, 4, recorded.stderr)
         let report = try harness.reportJSON(harness.path("out.trace"))
         XCTAssertEqual(process(report)["exitStatus"] as? Int, 4)
         XCTAssertEqual(Leak.callSites(report), [Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)])
+    }
+
+    func testAnOutputDirectoryThatLooksLikeAFlag() throws {
+        try FileManager.default.createDirectory(atPath: harness.path("-h"), withIntermediateDirectories: false)
+        let result = try harness.run([hostile, "return", "0"],
+                                     environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_OUTPUT_DIR": "-h"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("leaktrack: writing trace to \(harness.directory)/-h/leaktrack.hostile."), result.stderr)
+        let traces = try FileManager.default.contentsOfDirectory(atPath: harness.path("-h")).filter { $0.hasPrefix("leaktrack.hostile.") }
+        XCTAssertEqual(traces.count, 1, "\(traces); \(result.stderr)")
     }
 }

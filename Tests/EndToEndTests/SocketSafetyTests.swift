@@ -19,4 +19,15 @@ final class SocketSafetyTests: EndToEndTestCase {
         XCTAssertEqual(Leak.callSites(report), [Leak(function: "after_garbage", module: "peer", bytes: 123, count: 1)])
         XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true)
     }
+
+    func testARingThatCanShrinkIsRefusedAndTheProgramsTraceIsIntact() throws {
+        // Mapped, a ring truncated under the collector would kill it (and every process's trace) with SIGBUS.
+        try harness.compile(["peer.c"], output: "peer")
+        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", harness.path("peer"), "unsealed"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("not a memfd sealed against shrinking; refusing it"), result.stderr)
+        let report = try harness.reportJSON(harness.path("out.trace"))
+        XCTAssertEqual(Leak.callSites(report), [Leak(function: "after_garbage", module: "peer", bytes: 123, count: 1)])
+        XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true)
+    }
 }

@@ -122,6 +122,11 @@ _Static_assert(sizeof(struct lt_hello) == 64, "lt_hello layout");
 #define LT_RING_HEADER_BYTES 4096u
 #define LT_RING_OFFSET_WRITE 64u  /* uint64: next position producers will claim */
 #define LT_RING_OFFSET_READ 128u  /* uint64: first position the collector has not consumed */
+/* uint64, written by the collector: LT_ACK_HELLO once it has mapped the ring, LT_ACK_DONE once it has read
+ * FINAL (and, in bare mode, stored the trace). The shim waits on this word, not on the socket, so a program
+ * that closes or replaces the shim's socket cannot make it hang or lose its trace. */
+#define LT_RING_OFFSET_COLLECTOR_STATE 192u
+#define LT_RING_OFFSET_COLLECTOR_PID 256u /* uint64: the collector's pid, so the shim can tell it is gone */
 #define LT_RING_MIN_LOG2 13u      /* 64 KiB */
 #define LT_RING_MAX_LOG2 27u      /* 1 GiB */
 
@@ -221,8 +226,13 @@ _Static_assert(sizeof(struct lt_final) == 64, "lt_final layout");
 
 #define LT_EXIT_UNKNOWN UINT64_MAX
 
-/* Bytes the collector sends back to the shim on the same socket. */
-#define LT_ACK_HELLO 'H' /* the collector accepted the stream */
-#define LT_ACK_DONE 'D'  /* the collector has stored everything up to FINAL; the shim may let the process end */
+/* What the collector says back: the value of the ring's collector-state word, also sent as one byte on the
+ * socket to wake the shim up. The shim sends LT_WAKE after FINAL so the collector need not wait for its next
+ * poll. */
+enum lt_link_byte {
+    LT_ACK_HELLO = 'H', /* the collector accepted the stream */
+    LT_ACK_DONE = 'D',  /* the collector has stored everything up to FINAL; the shim may let the process end */
+    LT_WAKE = 'F',      /* shim to collector: FINAL is in the ring */
+};
 
 #endif /* LEAKTRACK_WIRE_H */

@@ -1,8 +1,13 @@
 /* Run under `leaktrack record`: looks at the collector's socket from inside the traced program.
  *   peer modes    prints the permissions of the socket's directory and of the socket
  *   peer garbage  opens a second connection, sends bytes that are no leaktrack stream, then leaks 123 bytes
- *                 from after_garbage() on its own, real connection */
+ *                 from after_garbage() on its own, real connection
+ *   peer unsealed opens a second connection with a well-formed HELLO whose ring is a memfd without seals,
+ *                 truncates that ring to 0 bytes (which would kill a collector that mapped it with SIGBUS), then
+ *                 leaks 123 bytes from after_garbage() on its own connection */
+#define _GNU_SOURCE
 #include <libgen.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +15,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "leaktrack_wire.h"
 
 static void *volatile keep;
 __attribute__((noinline)) static void after_garbage(void) { keep = malloc(123); }
@@ -29,6 +36,34 @@ int main(int argc, char **argv) {
     struct sockaddr_un address = {.sun_family = AF_UNIX};
     snprintf(address.sun_path, sizeof address.sun_path, "%s", path);
     if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) return 4;
+    if (strcmp(argv[1], "unsealed") == 0) {
+        int ring = memfd_create("hostile-ring", MFD_CLOEXEC);
+        if (ring < 0 || ftruncate(ring, LT_RING_HEADER_BYTES + (8u << LT_RING_MIN_LOG2)) != 0) return 6;
+        struct lt_hello hello = {.header = lt_header_make(LT_REC_HELLO, sizeof hello / 8, 0), .version = LT_WIRE_VERSION,
+                                 .pointer_size = 8, .little_endian = 1, .pid = (uint32_t)getpid(),
+                                 .ring_log2 = LT_RING_MIN_LOG2};
+        memcpy(hello.magic, LT_WIRE_MAGIC, LT_WIRE_MAGIC_SIZE);
+        union {
+            char buffer[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } control = {0};
+        struct iovec iov = {.iov_base = &hello, .iov_len = sizeof hello};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer,
+                             .msg_controllen = sizeof control.buffer};
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &ring, sizeof ring);
+        if (sendmsg(fd, &msg, 0) != (ssize_t)sizeof hello) return 7;
+        usleep(100000);
+        if (ftruncate(ring, 0) != 0) return 8;
+        usleep(200000);
+        close(ring);
+        close(fd);
+        after_garbage();
+        return 0;
+    }
     static const char garbage[] = "GET / HTTP/1.1\r\nHost: not-a-leaktrack-stream\r\n\r\n0123456789abcdef0123456789";
     if (write(fd, garbage, sizeof garbage) < 0) return 5;
     close(fd);
