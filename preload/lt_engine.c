@@ -11,9 +11,9 @@
  * *before* the real free (so the address cannot be handed out again ahead of its own free). No lock, no
  * system call, no allocation.
  *
- * Re-entrancy: the per-thread `busy` flag is set while a hook runs. libunwind allocates on its first use in
- * a thread; such nested allocations are still recorded (with LT_NO_STACK), and so are their frees, so the
- * books always balance.
+ * Re-entrancy (see struct lt_thread): the shim's own nested allocations (libunwind's, on its first use in a
+ * thread) are still recorded, with LT_NO_STACK, and so are their frees, so the books always balance; a signal
+ * handler that allocates while a hook runs gets a stack of its own.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -57,11 +57,12 @@ struct lt_real_functions {
 static struct lt_real_functions lt_real;
 static _Atomic int lt_real_ready;
 
-/* How a hook proceeds. */
+/* How a hook proceeds. LT_LEVEL_0 + n: record with a stack, at nesting level n (a signal handler's
+ * allocation interrupting a hook is level 1). */
 enum lt_mode {
-    LT_UNTRACKED = 0, /* pass through: not initialised yet, stopped, or the writer thread */
-    LT_OUTER = 1,     /* record with a stack */
-    LT_NESTED = 2,    /* called from inside the shim (libunwind): record without a stack */
+    LT_UNTRACKED = 0, /* pass through: not initialised yet, stopped, or the helper thread */
+    LT_NESTED = 1,    /* called from inside the shim (libunwind): record without a stack */
+    LT_LEVEL_0 = 2,
 };
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -269,34 +270,45 @@ void lt_replacement_exit(int status) {
 /* ---------------------------------------------------------------------------------------------------- */
 /* recording */
 
+static inline int lt_enter_tracked(struct lt_thread *self, const void *frame) {
+    if (LT_UNLIKELY(self->critical)) return LT_NESTED;
+    unsigned level = self->depth;
+    if (LT_UNLIKELY(level >= LT_MAX_NESTING)) return LT_NESTED;
+    self->depth = (uint8_t)(level + 1);
+    /* A signal handler on this thread sees depth raised before the frame slot is used. */
+    atomic_signal_fence(memory_order_seq_cst);
+    self->hook_frame[level] = frame;
+    return LT_LEVEL_0 + (int)level;
+}
+
 static LT_NOINLINE int lt_enter_slow(const void *frame) {
     if (atomic_load(&lt_state) == LT_UNINITIALISED) lt_init();
     if (atomic_load(&lt_state) != LT_ENABLED || lt_self.internal) return LT_UNTRACKED;
-    if (lt_self.busy) return LT_NESTED;
-    lt_self.busy = 1;
-    lt_self.hook_frame = frame;
-    return LT_OUTER;
+    return lt_enter_tracked(&lt_self, frame);
 }
 
 static inline int lt_enter_at(const void *frame) {
     if (LT_UNLIKELY(atomic_load_explicit(&lt_state, memory_order_relaxed) != LT_ENABLED)) return lt_enter_slow(frame);
     struct lt_thread *self = &lt_self;
     if (LT_UNLIKELY(self->internal)) return LT_UNTRACKED;
-    if (LT_UNLIKELY(self->busy)) return LT_NESTED;
-    self->busy = 1;
-    self->hook_frame = frame;
-    return LT_OUTER;
+    return lt_enter_tracked(self, frame);
 }
 
 /* In a replacement function: its frame (the shim is built with frame pointers) is where unwinding starts. */
 #define lt_enter() lt_enter_at(__builtin_frame_address(0))
 
 static inline void lt_leave(int mode) {
-    if (mode == LT_OUTER) lt_self.busy = 0;
+    if (mode >= LT_LEVEL_0) {
+        atomic_signal_fence(memory_order_seq_cst);
+        lt_self.depth = (uint8_t)(mode - LT_LEVEL_0);
+    }
 }
 
 static uint32_t lt_stack_for(int mode) {
-    if (mode == LT_OUTER) return lt_stack_capture_id(lt_self.hook_frame);
+    if (mode >= LT_LEVEL_0) {
+        unsigned level = (unsigned)(mode - LT_LEVEL_0);
+        return lt_stack_capture_id(lt_self.hook_frame[level], level);
+    }
     atomic_fetch_add_explicit(&lt_counters.no_stack, 1, memory_order_relaxed);
     return LT_NO_STACK;
 }

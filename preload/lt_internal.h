@@ -122,9 +122,9 @@ void lt_ring_put_bytes(uint64_t pos, uint32_t index, const void *data, uint32_t 
 int lt_stacks_init(uint64_t slots);
 void lt_stacks_reset_after_fork(void);
 void lt_stacks_set_self_range(uintptr_t lo, uintptr_t hi);
-/* Captures the stack above the hook whose frame is `hook_frame` (NULL: above the caller) and returns its id,
- * emitting a STACK record the first time it is seen. */
-uint32_t lt_stack_capture_id(const void *hook_frame);
+/* Captures the stack above the hook whose frame is `hook_frame` (NULL: above the caller) into the frame buffer
+ * of nesting level `level`, and returns its id, emitting a STACK record the first time it is seen. */
+uint32_t lt_stack_capture_id(const void *hook_frame, unsigned level);
 
 /* ---- unwinder (lt_unwind.c) ---- */
 
@@ -194,11 +194,19 @@ struct lt_counters {
 };
 extern struct lt_counters lt_counters;
 
-/* Per-thread state: one TLS load per hook. */
+/* Per-thread state: one TLS load per hook.
+ *
+ * Re-entrancy: a hook can be entered again on the same thread in two ways. The shim itself allocates
+ * (libunwind on its first use in a thread; pthread and the loader inside it): that happens only inside
+ * the `critical` parts, and such allocations are recorded without a stack. Or a signal handler that
+ * allocates interrupts a hook: that allocation is the program's and gets its own stack, in the second slot
+ * (`depth` counts the hooks in progress; deeper nesting is recorded without a stack). */
+#define LT_MAX_NESTING 2
 struct lt_thread {
-    uint8_t busy;     /* inside a hook: nested allocations are recorded without a stack */
-    uint8_t internal; /* the writer thread: its calls pass straight through, never recorded */
-    const void *hook_frame; /* the outermost hook's frame (frame pointer) while busy: unwinding starts there */
+    uint8_t depth;    /* hooks in progress on this thread */
+    uint8_t critical; /* inside a part of the shim that must not be re-entered: libunwind, the module lock */
+    uint8_t internal; /* the helper thread, or the shim starting: its calls pass straight through, never recorded */
+    const void *hook_frame[LT_MAX_NESTING]; /* each hook's frame (frame pointer): unwinding starts there */
 };
 extern LT_TLS struct lt_thread lt_self;
 

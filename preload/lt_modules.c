@@ -126,6 +126,8 @@ void lt_modules_refresh(void) {
     if (probe.adds == atomic_load_explicit(&lt_sent_adds, memory_order_acquire) &&
         probe.subs == atomic_load_explicit(&lt_sent_subs, memory_order_acquire))
         return;
+    /* A signal handler's allocation on this thread must not wait for the lock this thread holds. */
+    lt_self.critical++;
     pthread_mutex_lock(&lt_modules_mutex);
     dl_iterate_phdr(lt_probe_counters, &probe);
     if (probe.adds != atomic_load(&lt_sent_adds) || probe.subs != atomic_load(&lt_sent_subs)) {
@@ -137,6 +139,7 @@ void lt_modules_refresh(void) {
         atomic_store_explicit(&lt_sent_subs, probe.subs, memory_order_release);
     }
     pthread_mutex_unlock(&lt_modules_mutex);
+    lt_self.critical--;
 }
 
 void lt_modules_reset_after_fork(void) {
@@ -144,8 +147,15 @@ void lt_modules_reset_after_fork(void) {
     atomic_store(&lt_sent_subs, 0);
 }
 
-void lt_modules_lock_for_fork(void) { pthread_mutex_lock(&lt_modules_mutex); }
-void lt_modules_unlock_after_fork(void) { pthread_mutex_unlock(&lt_modules_mutex); }
+/* Held across fork, so that no snapshot is half-written in the child; critical meanwhile, like any hold. */
+void lt_modules_lock_for_fork(void) {
+    lt_self.critical++;
+    pthread_mutex_lock(&lt_modules_mutex);
+}
+void lt_modules_unlock_after_fork(void) {
+    pthread_mutex_unlock(&lt_modules_mutex);
+    lt_self.critical--;
+}
 
 struct lt_range_query {
     uintptr_t address, lo, hi;

@@ -31,7 +31,8 @@ static uint64_t lt_slot_limit; /* stop inserting at 3/4 full */
 static _Atomic uint64_t lt_next_id = 1;
 static uintptr_t lt_self_lo, lt_self_hi;
 
-static LT_TLS void *lt_frames[LT_MAX_DEPTH + 8];
+/* One buffer per nesting level: a signal handler's allocation may interrupt a capture in progress. */
+static LT_TLS void *lt_frames[LT_MAX_NESTING][LT_MAX_DEPTH + 8];
 
 int lt_stacks_init(uint64_t slots) {
     void *memory = mmap(NULL, slots * sizeof(struct lt_stack_slot), PROT_READ | PROT_WRITE,
@@ -135,11 +136,16 @@ static uint32_t lt_stack_lookup(void *const *frames, uint32_t depth) {
     return LT_DROPPED_STACK;
 }
 
-uint32_t lt_stack_capture_id(const void *hook_frame) {
-    void **frames = lt_frames;
+uint32_t lt_stack_capture_id(const void *hook_frame, unsigned level) {
+    void **frames = lt_frames[level];
     int max = (int)(lt_config.depth + 8);
     int got = lt_config.libunwind_only ? -1 : lt_unwind_backtrace(hook_frame, frames, max);
-    if (got < 0) got = unw_backtrace(frames, max);
+    if (got < 0) {
+        /* libunwind allocates on its first use in a thread and is not re-entrant. */
+        lt_self.critical++;
+        got = unw_backtrace(frames, max);
+        lt_self.critical--;
+    }
     if (got <= 0) return LT_DROPPED_STACK;
     uint32_t first = 0;
     while (first < (uint32_t)got && (uintptr_t)frames[first] >= lt_self_lo && (uintptr_t)frames[first] < lt_self_hi)

@@ -99,6 +99,17 @@ final class HostileProgramTests: EndToEndTestCase {
         XCTAssertEqual(process(report)["complete"] as? Bool, true)
     }
 
+    func testLeaksMadeInASignalHandlerGetTheirStacks() throws {
+        // The handler interrupts malloc and free in the main loop, often inside the shim's own hooks.
+        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "signal-leaks", "472"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "472\n")
+        let report = try harness.reportJSON(harness.path("out.trace"))
+        XCTAssertEqual(Leak.callSites(report), [Leak(function: "leak_in_handler", module: "hostile", bytes: 472 * 24, count: 472)])
+        let shimOwn = report["internal"] as? [String: Any]
+        XCTAssertEqual(shimOwn?["count"] as? Int, 0, "\(shimOwn ?? [:])")
+    }
+
     func testForkChildrenThatNeverAllocateCostLittleAndSayNothing() throws {
         let bare = try within(8, "200 forks under the bare preload") {
             try harness.run([hostile, "forks", "200"], environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"])
