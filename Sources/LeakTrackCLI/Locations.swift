@@ -28,13 +28,34 @@ enum Locations {
             "cannot find libleaktrack.so beside \(executablePath); build it with scripts/build or pass --preload PATH")
     }
 
+    /// The current directory's absolute path; nil when it cannot be had (longer than PATH_MAX, or removed).
+    static var currentDirectory: String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return nil }
+        return String(cString: buffer)
+    }
+
+    /// The current directory, or a one-line error that says what to do instead.
+    static func requireCurrentDirectory(_ advice: String) throws -> String {
+        guard let directory = currentDirectory else {
+            throw LeakTrackError.usage("cannot resolve the current directory (its path is too long, or it was removed); \(advice)")
+        }
+        return directory
+    }
+
     static func absolute(_ path: String) -> String {
-        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        if path.hasPrefix("/") { return path }
+        return (currentDirectory ?? ".") + "/" + path
+    }
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     /// The newest leaktrack.*.trace in the current directory.
     static func newestTrace() throws -> String {
-        let directory = FileManager.default.currentDirectoryPath
+        let directory = try requireCurrentDirectory("name the trace file")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var best: (path: String, time: Date)?
         for name in names where name.hasPrefix("leaktrack.") && name.hasSuffix(".trace") {

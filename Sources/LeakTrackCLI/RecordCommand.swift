@@ -16,7 +16,7 @@ struct RecordCommand: ParsableCommand {
             traced on its own connection into its own trace file, named leaktrack.PROGRAM.PID.trace.
             """)
 
-    @Option(name: .shortAndLong, help: "Trace file for the command's own process (default: leaktrack.PROGRAM.PID.trace here).")
+    @Option(name: .shortAndLong, help: "Trace file for the command's own process (default: leaktrack.PROGRAM.PID.trace here); the traces of the other processes go beside it.")
     var output: String?
 
     @Option(name: .long, help: "Path of libleaktrack.so (default: beside this executable, or LEAKTRACK_PRELOAD).")
@@ -68,6 +68,14 @@ struct Recording {
 
     func run() throws -> Result {
         let library = try Locations.preloadLibrary(explicit: preload)
+        // Where traces go, resolved once before anything runs: beside -o's file (so the final rename never
+        // crosses file systems nor depends on the current directory being writable), else here.
+        let target = try output.map { path -> String in
+            if path.hasPrefix("/") { return path }
+            return try Locations.requireCurrentDirectory("give -o an absolute path") + "/" + path
+        }
+        let directory = try target.map(Locations.directory(of:))
+            ?? Locations.requireCurrentDirectory("run from a shorter directory, or give -o an absolute path")
         let listener = try System.makePrivateListener()
         defer {
             close(listener.fd)
@@ -86,7 +94,7 @@ struct Recording {
         signal(SIGQUIT, SIG_IGN)
         let child = try ChildProcess.spawn(command, environment: environment, stdoutToStderr: stdoutToStderr)
 
-        let naming = TraceNaming(directory: FileManager.default.currentDirectoryPath)
+        let naming = TraceNaming(directory: directory)
         let collector = Collector(listener: listener.fd, naming: naming, acknowledgeAfterWriting: false) { Output.error($0) }
         let exited = Locked(false)
         let statusBox = Locked<Int32>(0)
@@ -105,8 +113,7 @@ struct Recording {
         var traces = collector.collected.sorted { $0.started < $1.started }
         // The command's own trace: the last program its pid ran (a wrapper script may exec the real one).
         if let index = traces.lastIndex(where: { $0.pid == UInt32(child) && $0.path != nil }) {
-            if let output, let from = traces[index].path {
-                let target = Locations.absolute(output)
+            if let target, let from = traces[index].path {
                 if rename(from, target) == 0 {
                     traces[index].path = target
                 } else {

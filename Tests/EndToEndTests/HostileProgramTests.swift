@@ -133,6 +133,44 @@ final class HostileProgramTests: EndToEndTestCase {
         XCTAssertEqual(Leak.callSites(report), [Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)])
     }
 
+    func testRecordWritesBesideItsOutputOnAnotherFileSystemAndFromAnUnwritableDirectory() throws {
+        // -o on another file system (/dev/shm is tmpfs), and a current directory nobody can write (/proc).
+        let target = "/dev/shm/leaktrack-test-\(getpid())-\(UUID().uuidString).trace"
+        defer { unlink(target) }
+        let result = try harness.run(["sh", "-c", "cd /proc && exec \"$0\" record -o \"$1\" -- \"$2\" steal-fds \"$3\"",
+                                      harness.leaktrack, target, hostile, harness.path("own.txt")])
+        XCTAssertEqual(result.status, 3, result.stderr)
+        XCTAssertFalse(result.stderr.contains("cannot"), result.stderr)
+        let parent = try harness.reportJSON(target)
+        // The child's trace went beside the command's.
+        let shm = try FileManager.default.contentsOfDirectory(atPath: "/dev/shm")
+        let children = shm.filter { $0.hasPrefix("leaktrack.hostile.") && $0.hasSuffix(".trace") }
+        defer { children.forEach { unlink("/dev/shm/" + $0) } }
+        XCTAssertEqual(children.count, 1, "\(shm)")
+        checkStealFdsTraces(parent: parent, child: try harness.reportJSON("/dev/shm/" + (children.first ?? "")))
+    }
+
+    func testACurrentDirectoryLongerThanPathMaxIsRefusedWithOneLine() throws {
+        // 25 levels of 200-character names: over 5,000 bytes, more than PATH_MAX. Shells refuse to cd that
+        // deep, so python3 descends one relative step at a time and then execs the command.
+        let descend = "import os, sys\nfor _ in range(25):\n    os.makedirs('d' * 200, exist_ok=True)\n    os.chdir('d' * 200)\n"
+            + "os.execvp(sys.argv[1], sys.argv[1:])"
+        let bare = try harness.run(["python3", "-c", descend, "env", "LD_PRELOAD=" + harness.shim, hostile, "return", "4"])
+        XCTAssertEqual(bare.status, 4, bare.stderr)
+        // One line from each traced program (env, then hostile), the same.
+        XCTAssertEqual(Set(bare.stderr.split(separator: "\n")), [
+            "leaktrack: cannot resolve the current directory (its path is too long or it was removed); set "
+                + "LEAKTRACK_OUTPUT_DIR to an absolute directory; the program runs untracked"])
+        let recorded = try harness.run(["python3", "-c", descend, harness.leaktrack, "record", "--", hostile, "return", "4"])
+        XCTAssertEqual(recorded.status, 2)
+        XCTAssertEqual(recorded.stderr, "leaktrack: cannot resolve the current directory (its path is too long, or it was removed); "
+                       + "run from a shorter directory, or give -o an absolute path\n")
+        let named = try harness.run(["python3", "-c", descend, harness.leaktrack, "record", "-o", harness.path("out.trace"), "--",
+                                     hostile, "return", "4"])
+        XCTAssertEqual(named.status, 4, named.stderr)
+        XCTAssertEqual(process(try harness.reportJSON(harness.path("out.trace")))["exitStatus"] as? Int, 4)
+    }
+
     func testAnOutputDirectoryThatLooksLikeAFlag() throws {
         try FileManager.default.createDirectory(atPath: harness.path("-h"), withIntermediateDirectories: false)
         let result = try harness.run([hostile, "return", "0"],
