@@ -124,6 +124,13 @@ struct CheckCommand: ParsableCommand {
         options.suppressions = Suppressions(useDefaults: !noDefaultSuppressions, rules: userRules)
         let reports = try paths.map { LeakReport(trace: try TraceFile.read(path: $0), options: options) }
         let result = gate.evaluate(reports)
+        // A trace that ended without its end record may be missing the very leaks the gate looks for: its
+        // leaks fail the gate, but its silence passes nothing.
+        if result.passed, let index = reports.firstIndex(where: { !$0.process.complete }) {
+            throw LeakTrackError.usage(
+                "the trace \(paths[index]) is incomplete (pid \(reports[index].process.pid) ended without a clean exit): "
+                    + "the gate cannot tell that it did not leak")
+        }
 
         if let writeBaseline {
             try writeFileAtomically(Array(Baseline(callSites: result.callSites).encoded().utf8), to: writeBaseline, replacing: true)

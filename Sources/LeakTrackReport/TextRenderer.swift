@@ -22,7 +22,9 @@ public struct TextRenderer {
         out += "  \(formatCount(t.allocations)) allocations (\(formatBytes(t.allocatedBytes))), \(formatCount(t.frees)) frees, "
             + "peak heap \(formatBytes(t.peakLiveBytes))\n\n"
 
-        if report.leakedCount == 0 {
+        if report.leakedCount == 0 && !p.complete {
+            out += "No leaks in what was recorded; the trace is incomplete, so this does not show that nothing leaked.\n"
+        } else if report.leakedCount == 0 {
             out += "No leaks: every allocation was freed"
             out += report.suppressedCount > 0 ? " (apart from suppressed runtime allocations, below).\n" : ".\n"
         } else {

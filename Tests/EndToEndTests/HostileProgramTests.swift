@@ -90,6 +90,19 @@ final class HostileProgramTests: EndToEndTestCase {
         XCTAssertTrue(result.stdout.contains("300 B in 3 allocations at child_after_close [hostile]"), result.stdout)
     }
 
+    func testTheGateNeverPassesAnIncompleteTrace() throws {
+        try harness.compile(["lifecycle.c"], output: "lifecycle", flags: ["-ldl", "-lpthread"])
+        // Within budget, but killed: its silence proves nothing.
+        let passing = try harness.run([harness.leaktrack, "check", "--max-leaked-bytes", "100000", "--max-leaks", "100", "--",
+                                       harness.path("lifecycle"), "kill"])
+        XCTAssertEqual(passing.status, 2, passing.stdout + passing.stderr)
+        XCTAssertTrue(passing.stderr.contains("is incomplete"), passing.stderr)
+        XCTAssertFalse(passing.stdout.contains("PASSED"), passing.stdout)
+        // Its leaks still fail the gate.
+        let failing = try harness.run([harness.leaktrack, "check", "--", harness.path("lifecycle"), "kill"])
+        XCTAssertEqual(failing.status, 1, failing.stdout + failing.stderr)
+    }
+
     func testTruncatingTheRingIsRefusedAndTheTraceIsExact() throws {
         let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "truncate-ring"])
         XCTAssertEqual(result.status, 0, result.stderr)
