@@ -232,7 +232,7 @@ final class Collector {
                 usleep(UInt32(idle) * 1000)
                 let now = monotonicNanoseconds()
                 if now >= nextCheck {
-                    nextCheck = now + 100_000_000
+                    nextCheck = now + 250_000_000
                     ended = ring.isMapped(byProcess: hello.pid) != true
                 }
             }
