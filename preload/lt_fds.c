@@ -18,20 +18,26 @@
 /* Where kept descriptors go: above what programs usually use, below the common 1024 soft limit. */
 #define LT_HIGH_FD 900
 
-int lt_fd_adopt(int fd, struct lt_owned_fd *owned) {
-    owned->fd = -1;
-    if (fd < 0) return -1;
+int lt_fd_move_high(int fd) {
+    if (fd < 0) return fd;
     struct rlimit limit;
     int floor = LT_HIGH_FD;
     if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur <= (rlim_t)floor)
         floor = (int)(limit.rlim_cur * 3 / 4);
-    if (fd < floor) {
-        int high = fcntl(fd, F_DUPFD_CLOEXEC, floor);
-        if (high >= 0) {
-            close(fd);
-            fd = high;
-        }
-    }
+    /* At least above the standard streams: a program started with them closed would otherwise have our
+     * memfd or socket on descriptor 2, and every message written there would go into it. */
+    if (floor < 3) floor = 3;
+    if (fd >= floor) return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, floor);
+    if (high < 0) return fd;
+    close(fd);
+    return high;
+}
+
+int lt_fd_adopt(int fd, struct lt_owned_fd *owned) {
+    owned->fd = -1;
+    if (fd < 0) return -1;
+    fd = lt_fd_move_high(fd);
     struct stat status;
     if (fstat(fd, &status) != 0) {
         close(fd);

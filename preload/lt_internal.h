@@ -74,6 +74,8 @@ struct lt_owned_fd {
     int fd;
     uint64_t dev, ino;
 };
+/* Moves a new descriptor out of the program's way (a high number, close-on-exec); returns the new number. */
+int lt_fd_move_high(int fd);
 /* Moves fd to a high number (close-on-exec) and remembers its file; 0 on success (fd is closed on failure). */
 int lt_fd_adopt(int fd, struct lt_owned_fd *owned);
 /* Whether owned->fd is still the file the shim adopted. */

@@ -37,7 +37,7 @@ struct lt_ring lt_ring;
 
 int lt_ring_create(uint32_t log2) {
     size_t size = LT_RING_HEADER_BYTES + (UINT64_C(8) << log2);
-    int fd = memfd_create("leaktrack-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    int fd = lt_fd_move_high(memfd_create("leaktrack-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING));
     if (fd < 0) return -1;
     /* Sealed at its size: a program that truncates the ring (by mistake or on purpose) gets EPERM instead of
      * killing the collector, which maps the same memory, with SIGBUS. The collector refuses unsealed rings. */

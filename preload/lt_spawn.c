@@ -160,7 +160,7 @@ int lt_spawn_collector(char *path, size_t size) {
     memcpy(path, dir, sizeof dir - 1);
     memcpy(path + sizeof dir - 1, "/socket", sizeof "/socket");
     memcpy(address.sun_path, path, strlen(path) + 1);
-    int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int listener = lt_fd_move_high(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof address) != 0 || listen(listener, 128) != 0) {
         lt_diag("cannot create the collector socket; the program runs untracked", NULL);
         if (listener >= 0) close(listener);
@@ -170,7 +170,7 @@ int lt_spawn_collector(char *path, size_t size) {
     }
     chmod(path, 0600);
     /* Connect before the collector exists: the connection waits in the listener's backlog. */
-    int connection = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int connection = lt_fd_move_high(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     while (connection >= 0 && connect(connection, (struct sockaddr *)&address, sizeof address) != 0) {
         if (errno == EINTR) continue;
         close(connection);

@@ -49,7 +49,7 @@ static LT_TLS struct lt_fork_link lt_fork_link = {.ring_fd = -1, .socket_fd = -1
 /* socket helpers */
 
 static int lt_connect(const char *path) {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = lt_fd_move_high(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (fd < 0) return -1;
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     size_t len = strnlen(path, sizeof addr.sun_path - 1);

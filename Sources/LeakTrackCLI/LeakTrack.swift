@@ -20,6 +20,11 @@ public struct LeakTrack: ParsableCommand {
     public static func runMain() -> Never {
         // A traced process that has gone must not kill the collector with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
+        // Started with a standard stream closed (by a daemon, or `2>&-`), the first file we open would get its
+        // number, and every message would be written into a trace or a socket.
+        for stream in 0...2 where fcntl(Int32(stream), F_GETFD) < 0 {
+            _ = open("/dev/null", stream == 0 ? O_RDONLY : O_WRONLY)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

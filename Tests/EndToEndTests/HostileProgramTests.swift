@@ -193,4 +193,22 @@ final class HostileProgramTests: EndToEndTestCase {
         let traces = try FileManager.default.contentsOfDirectory(atPath: harness.path("-h")).filter { $0.hasPrefix("leaktrack.hostile.") }
         XCTAssertEqual(traces.count, 1, "\(traces); \(result.stderr)")
     }
+
+    func testAProgramStartedWithItsStandardStreamsClosed() throws {
+        // The shim's descriptors (and the bare-mode collector's files) must not land on 0, 1 or 2, where
+        // every message would be written into them.
+        let closed = "exec 0<&- 1>&- 2>&- \"$0\" return 5"
+        let recorded = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", "sh", "-c", closed, hostile])
+        XCTAssertEqual(recorded.status, 5, recorded.stderr)
+        let report = try harness.reportJSON(harness.path("out.trace"))
+        XCTAssertEqual(Leak.callSites(report), [Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)])
+        XCTAssertEqual(process(report)["complete"] as? Bool, true)
+        let bare = try harness.run(["sh", "-c", "LD_PRELOAD=\"$1\" " + closed, hostile, harness.shim])
+        XCTAssertEqual(bare.status, 5, bare.stderr)
+        let traces = try harness.traces(of: "hostile")
+        XCTAssertEqual(traces.count, 1, "\(traces)")
+        let bareReport = try harness.reportJSON(harness.path(try XCTUnwrap(traces.first)))
+        XCTAssertEqual(Leak.callSites(bareReport), [Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)])
+        XCTAssertEqual(process(bareReport)["complete"] as? Bool, true)
+    }
 }
