@@ -53,6 +53,7 @@ struct lt_real_functions {
     void (*exit)(int);
     int (*dlclose)(void *);
     lt_start_main_fn start_main; /* __libc_start_main; NULL outside glibc */
+    void (*quick_exit)(int);
 };
 static struct lt_real_functions lt_real;
 static _Atomic int lt_real_ready;
@@ -84,8 +85,9 @@ static void lt_resolve_real(void) {
     r.exit = (void (*)(int))dlsym(RTLD_NEXT, "exit");
     r.dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
     r.start_main = (lt_start_main_fn)dlsym(RTLD_NEXT, "__libc_start_main");
+    r.quick_exit = (void (*)(int))dlsym(RTLD_NEXT, "quick_exit");
     if (!r.malloc || !r.calloc || !r.realloc || !r.free || !r.posix_memalign || !r.memalign || !r.exit_now ||
-        !r.exit || !r.dlclose) {
+        !r.exit || !r.dlclose || !r.quick_exit) {
         lt_diag("cannot find the C library's allocator; leaktrack cannot run in this process", NULL);
         /* Without a real allocator there is nothing to forward to: the program cannot continue sanely. */
         _Exit(127);
@@ -246,9 +248,20 @@ static void lt_note_exit_status(int status, void *unused) {
     atomic_store(&lt_exit_status, (uint64_t)(unsigned)status & 0xff);
 }
 
+/* quick_exit runs no destructors: ours ends the stream after the program's own at_quick_exit handlers. */
+static void lt_on_quick_exit(void) { lt_shutdown(atomic_load(&lt_exit_status)); }
+
 static int lt_main_wrapper(int argc, char **argv, char **envp) {
     on_exit(lt_note_exit_status, NULL);
+    at_quick_exit(lt_on_quick_exit);
     return lt_program_main(argc, argv, envp);
+}
+
+void lt_replacement_quick_exit(int status) {
+    atomic_store(&lt_exit_status, (uint64_t)(unsigned)status & 0xff);
+    if (!atomic_load(&lt_real_ready)) lt_init();
+    lt_real.quick_exit(status);
+    __builtin_unreachable();
 }
 
 int lt_replacement_libc_start_main(int (*main)(int, char **, char **), int argc, char **argv, void (*init)(void),

@@ -22,6 +22,8 @@ LT_EXPORT void *pvalloc(size_t size) { return lt_replacement_pvalloc(size); }
 LT_EXPORT void exit(int status) { lt_replacement_exit(status); }
 LT_EXPORT void _exit(int status) { lt_replacement_exit_now(status); }
 LT_EXPORT void _Exit(int status) { lt_replacement_exit_now(status); }
+LT_EXPORT void quick_exit(int status) { lt_replacement_quick_exit(status); }
+LT_EXPORT int daemon(int nochdir, int noclose) { return lt_replacement_daemon(nochdir, noclose); }
 LT_EXPORT int dlclose(void *handle) { return lt_replacement_dlclose(handle); }
 LT_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv, void (*init)(void), void (*fini)(void), void (*rtld_fini)(void), void *stack_end) { return lt_replacement_libc_start_main(main, argc, argv, init, fini, rtld_fini, stack_end); }
 LT_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) { return lt_replacement_execve(path, argv, envp); }

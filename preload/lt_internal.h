@@ -16,6 +16,7 @@
  *   lt_writer.c     the link to the collector: HELLO, the helper thread (samples, liveness), end of stream
  *   lt_engine.c     lifecycle state machine and the replacement_* allocator functions
  *   lt_exec.c       the exec family: end this image's stream before it is replaced
+ *   lt_exits.c      daemon and quick_exit, which leave through glibc's internal _exit
  *   lt_signals.c    fatal signals: end the stream, then die of the same signal
  */
 #ifndef LT_INTERNAL_H
@@ -237,6 +238,8 @@ void *lt_replacement_valloc(size_t size);
 void *lt_replacement_pvalloc(size_t size);
 void lt_replacement_exit_now(int status) __attribute__((noreturn));
 void lt_replacement_exit(int status) __attribute__((noreturn));
+void lt_replacement_quick_exit(int status) __attribute__((noreturn));
+int lt_replacement_daemon(int nochdir, int noclose);
 int lt_replacement_dlclose(void *handle);
 int lt_replacement_libc_start_main(int (*main)(int, char **, char **), int argc, char **argv, void (*init)(void),
                                    void (*fini)(void), void (*rtld_fini)(void), void *stack_end);

@@ -93,12 +93,16 @@ final class LifecycleTests: EndToEndTestCase {
     func testDaemonChildIsTracedAfterItsParentHasGone() throws {
         let (status, report, stderr) = try record(["daemon"])
         XCTAssertEqual(status, 0, stderr)
-        // daemon()'s parent leaves through glibc's internal _exit, which no hook sees: its trace is incomplete.
+        // glibc's daemon() leaves the parent through its internal _exit, which no hook sees; the shim's own
+        // daemon() leaves through ours, so the parent's trace is complete too.
         XCTAssertEqual(Leak.callSites(report), [], "daemon()'s parent leaks nothing of the program's")
+        XCTAssertEqual(process(report)["complete"] as? Bool, true)
+        XCTAssertEqual(process(report)["exitStatus"] as? Int, 0)
         let children = try otherTraces()
         XCTAssertEqual(children.count, 1, "\(children)")
         let child = try harness.reportJSON(harness.path(try XCTUnwrap(children.first)))
         XCTAssertEqual(Leak.callSites(child), [Leak(function: "daemon_leak", module: "lifecycle", bytes: 800, count: 1)])
+        XCTAssertEqual(process(child)["complete"] as? Bool, true)
     }
 
     func testThousandsOfThreadsComeAndGo() throws {

@@ -9,7 +9,8 @@
  *   hostile signal-leaks N  a SIGALRM handler leaks 24 B each time (leak_in_handler) while the main loop
  *                           allocates and frees, until the handler has run N times; prints N
  *   hostile forks N         forks N children that exit at once without allocating
- *   hostile return N        returns N from main after leaking 8 B in leak_before_return */
+ *   hostile return N        returns N from main after leaking 8 B in leak_before_return
+ *   hostile quick-exit N    the same, leaving through quick_exit(N) (no destructors run) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -113,6 +114,10 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "truncate-ring") == 0) return truncate_ring();
     if (strcmp(argv[1], "signal-leaks") == 0 && argc > 2) return signal_leaks(atoi(argv[2]));
     if (strcmp(argv[1], "forks") == 0 && argc > 2) return forks(atoi(argv[2]));
+    if (strcmp(argv[1], "quick-exit") == 0 && argc > 2) {
+        leak_before_return();
+        quick_exit(atoi(argv[2]));
+    }
     if (strcmp(argv[1], "return") == 0 && argc > 2) {
         leak_before_return();
         return atoi(argv[2]);
