@@ -131,7 +131,9 @@ final class Collector {
         var ring: SharedRing?
         if let hello = decoder.hello {
             decoder.name = "the stream from \(hello.executable) (pid \(hello.pid))"
-            if ringDescriptor < 0 {
+            if hello.version < LT_WIRE_LIVE_MIN_VERSION {
+                failure = "\(decoder.name) comes from an older libleaktrack.so (wire format \(hello.version)); use the one built with this leaktrack"
+            } else if ringDescriptor < 0 {
                 failure = "\(decoder.name) came without its shared ring (a shim from another leaktrack version?)"
             } else {
                 do {

@@ -1,4 +1,5 @@
 import XCTest
+import CLeakTrackWire
 @testable import LeakTrackCore
 
 final class DecoderTests: XCTestCase {
@@ -82,8 +83,8 @@ final class DecoderTests: XCTestCase {
         assertThrows(foreign.bytes, { if case .notLeakTrackData = $0 { return true }; return false })
 
         var newer = WireBuilder()
-        newer.hello(version: 2)
-        assertThrows(newer.bytes, { if case .newerFormat(_, 2, 1) = $0 { return true }; return false })
+        newer.hello(version: LT_WIRE_VERSION + 1)
+        assertThrows(newer.bytes, { if case .newerFormat(_, LT_WIRE_VERSION + 1, LT_WIRE_VERSION) = $0 { return true }; return false })
 
         var wrongTag = WireBuilder()
         wrongTag.hello()

@@ -33,7 +33,9 @@
 
 #define LT_WIRE_MAGIC "LEAKTRK\0"
 #define LT_WIRE_MAGIC_SIZE 8
-#define LT_WIRE_VERSION 1u
+/* 2: the collector's state and pid in the ring's header, sealed rings (the records are those of 1). */
+#define LT_WIRE_VERSION 2u
+#define LT_WIRE_LIVE_MIN_VERSION 2u /* the oldest shim a collector can serve live; saved streams of 1 still decode */
 
 /* Limits that bound every loop over wire data, on both sides. */
 #define LT_MAX_RECORD_WORDS 65535u /* the length field is 16 bits */
