@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The live allocations of one process: address -> (size, stack id).
 ///
 /// An open-addressing hash table with linear probing over plain unsafe buffers. It is the collector's hot
@@ -11,8 +15,9 @@ public final class LiveTable {
         public var stack: UInt32
     }
 
-    /// Address, then size and stack packed in one word: 16 bytes a slot, so at most 64 per live allocation at
-    /// the table's lowest load, and one cache line per operation. Sizes of 64 GiB and more, or stack ids
+    /// Address, then size and stack packed in one word: 16 bytes a slot, so 21-43 bytes per live allocation
+    /// between the table's highest and lowest load (3/4 and 3/8; it doubles in place), and one cache line per
+    /// operation. Sizes of 64 GiB and more, or stack ids
     /// beyond 2^28 - 2, do not fit: such an entry keeps a marker in its slot and its values in `oversized`.
     private struct Slot {
         var key: UInt64
@@ -41,17 +46,22 @@ public final class LiveTable {
     }
 
     deinit {
-        slots.deallocate()
+        free(slots)
     }
 
+    // The slots are malloc'd, not `UnsafeMutablePointer.allocate`d: `calloc` hands out a large table as
+    // zero pages without a pass of its own (an all-zero slot is empty), and `realloc` grows a large table
+    // without copying it (`grow`).
     private static func emptySlots(_ capacity: Int) -> UnsafeMutablePointer<Slot> {
-        let slots = UnsafeMutablePointer<Slot>.allocate(capacity: capacity)
-        slots.initialize(repeating: Slot(key: 0, packed: 0), count: capacity)
-        return slots
+        guard let raw = calloc(capacity, MemoryLayout<Slot>.stride) else {
+            fatalError("leaktrack: out of memory for a live table of \(capacity) slots")
+        }
+        return raw.bindMemory(to: Slot.self, capacity: capacity)
     }
 
+    /// The home slot of `key` (internal for the tests that build probe runs on purpose).
     @inline(__always)
-    private func slot(for key: UInt64) -> Int {
+    func slot(for key: UInt64) -> Int {
         // Allocator addresses share low bits (alignment) and high bits; a multiplicative mix spreads them.
         Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
     }
@@ -157,7 +167,7 @@ public final class LiveTable {
 
     /// Forgets every entry and gives the memory back (the table stays usable, at its smallest).
     public func removeAll() {
-        slots.deallocate()
+        free(slots)
         capacity = 16
         mask = capacity - 1
         slots = LiveTable.emptySlots(capacity)
@@ -165,17 +175,45 @@ public final class LiveTable {
         count = 0
     }
 
+    /// Doubles the table in place: `realloc` (for a large table, `mremap`: no copy, and never the old and the
+    /// new table resident at once), then every entry moves to its home under the new mask, or past it.
+    ///
+    /// Why in place is sound: with the mask one bit wider, an entry's home stays where it was (h) or moves up by
+    /// the old capacity (h + C). Entries are taken out and put back one at a time, in slot order, so that a
+    /// probe run never crosses a slot that will still be emptied: an entry at p has every slot from h to p in
+    /// its run, all already handled, and p itself just freed, so it lands at p or before; one going up lands in
+    /// the new half, from which nothing is ever taken out. Only a run that wrapped from the end of the old table
+    /// to its start breaks the "h before p" order: that run (the slots before the first empty one) is taken out
+    /// first and put back last, by ordinary insertion into the finished table.
     private func grow() {
-        let old = slots, oldCapacity = capacity
+        let oldCapacity = capacity
+        guard let raw = realloc(slots, 2 * oldCapacity * MemoryLayout<Slot>.stride) else {
+            fatalError("leaktrack: out of memory for a live table of \(2 * oldCapacity) slots")
+        }
+        slots = raw.bindMemory(to: Slot.self, capacity: 2 * oldCapacity)
+        (slots + oldCapacity).initialize(repeating: Slot(key: 0, packed: 0), count: oldCapacity)
         capacity *= 2
         mask = capacity - 1
-        slots = LiveTable.emptySlots(capacity)
         // Entries move with their packed word (markers included): `oversized` is keyed by address.
-        for i in 0..<oldCapacity where old[i].key != 0 {
-            var j = slot(for: old[i].key)
-            while slots[j].key != 0 { j = (j + 1) & mask }
-            slots[j] = old[i]
+        var leading: [Slot] = []
+        var first = 0
+        while slots[first].key != 0 {  // ends: at most 3/4 of the old slots are full
+            leading.append(slots[first])
+            slots[first] = Slot(key: 0, packed: 0)
+            first += 1
         }
-        old.deallocate()
+        for p in first..<oldCapacity where slots[p].key != 0 {
+            let moving = slots[p]
+            slots[p] = Slot(key: 0, packed: 0)
+            place(moving)
+        }
+        for moving in leading { place(moving) }
+    }
+
+    @inline(__always)
+    private func place(_ moving: Slot) {
+        var j = slot(for: moving.key)
+        while slots[j].key != 0 { j = (j + 1) & mask }
+        slots[j] = moving
     }
 }

@@ -43,6 +43,39 @@ final class LiveTableTests: XCTestCase {
         XCTAssertEqual(table.lookup(32), LiveTable.Entry(size: 1, stack: 1))
     }
 
+    /// Doubling moves entries in place; a probe run that wraps from the last slot to the first is the case
+    /// that needs care (LiveTable.grow).
+    func testGrowingKeepsARunThatWrapsPastTheEnd() {
+        for capacity in [16, 64, 1024] {
+            let table = LiveTable(capacity: capacity)
+            var keys: [UInt64] = []
+            var candidate: UInt64 = 0
+            // A quarter of the entries at home in the last two slots, the rest elsewhere: as many as fit before
+            // the table grows.
+            while keys.count < capacity / 4 {
+                candidate += 16
+                if table.slot(for: candidate) >= capacity - 2 { keys.append(candidate) }
+            }
+            candidate = 0
+            while keys.count < capacity * 3 / 4 {
+                candidate += 16
+                if table.slot(for: candidate) < capacity - 2 { keys.append(candidate) }
+            }
+            // The last two slots cannot hold a quarter of the table: their run wraps to the first slots.
+            for (i, key) in keys.enumerated() { table.insert(key, size: UInt64(i), stack: 1) }
+            XCTAssertEqual(table.lookup(keys[capacity / 4 - 1]), LiveTable.Entry(size: UInt64(capacity / 4 - 1), stack: 1))
+            table.insert(1 << 40, size: 7, stack: 2)  // one more: the table doubles
+            keys.append(1 << 40)
+            for (i, key) in keys.dropLast().enumerated() {
+                XCTAssertEqual(table.lookup(key), LiveTable.Entry(size: UInt64(i), stack: 1), "capacity \(capacity), key \(key)")
+            }
+            XCTAssertEqual(table.lookup(1 << 40), LiveTable.Entry(size: 7, stack: 2))
+            for key in keys where key % 32 == 0 { XCTAssertNotNil(table.remove(key)) }
+            for key in keys where key % 32 != 0 { XCTAssertNotNil(table.lookup(key), "capacity \(capacity), key \(key)") }
+            XCTAssertEqual(table.count, keys.filter { $0 % 32 != 0 }.count)
+        }
+    }
+
     func testZeroIsNeverLive() {
         let table = LiveTable()
         XCTAssertNil(table.remove(0))
