@@ -51,7 +51,7 @@ public final class LiveTable {
 
     // The slots are malloc'd, not `UnsafeMutablePointer.allocate`d: `calloc` hands out a large table as
     // zero pages without a pass of its own (an all-zero slot is empty), and `realloc` grows a large table
-    // without copying it (`grow`).
+    // without copying it (`grow`) and gives a shrinking buffer's tail back (`sortedAllocations`).
     private static func emptySlots(_ capacity: Int) -> UnsafeMutablePointer<Slot> {
         guard let raw = calloc(capacity, MemoryLayout<Slot>.stride) else {
             fatalError("leaktrack: out of memory for a live table of \(capacity) slots")
@@ -215,5 +215,159 @@ public final class LiveTable {
         var j = slot(for: moving.key)
         while slots[j].key != 0 { j = (j + 1) & mask }
         slots[j] = moving
+    }
+
+    // MARK: the end of a stream
+
+    /// Empties the table and returns its entries in the trace's order: by stack id, then address. The slots
+    /// themselves are the working space: compacted and shrunk to 16 bytes an entry, sorted (with a second
+    /// buffer as large, 32 bytes an entry), then given back to the allocator chunk by chunk while the result
+    /// (24 bytes an entry) fills: the table and the result are never resident together.
+    public func takeSortedAllocations() -> [LiveAllocation] {
+        var n = 0
+        for i in 0..<capacity where slots[i].key != 0 {
+            slots[n] = slots[i]
+            n += 1
+        }
+        let work = slots, values = oversized
+        slots = LiveTable.emptySlots(16)
+        capacity = 16
+        mask = capacity - 1
+        oversized = [:]
+        count = 0
+        return LiveTable.sortedAllocations(consuming: work, count: n, oversized: values)
+    }
+
+    /// The entries in the order of `takeSortedAllocations`, leaving the table as it is.
+    public func sortedAllocations() -> [LiveAllocation] {
+        guard let raw = malloc(Swift.max(count, 1) * MemoryLayout<Slot>.stride) else {
+            fatalError("leaktrack: out of memory for \(count) live allocations")
+        }
+        let work = raw.bindMemory(to: Slot.self, capacity: Swift.max(count, 1))
+        var n = 0
+        for i in 0..<capacity where slots[i].key != 0 {
+            work[n] = slots[i]
+            n += 1
+        }
+        return LiveTable.sortedAllocations(consuming: work, count: n, oversized: oversized)
+    }
+
+    /// Slots given back to the allocator at a time while the result of `sortedAllocations` fills: 1 MiB.
+    private static let releaseChunk = 1 << 16
+
+    /// Sorts `count` compacted slots at `work` (malloc'd; freed here) into live allocations.
+    private static func sortedAllocations(
+        consuming work: UnsafeMutablePointer<Slot>, count n: Int, oversized: [UInt64: Entry]
+    ) -> [LiveAllocation] {
+        var work = work
+        // Entries whose values are in `oversized` go to the end and are sorted apart (they are rare).
+        var packed = n
+        var i = 0
+        while i < packed {
+            if work[i].packed & sizeMask == oversizedMarker {
+                packed -= 1
+                (work[i], work[packed]) = (work[packed], work[i])
+            } else {
+                i += 1
+            }
+        }
+        let apart = (packed..<n).map { j -> LiveAllocation in
+            let entry = oversized[work[j].key]!
+            return LiveAllocation(address: work[j].key, size: entry.size, stack: entry.stack)
+        }.sorted { ($0.stack, $0.address) < ($1.stack, $1.address) }
+        work = shrink(work, to: packed)
+        // Among packed slots the stack field orders like the stack id: ids below droppedCode are themselves,
+        // and droppedCode, the largest field value, stands for the largest id (SpecialStack.dropped).
+        work = radixSort(work, count: packed)
+        // Merge the two sorted runs from their ends, so that the slots already copied out, at the end of
+        // `work`, can be given back as the result grows.
+        return [LiveAllocation](unsafeUninitializedCapacity: n) { result, initialized in
+            var next = packed, nextApart = apart.count, kept = packed
+            for o in stride(from: n - 1, through: 0, by: -1) {
+                var fromApart = nextApart > 0
+                if fromApart, next > 0 {
+                    let a = apart[nextApart - 1], slot = work[next - 1]
+                    fromApart = (a.stack, a.address) > (stack(slot), slot.key)
+                }
+                if fromApart {
+                    nextApart -= 1
+                    result[o] = apart[nextApart]
+                } else {
+                    next -= 1
+                    let slot = work[next]
+                    result[o] = LiveAllocation(address: slot.key, size: slot.packed & sizeMask, stack: stack(slot))
+                    if kept - next >= releaseChunk {
+                        work = shrink(work, to: next)
+                        kept = next
+                    }
+                }
+            }
+            initialized = n
+            free(work)
+        }
+    }
+
+    /// Sorts `n` slots at `work` (malloc'd) by (stack field, address) and returns the buffer that holds them
+    /// (`work` or its replacement; the other is freed). A least-significant-digit radix sort, one byte a pass,
+    /// over the address's 8 bytes then the stack field's 4, skipping every byte that all entries share (the
+    /// high bytes of the heap's addresses, a program's few stack ids): four or five passes where a merge sort
+    /// would make twenty-odd, at the price of a second buffer of the same size for the passes to move between.
+    private static func radixSort(_ work: UnsafeMutablePointer<Slot>, count n: Int) -> UnsafeMutablePointer<Slot> {
+        guard n > 1 else { return work }
+        var keyOr: UInt64 = 0, keyAnd: UInt64 = ~0, stackOr: UInt64 = 0, stackAnd: UInt64 = ~0
+        for i in 0..<n {
+            keyOr |= work[i].key
+            keyAnd &= work[i].key
+            stackOr |= work[i].packed >> sizeBits
+            stackAnd &= work[i].packed >> sizeBits
+        }
+        let keyVaries = keyOr ^ keyAnd, stackVaries = stackOr ^ stackAnd
+        guard keyVaries | stackVaries != 0, let raw = malloc(n * MemoryLayout<Slot>.stride) else {
+            // All alike (impossible: keys are distinct), or no memory for the passes: sort in place instead.
+            var buffer = UnsafeMutableBufferPointer(start: work, count: n)
+            buffer.sort { ($0.packed >> sizeBits, $0.key) < ($1.packed >> sizeBits, $1.key) }
+            return work
+        }
+        var from = work, to = raw.bindMemory(to: Slot.self, capacity: n)
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 256)
+        defer { counts.deallocate() }
+        // Digit d of a slot: byte d of the address for d < 8, byte d - 8 of the stack field after that.
+        for d in 0..<12 where (d < 8 ? keyVaries >> (8 * d) : stackVaries >> (8 * (d - 8))) & 0xFF != 0 {
+            let (word, shift) = d < 8 ? (0, UInt64(8 * d)) : (1, UInt64(8 * (d - 8)) + sizeBits)
+            @inline(__always) func digit(_ slot: Slot) -> Int {
+                Int(truncatingIfNeeded: ((word == 0 ? slot.key : slot.packed) >> shift) & 0xFF)
+            }
+            counts.initialize(repeating: 0, count: 256)
+            for i in 0..<n { counts[digit(from[i])] &+= 1 }
+            var sum = 0
+            for b in 0..<256 {
+                let c = counts[b]
+                counts[b] = sum
+                sum &+= c
+            }
+            // In order, so each pass keeps the order of the ones before it among equal digits.
+            for i in 0..<n {
+                let slot = from[i]
+                let b = digit(slot)
+                to[counts[b]] = slot
+                counts[b] &+= 1
+            }
+            swap(&from, &to)
+        }
+        free(to)
+        return from
+    }
+
+    @inline(__always)
+    private static func stack(_ slot: Slot) -> UInt32 {
+        let code = slot.packed >> sizeBits
+        return code == droppedCode ? 0xFFFF_FFFF : UInt32(code)
+    }
+
+    /// `realloc` down to `count` slots (at least one): the tail of a large buffer goes back to the system.
+    private static func shrink(_ slots: UnsafeMutablePointer<Slot>, to count: Int) -> UnsafeMutablePointer<Slot> {
+        let bytes = Swift.max(count, 1) * MemoryLayout<Slot>.stride
+        guard let raw = realloc(slots, bytes) else { return slots }  // the old buffer is still valid
+        return raw.bindMemory(to: Slot.self, capacity: Swift.max(count, 1))
     }
 }

@@ -76,6 +76,39 @@ final class LiveTableTests: XCTestCase {
         }
     }
 
+    /// Both ways out of the table give every entry, sorted by stack id then address, whatever the entry:
+    /// packed in its slot, oversized, dropped, a large stack id. More entries than one release chunk.
+    func testSortedAllocationsAreTheEntriesByStackThenAddress() {
+        var generator = SeededGenerator(state: 7)
+        let table = LiveTable(capacity: 16)
+        for step in 0..<200_000 {
+            let key = UInt64.random(in: 1...(1 << 40), using: &generator) * 16
+            let size = step % 101 == 0 ? (1 << 36) + UInt64(step) : UInt64.random(in: 0...(1 << 20), using: &generator)
+            let stack: UInt32 =
+                step % 89 == 0 ? 0xFFFF_FFFF : step % 97 == 0 ? (1 << 28) + UInt32(step)
+                : step % 7 == 0 ? (1 << 27) + UInt32(step % 5) : UInt32.random(in: 0..<64, using: &generator)
+            table.insert(key, size: size, stack: stack)
+            if step % 3 == 0 { _ = table.remove(key) }
+        }
+        var expected: [LiveAllocation] = []
+        table.forEach { expected.append(LiveAllocation(address: $0, size: $1.size, stack: $1.stack)) }
+        expected.sort { ($0.stack, $0.address) < ($1.stack, $1.address) }
+        XCTAssertGreaterThan(expected.count, 1 << 17)
+
+        let count = table.count
+        XCTAssertEqual(table.sortedAllocations(), expected)
+        XCTAssertEqual(table.count, count)  // left as it was
+        XCTAssertEqual(table.lookup(expected[0].address)?.size, expected[0].size)
+
+        XCTAssertEqual(table.takeSortedAllocations(), expected)
+        XCTAssertEqual(table.count, 0)
+        XCTAssertNil(table.lookup(expected[0].address))
+        table.insert(32, size: 1, stack: 1)
+        XCTAssertEqual(table.takeSortedAllocations(), [LiveAllocation(address: 32, size: 1, stack: 1)])
+        XCTAssertEqual(table.takeSortedAllocations(), [])
+        XCTAssertEqual(table.sortedAllocations(), [])
+    }
+
     func testZeroIsNeverLive() {
         let table = LiveTable()
         XCTAssertNil(table.remove(0))
