@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The live allocations of one process: address -> (size, stack id).
 ///
 /// An open-addressing hash table with linear probing over plain unsafe buffers. It is the collector's hot
@@ -11,8 +15,9 @@ public final class LiveTable {
         public var stack: UInt32
     }
 
-    /// Address, then size and stack packed in one word: 16 bytes a slot, so at most 64 per live allocation at
-    /// the table's lowest load, and one cache line per operation. Sizes of 64 GiB and more, or stack ids
+    /// Address, then size and stack packed in one word: 16 bytes a slot, so 21-43 bytes per live allocation
+    /// between the table's highest and lowest load (3/4 and 3/8; it doubles in place), and one cache line per
+    /// operation. Sizes of 64 GiB and more, or stack ids
     /// beyond 2^28 - 2, do not fit: such an entry keeps a marker in its slot and its values in `oversized`.
     private struct Slot {
         var key: UInt64
@@ -41,17 +46,22 @@ public final class LiveTable {
     }
 
     deinit {
-        slots.deallocate()
+        free(slots)
     }
 
+    // The slots are malloc'd, not `UnsafeMutablePointer.allocate`d: `calloc` hands out a large table as
+    // zero pages without a pass of its own (an all-zero slot is empty), and `realloc` grows a large table
+    // without copying it (`grow`) and gives a shrinking buffer's tail back (`sortedAllocations`).
     private static func emptySlots(_ capacity: Int) -> UnsafeMutablePointer<Slot> {
-        let slots = UnsafeMutablePointer<Slot>.allocate(capacity: capacity)
-        slots.initialize(repeating: Slot(key: 0, packed: 0), count: capacity)
-        return slots
+        guard let raw = calloc(capacity, MemoryLayout<Slot>.stride) else {
+            fatalError("leaktrack: out of memory for a live table of \(capacity) slots")
+        }
+        return raw.bindMemory(to: Slot.self, capacity: capacity)
     }
 
+    /// The home slot of `key` (internal for the tests that build probe runs on purpose).
     @inline(__always)
-    private func slot(for key: UInt64) -> Int {
+    func slot(for key: UInt64) -> Int {
         // Allocator addresses share low bits (alignment) and high bits; a multiplicative mix spreads them.
         Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 20) & mask
     }
@@ -157,7 +167,7 @@ public final class LiveTable {
 
     /// Forgets every entry and gives the memory back (the table stays usable, at its smallest).
     public func removeAll() {
-        slots.deallocate()
+        free(slots)
         capacity = 16
         mask = capacity - 1
         slots = LiveTable.emptySlots(capacity)
@@ -165,17 +175,199 @@ public final class LiveTable {
         count = 0
     }
 
+    /// Doubles the table in place: `realloc` (for a large table, `mremap`: no copy, and never the old and the
+    /// new table resident at once), then every entry moves to its home under the new mask, or past it.
+    ///
+    /// Why in place is sound: with the mask one bit wider, an entry's home stays where it was (h) or moves up by
+    /// the old capacity (h + C). Entries are taken out and put back one at a time, in slot order, so that a
+    /// probe run never crosses a slot that will still be emptied: an entry at p has every slot from h to p in
+    /// its run, all already handled, and p itself just freed, so it lands at p or before; one going up lands in
+    /// the new half, from which nothing is ever taken out. Only a run that wrapped from the end of the old table
+    /// to its start breaks the "h before p" order: that run (the slots before the first empty one) is taken out
+    /// first and put back last, by ordinary insertion into the finished table.
     private func grow() {
-        let old = slots, oldCapacity = capacity
+        let oldCapacity = capacity
+        guard let raw = realloc(slots, 2 * oldCapacity * MemoryLayout<Slot>.stride) else {
+            fatalError("leaktrack: out of memory for a live table of \(2 * oldCapacity) slots")
+        }
+        slots = raw.bindMemory(to: Slot.self, capacity: 2 * oldCapacity)
+        (slots + oldCapacity).initialize(repeating: Slot(key: 0, packed: 0), count: oldCapacity)
         capacity *= 2
         mask = capacity - 1
-        slots = LiveTable.emptySlots(capacity)
         // Entries move with their packed word (markers included): `oversized` is keyed by address.
-        for i in 0..<oldCapacity where old[i].key != 0 {
-            var j = slot(for: old[i].key)
-            while slots[j].key != 0 { j = (j + 1) & mask }
-            slots[j] = old[i]
+        var leading: [Slot] = []
+        var first = 0
+        while slots[first].key != 0 {  // ends: at most 3/4 of the old slots are full
+            leading.append(slots[first])
+            slots[first] = Slot(key: 0, packed: 0)
+            first += 1
         }
-        old.deallocate()
+        for p in first..<oldCapacity where slots[p].key != 0 {
+            let moving = slots[p]
+            slots[p] = Slot(key: 0, packed: 0)
+            place(moving)
+        }
+        for moving in leading { place(moving) }
+    }
+
+    @inline(__always)
+    private func place(_ moving: Slot) {
+        var j = slot(for: moving.key)
+        while slots[j].key != 0 { j = (j + 1) & mask }
+        slots[j] = moving
+    }
+
+    // MARK: the end of a stream
+
+    /// Empties the table and returns its entries in the trace's order: by stack id, then address. The slots
+    /// themselves are the working space: compacted and shrunk to 16 bytes an entry, sorted (with a second
+    /// buffer as large, 32 bytes an entry), then given back to the allocator chunk by chunk while the result
+    /// (24 bytes an entry) fills: the table and the result are never resident together.
+    public func takeSortedAllocations() -> [LiveAllocation] {
+        var n = 0
+        for i in 0..<capacity where slots[i].key != 0 {
+            slots[n] = slots[i]
+            n += 1
+        }
+        let work = slots, values = oversized
+        slots = LiveTable.emptySlots(16)
+        capacity = 16
+        mask = capacity - 1
+        oversized = [:]
+        count = 0
+        return LiveTable.sortedAllocations(consuming: work, count: n, oversized: values)
+    }
+
+    /// The entries in the order of `takeSortedAllocations`, leaving the table as it is.
+    public func sortedAllocations() -> [LiveAllocation] {
+        guard let raw = malloc(Swift.max(count, 1) * MemoryLayout<Slot>.stride) else {
+            fatalError("leaktrack: out of memory for \(count) live allocations")
+        }
+        let work = raw.bindMemory(to: Slot.self, capacity: Swift.max(count, 1))
+        var n = 0
+        for i in 0..<capacity where slots[i].key != 0 {
+            work[n] = slots[i]
+            n += 1
+        }
+        return LiveTable.sortedAllocations(consuming: work, count: n, oversized: oversized)
+    }
+
+    /// Slots given back to the allocator at a time while the result of `sortedAllocations` fills: 1 MiB.
+    private static let releaseChunk = 1 << 16
+
+    /// Sorts `count` compacted slots at `work` (malloc'd; freed here) into live allocations.
+    private static func sortedAllocations(
+        consuming work: UnsafeMutablePointer<Slot>, count n: Int, oversized: [UInt64: Entry]
+    ) -> [LiveAllocation] {
+        var work = work
+        // Entries whose values are in `oversized` go to the end and are sorted apart (they are rare).
+        var packed = n
+        var i = 0
+        while i < packed {
+            if work[i].packed & sizeMask == oversizedMarker {
+                packed -= 1
+                (work[i], work[packed]) = (work[packed], work[i])
+            } else {
+                i += 1
+            }
+        }
+        let apart = (packed..<n).map { j -> LiveAllocation in
+            let entry = oversized[work[j].key]!
+            return LiveAllocation(address: work[j].key, size: entry.size, stack: entry.stack)
+        }.sorted { ($0.stack, $0.address) < ($1.stack, $1.address) }
+        work = shrink(work, to: packed)
+        // Among packed slots the stack field orders like the stack id: ids below droppedCode are themselves,
+        // and droppedCode, the largest field value, stands for the largest id (SpecialStack.dropped).
+        work = radixSort(work, count: packed)
+        // Merge the two sorted runs from their ends, so that the slots already copied out, at the end of
+        // `work`, can be given back as the result grows.
+        return [LiveAllocation](unsafeUninitializedCapacity: n) { result, initialized in
+            var next = packed, nextApart = apart.count, kept = packed
+            for o in stride(from: n - 1, through: 0, by: -1) {
+                var fromApart = nextApart > 0
+                if fromApart, next > 0 {
+                    let a = apart[nextApart - 1], slot = work[next - 1]
+                    fromApart = (a.stack, a.address) > (stack(slot), slot.key)
+                }
+                if fromApart {
+                    nextApart -= 1
+                    result[o] = apart[nextApart]
+                } else {
+                    next -= 1
+                    let slot = work[next]
+                    result[o] = LiveAllocation(address: slot.key, size: slot.packed & sizeMask, stack: stack(slot))
+                    if kept - next >= releaseChunk {
+                        work = shrink(work, to: next)
+                        kept = next
+                    }
+                }
+            }
+            initialized = n
+            free(work)
+        }
+    }
+
+    /// Sorts `n` slots at `work` (malloc'd) by (stack field, address) and returns the buffer that holds them
+    /// (`work` or its replacement; the other is freed). A least-significant-digit radix sort, one byte a pass,
+    /// over the address's 8 bytes then the stack field's 4, skipping every byte that all entries share (the
+    /// high bytes of the heap's addresses, a program's few stack ids): four or five passes where a merge sort
+    /// would make twenty-odd, at the price of a second buffer of the same size for the passes to move between.
+    private static func radixSort(_ work: UnsafeMutablePointer<Slot>, count n: Int) -> UnsafeMutablePointer<Slot> {
+        guard n > 1 else { return work }
+        var keyOr: UInt64 = 0, keyAnd: UInt64 = ~0, stackOr: UInt64 = 0, stackAnd: UInt64 = ~0
+        for i in 0..<n {
+            keyOr |= work[i].key
+            keyAnd &= work[i].key
+            stackOr |= work[i].packed >> sizeBits
+            stackAnd &= work[i].packed >> sizeBits
+        }
+        let keyVaries = keyOr ^ keyAnd, stackVaries = stackOr ^ stackAnd
+        guard keyVaries | stackVaries != 0, let raw = malloc(n * MemoryLayout<Slot>.stride) else {
+            // All alike (impossible: keys are distinct), or no memory for the passes: sort in place instead.
+            var buffer = UnsafeMutableBufferPointer(start: work, count: n)
+            buffer.sort { ($0.packed >> sizeBits, $0.key) < ($1.packed >> sizeBits, $1.key) }
+            return work
+        }
+        var from = work, to = raw.bindMemory(to: Slot.self, capacity: n)
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 256)
+        defer { counts.deallocate() }
+        // Digit d of a slot: byte d of the address for d < 8, byte d - 8 of the stack field after that.
+        for d in 0..<12 where (d < 8 ? keyVaries >> (8 * d) : stackVaries >> (8 * (d - 8))) & 0xFF != 0 {
+            let (word, shift) = d < 8 ? (0, UInt64(8 * d)) : (1, UInt64(8 * (d - 8)) + sizeBits)
+            @inline(__always) func digit(_ slot: Slot) -> Int {
+                Int(truncatingIfNeeded: ((word == 0 ? slot.key : slot.packed) >> shift) & 0xFF)
+            }
+            counts.initialize(repeating: 0, count: 256)
+            for i in 0..<n { counts[digit(from[i])] &+= 1 }
+            var sum = 0
+            for b in 0..<256 {
+                let c = counts[b]
+                counts[b] = sum
+                sum &+= c
+            }
+            // In order, so each pass keeps the order of the ones before it among equal digits.
+            for i in 0..<n {
+                let slot = from[i]
+                let b = digit(slot)
+                to[counts[b]] = slot
+                counts[b] &+= 1
+            }
+            swap(&from, &to)
+        }
+        free(to)
+        return from
+    }
+
+    @inline(__always)
+    private static func stack(_ slot: Slot) -> UInt32 {
+        let code = slot.packed >> sizeBits
+        return code == droppedCode ? 0xFFFF_FFFF : UInt32(code)
+    }
+
+    /// `realloc` down to `count` slots (at least one): the tail of a large buffer goes back to the system.
+    private static func shrink(_ slots: UnsafeMutablePointer<Slot>, to count: Int) -> UnsafeMutablePointer<Slot> {
+        let bytes = Swift.max(count, 1) * MemoryLayout<Slot>.stride
+        guard let raw = realloc(slots, bytes) else { return slots }  // the old buffer is still valid
+        return raw.bindMemory(to: Slot.self, capacity: Swift.max(count, 1))
     }
 }

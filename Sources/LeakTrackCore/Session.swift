@@ -221,16 +221,12 @@ public final class Session {
 
     /// Builds the trace. Frames of stacks that still hold live memory are symbolized (each distinct frame
     /// once) while the binaries are still there; `symbolizer` nil leaves them as module + offset.
-    /// `releasingLiveTable`: the session is done with; its live table's memory goes back before the trace is
-    /// sorted and encoded, so the collector's peak is the larger of the two, not their sum.
+    /// The trace's live allocations are sorted by stack id, then address (the order the trace file stores).
+    /// `releasingLiveTable`: the session is done with; the live table is emptied, its memory turned into the
+    /// sorted allocations as it goes (LiveTable.takeSortedAllocations), so the collector's peak is the
+    /// larger of the two, not their sum.
     public func makeTrace(symbolizer: Symbolizer?, endMonotonicNanoseconds: UInt64, releasingLiveTable: Bool = false) throws -> Trace {
-        var liveAllocations: [LiveAllocation] = []
-        liveAllocations.reserveCapacity(live.count)
-        live.forEach { address, entry in
-            liveAllocations.append(LiveAllocation(address: address, size: entry.size, stack: entry.stack))
-        }
-        if releasingLiveTable { live.removeAll() }
-        liveAllocations.sort { ($0.stack, $0.address) < ($1.stack, $1.address) }
+        let liveAllocations = releasingLiveTable ? live.takeSortedAllocations() : live.sortedAllocations()
 
         let stackCount = max(stackFrames.count, stackCounters.count)
         var stacks: [Stack] = []

@@ -6,7 +6,8 @@ public struct Trace: Equatable, Sendable {
     public var frames: [Frame]
     /// Indexed by stack id; index 0 is the "no stack" pseudo stack (allocations made inside the shim).
     public var stacks: [Stack]
-    /// Allocations the program had not freed when the stream ended.
+    /// Allocations the program had not freed when the stream ended: sorted by stack id, then address, as
+    /// Session.makeTrace makes them and the trace file stores them (TraceFile.encode sorts a copy otherwise).
     public var live: [LiveAllocation]
     public var totals: Totals
     public var lost: ShimCounters

@@ -22,17 +22,22 @@ public enum TraceFile {
 
     // MARK: encoding
 
+    /// The live section, a few bytes per live allocation, is the bulk of a large trace: it is sized first and
+    /// written straight into the result, which is allocated once at its exact size (no growth doubling, no
+    /// payload copy). The other sections are small and go through a ByteWriter each.
     public static func encode(_ trace: Trace) -> [UInt8] {
         var file = ByteWriter()
         file.append(magic)
         file.fixed32(version)
-        func section(_ kind: Section, _ build: (inout ByteWriter) -> Void) {
+        var afterLive = ByteWriter()
+        func section(_ kind: Section, into file: inout ByteWriter, _ build: (inout ByteWriter) -> Void) {
             var payload = ByteWriter()
             build(&payload)
             file.fixed32(kind.rawValue)
             file.fixed64(UInt64(payload.bytes.count))
             file.append(payload.bytes)
         }
+        func section(_ kind: Section, _ build: (inout ByteWriter) -> Void) { section(kind, into: &file, build) }
         section(.process) { w in
             let p = trace.process
             w.varint(UInt64(p.pid))
@@ -82,21 +87,7 @@ public enum TraceFile {
                 w.varint(s.liveBytes)
             }
         }
-        section(.live) { w in
-            // Sorted by (stack, address) and delta-encoded: live blocks of one call site are close together
-            // in the heap and often of one size, so most entries take 3-4 bytes instead of ~10.
-            let live = trace.live.sorted { ($0.stack, $0.address) < ($1.stack, $1.address) }
-            w.varint(live.count)
-            var previous = LiveAllocation(address: 0, size: 0, stack: 0)
-            for a in live {
-                let sameStack = a.stack == previous.stack
-                w.varint(UInt64(a.stack - previous.stack))
-                w.varint(sameStack ? a.address - previous.address : a.address)
-                w.varint(zigzag(Int64(bitPattern: a.size &- previous.size)))
-                previous = a
-            }
-        }
-        section(.summary) { w in
+        section(.summary, into: &afterLive) { w in
             let t = trace.totals
             for value in [t.allocations, t.frees, t.allocatedBytes, t.peakLiveBytes, t.unknownFrees, t.droppedStackAllocations, t.events] {
                 w.varint(value)
@@ -106,7 +97,7 @@ public enum TraceFile {
                 w.varint(value)
             }
         }
-        section(.samples) { w in
+        section(.samples, into: &afterLive) { w in
             w.varint(trace.samples.count)
             for s in trace.samples {
                 w.varint(s.time)
@@ -115,10 +106,71 @@ public enum TraceFile {
                 w.varint(s.heapBytes)
             }
         }
-        file.fixed32(Section.end.rawValue)
-        file.fixed64(0)
-        return file.bytes
+        afterLive.fixed32(Section.end.rawValue)
+        afterLive.fixed64(0)
+
+        // Sorted by (stack, address), as Session.makeTrace leaves them (else sorted here), and delta-encoded:
+        // live blocks of one call site are close together in the heap and often of one size, so most
+        // entries take 3-4 bytes instead of ~10.
+        let live =
+            isInLiveOrder(trace.live) ? trace.live : trace.live.sorted { ($0.stack, $0.address) < ($1.stack, $1.address) }
+        var liveLength = 0
+        forEachLiveVarint(live) { liveLength += varintLength($0) }
+        let total = file.bytes.count + 12 + liveLength + afterLive.bytes.count
+        return [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
+            var o = 0
+            func put(_ bytes: some Collection<UInt8>) {
+                o += UnsafeMutableBufferPointer(rebasing: out[o...]).initialize(fromContentsOf: bytes)
+            }
+            func putFixed<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { put($0) } }
+            put(file.bytes)
+            putFixed(Section.live.rawValue)
+            putFixed(UInt64(liveLength))
+            forEachLiveVarint(live) { value in
+                var v = value
+                while v >= 0x80 {
+                    out[o] = UInt8(truncatingIfNeeded: v) | 0x80
+                    o += 1
+                    v >>= 7
+                }
+                out[o] = UInt8(v)
+                o += 1
+            }
+            put(afterLive.bytes)
+            precondition(o == total, "the live section came out at a size other than measured")
+            initialized = total
+        }
     }
+
+    /// True if `live` is sorted by (stack, address).
+    private static func isInLiveOrder(_ live: [LiveAllocation]) -> Bool {
+        live.withUnsafeBufferPointer { b in
+            for i in b.indices.dropFirst() {
+                let (before, a) = (b[i - 1], b[i])
+                if (a.stack, a.address) < (before.stack, before.address) { return false }
+            }
+            return true
+        }
+    }
+
+    /// The live section's payload as a sequence of varints, `live` sorted by (stack, address).
+    @inline(__always)
+    private static func forEachLiveVarint(_ live: [LiveAllocation], _ body: (UInt64) -> Void) {
+        body(UInt64(live.count))
+        live.withUnsafeBufferPointer { live in
+            var previous = LiveAllocation(address: 0, size: 0, stack: 0)
+            for a in live {
+                let sameStack = a.stack == previous.stack
+                body(UInt64(a.stack - previous.stack))
+                body(sameStack ? a.address - previous.address : a.address)
+                body(zigzag(Int64(bitPattern: a.size &- previous.size)))
+                previous = a
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func varintLength(_ value: UInt64) -> Int { (64 - (value | 1).leadingZeroBitCount + 6) / 7 }
 
     // MARK: decoding
 

@@ -17,6 +17,26 @@ final class SessionTests: XCTestCase {
         return result
     }
 
+    /// Releasing the live table while making the trace changes nothing in the trace.
+    func testTheTraceIsTheSameWhetherTheLiveTableIsReleasedOrNot() throws {
+        var w = start()
+        var generator = SeededGenerator(state: 3)
+        for i in 0..<5000 {
+            let ptr = UInt64.random(in: 1...(1 << 20), using: &generator) * 16
+            w.alloc(ptr, UInt64(i), stack: UInt32(i % 3))
+            if i % 4 == 0 { w.free(ptr) }
+        }
+        let session = try w.session()
+        let expected = live(session).map { LiveAllocation(address: $0.key, size: $0.value.size, stack: $0.value.stack) }
+            .sorted { ($0.stack, $0.address) < ($1.stack, $1.address) }
+        let kept = try session.makeTrace(symbolizer: nil, endMonotonicNanoseconds: 0)
+        XCTAssertEqual(kept.live, expected)
+        XCTAssertEqual(session.live.count, expected.count)
+        let released = try session.makeTrace(symbolizer: nil, endMonotonicNanoseconds: 0, releasingLiveTable: true)
+        XCTAssertEqual(released, kept)
+        XCTAssertEqual(session.live.count, 0)
+    }
+
     func testAllocFreeAndAddressReuse() throws {
         var w = start()
         w.alloc(0x1000, 10, stack: 1)

@@ -32,6 +32,125 @@ final class TraceFileTests: XCTestCase {
         XCTAssertEqual(try TraceFile.decode(TraceFile.encode(trace), name: "t"), trace)
     }
 
+    /// The bytes are the former encoder's, for live allocations sorted or not, repeated (stack, address) pairs,
+    /// sizes going down as well as up, and none at all.
+    func testEncodingIsByteForByteTheFormerEncoding() throws {
+        var trace = sampleTrace()
+        XCTAssertEqual(TraceFile.encode(trace), formerEncode(trace))
+        var generator = SeededGenerator(state: 11)
+        trace.live = (0..<20_000).map { i in
+            LiveAllocation(
+                address: i % 1000 == 0 ? 0x10 : UInt64.random(in: 1...UInt64.max, using: &generator),
+                size: i % 7 == 0 ? UInt64.random(in: 0...UInt64.max, using: &generator) : UInt64.random(in: 0...64, using: &generator),
+                stack: [0, 1, SpecialStack.dropped][i % 3])
+        }
+        XCTAssertEqual(TraceFile.encode(trace), formerEncode(trace))
+        trace.live.sort { ($0.stack, $0.address) < ($1.stack, $1.address) }
+        XCTAssertEqual(TraceFile.encode(trace), formerEncode(trace))
+        XCTAssertEqual(try TraceFile.decode(TraceFile.encode(trace), name: "t"), trace)
+        trace.live = []
+        XCTAssertEqual(TraceFile.encode(trace), formerEncode(trace))
+    }
+
+    /// TraceFile.encode as it was before the live section was written straight into an exactly sized buffer.
+    private func formerEncode(_ trace: Trace) -> [UInt8] {
+        var file = ByteWriter()
+        file.append(TraceFile.magic)
+        file.fixed32(TraceFile.version)
+        func section(_ kind: TraceFile.Section, _ build: (inout ByteWriter) -> Void) {
+            var payload = ByteWriter()
+            build(&payload)
+            file.fixed32(kind.rawValue)
+            file.fixed64(UInt64(payload.bytes.count))
+            file.append(payload.bytes)
+        }
+        section(.process) { w in
+            let p = trace.process
+            w.varint(UInt64(p.pid))
+            w.varint(UInt64(p.ppid))
+            w.string(p.executable)
+            w.varint(p.arguments.count)
+            p.arguments.forEach { w.string($0) }
+            w.u8(p.forked ? 1 : 0)
+            w.varint(p.startTime)
+            w.varint(p.durationNanoseconds)
+            w.u8(p.complete ? 1 : 0)
+            w.optionalVarint(p.exitStatus)
+        }
+        section(.modules) { w in
+            w.varint(trace.modules.count)
+            for m in trace.modules {
+                w.string(m.path)
+                w.blob(m.buildID)
+                w.varint(m.bias)
+            }
+        }
+        section(.frames) { w in
+            w.varint(trace.frames.count)
+            for f in trace.frames {
+                w.varint(f.address)
+                w.varint(UInt64(f.module.map { $0 + 1 } ?? 0))
+                w.varint(f.offset)
+                w.varint(f.symbols.count)
+                for s in f.symbols {
+                    w.string(s.function)
+                    w.optionalString(s.file)
+                    w.optionalVarint(s.line.map(UInt64.init))
+                    w.optionalVarint(s.column.map(UInt64.init))
+                    w.u8(s.inlined ? 1 : 0)
+                    w.optionalString(s.linkageName)
+                }
+            }
+        }
+        section(.stacks) { w in
+            w.varint(trace.stacks.count)
+            for s in trace.stacks {
+                w.varint(s.frames.count)
+                s.frames.forEach { w.varint($0) }
+                w.varint(s.allocations)
+                w.varint(s.allocatedBytes)
+                w.varint(s.liveCount)
+                w.varint(s.liveBytes)
+            }
+        }
+        section(.live) { w in
+            // Sorted by (stack, address) and delta-encoded: live blocks of one call site are close together
+            // in the heap and often of one size, so most entries take 3-4 bytes instead of ~10.
+            let live = trace.live.sorted { ($0.stack, $0.address) < ($1.stack, $1.address) }
+            w.varint(live.count)
+            var previous = LiveAllocation(address: 0, size: 0, stack: 0)
+            for a in live {
+                let sameStack = a.stack == previous.stack
+                w.varint(UInt64(a.stack - previous.stack))
+                w.varint(sameStack ? a.address - previous.address : a.address)
+                w.varint(zigzag(Int64(bitPattern: a.size &- previous.size)))
+                previous = a
+            }
+        }
+        section(.summary) { w in
+            let t = trace.totals
+            for value in [t.allocations, t.frees, t.allocatedBytes, t.peakLiveBytes, t.unknownFrees, t.droppedStackAllocations, t.events] {
+                w.varint(value)
+            }
+            let l = trace.lost
+            for value in [l.noStack, l.stacksDropped, l.bootstrapAllocations, l.failedAllocations, l.skippedWords] {
+                w.varint(value)
+            }
+        }
+        section(.samples) { w in
+            w.varint(trace.samples.count)
+            for s in trace.samples {
+                w.varint(s.time)
+                w.varint(s.residentBytes)
+                w.varint(s.virtualBytes)
+                w.varint(s.heapBytes)
+            }
+        }
+        file.fixed32(TraceFile.Section.end.rawValue)
+        file.fixed64(0)
+        return file.bytes
+    }
+
     func testAnExistingFileIsReplacedOnlyWhenAsked() throws {
         let directory = NSTemporaryDirectory() + "leaktrack-tracefile-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
