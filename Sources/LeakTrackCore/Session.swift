@@ -106,7 +106,7 @@ public final class Session {
                     time: tick.monotonicNanoseconds &- start, residentBytes: tick.residentBytes,
                     virtualBytes: tick.virtualBytes, heapBytes: liveBytes))
         case .skip(_, let words):
-            skippedWords += words
+            skippedWords &+= words
         case .final(let counters):
             self.counters = counters
         }
