@@ -210,7 +210,13 @@ static void lt_stop(uint64_t exit_status, int vanishing) {
     lt_self.internal = 1;
     /* Vanishing (exec, a fatal signal): the collector holds the ring's memfd (or has it queued with HELLO)
      * and reads the rest from its own mapping; nothing to wait for. */
-    if (lt_publish_final(exit_status) != UINT64_MAX && !vanishing) lt_link_finish();
+    if (lt_publish_final(exit_status) != UINT64_MAX) {
+        if (vanishing) {
+            lt_link_wake_collector();
+        } else {
+            lt_link_finish();
+        }
+    }
     expected = LT_STOPPING;
     atomic_compare_exchange_strong(&lt_state, &expected, LT_DISABLED);
     lt_self.internal = was_internal;

@@ -11,9 +11,9 @@
  *   lt_stacks.c     stack capture and the lock-free table that turns stacks into ids
  *   lt_unwind.c     the fast unwinder (cached .eh_frame rules), with libunwind as its fallback
  *   lt_modules.c    module map snapshots (dl_iterate_phdr)
- *   lt_fds.c        the shim's own descriptors, moved out of the program's way and checked before use
+ *   lt_fds.c        descriptors the shim opens for a moment are kept out of the program's way
  *   lt_spawn.c      bare mode: starting a collector of our own
- *   lt_writer.c     the link to the collector: HELLO, the helper thread (samples, liveness), end of stream
+ *   lt_link.c       the link to the collector: HELLO, its liveness, fork's new link, end of stream
  *   lt_engine.c     lifecycle state machine and the replacement_* allocator functions
  *   lt_exec.c       the exec family: end this image's stream before it is replaced
  *   lt_exits.c      daemon and quick_exit, which leave through glibc's internal _exit
@@ -70,19 +70,8 @@ size_t lt_bootstrap_size(const void *ptr);
 
 /* ---- the shim's own descriptors (lt_fds.c) ---- */
 
-/* A descriptor the shim keeps, with the identity of its file: the program may close the number and reuse it. */
-struct lt_owned_fd {
-    int fd;
-    uint64_t dev, ino;
-};
 /* Moves a new descriptor out of the program's way (a high number, close-on-exec); returns the new number. */
 int lt_fd_move_high(int fd);
-/* Moves fd to a high number (close-on-exec) and remembers its file; 0 on success (fd is closed on failure). */
-int lt_fd_adopt(int fd, struct lt_owned_fd *owned);
-/* Whether owned->fd is still the file the shim adopted. */
-int lt_fd_ours(const struct lt_owned_fd *owned);
-/* Closes it if it is still ours (never the program's file on the same number), and forgets it. */
-void lt_fd_release(struct lt_owned_fd *owned);
 
 /* ---- ring (lt_ring.c) ---- */
 
@@ -92,6 +81,9 @@ struct lt_ring {
     _Atomic uint64_t *read;  /* first position the collector has not consumed */
     _Atomic uint64_t *collector_state; /* LT_ACK_HELLO, LT_ACK_DONE: written by the collector */
     _Atomic uint64_t *collector_pid;
+    _Atomic uint64_t *collector_pidns;
+    _Atomic uint64_t *collector_beat;
+    _Atomic uint64_t *wake;            /* counted up, and futex-woken, for the collector */
     _Atomic uint64_t *words;
     uint64_t mask;
     uint32_t log2;
@@ -105,6 +97,8 @@ extern struct lt_ring lt_ring;
 int lt_ring_create(uint32_t log2);
 /* Maps that memfd as the ring (replacing any previous one, e.g. the parent's in a fork child). */
 int lt_ring_map(int fd, uint32_t log2);
+/* Throws away everything claimed so far: once nobody reads the ring, no producer may stay blocked on it. */
+void lt_ring_discard(void);
 /* Claims `words` words only if they are free now; UINT64_MAX otherwise. Never waits. */
 uint64_t lt_ring_try_claim(uint32_t words);
 /* Claims `words` consecutive words, waiting while the ring is full. Returns the position, or UINT64_MAX if
@@ -159,11 +153,11 @@ uint32_t lt_executable_path(char *buf, uint32_t size);
  * it (the connection waits in the listener's backlog until the collector runs); -1 (said why) on failure. */
 int lt_spawn_collector(char *path, size_t size);
 
-/* ---- the link to the collector (lt_writer.c) ---- */
+/* ---- the link to the collector (lt_link.c) ---- */
 
-/* Connects (LEAKTRACK_SOCKET, or a collector started here), sends HELLO with the ring's memfd `ring_fd`
- * (which it closes) and starts the helper thread. The memfd travels in the socket's queue, so every record
- * published from now on reaches the collector whatever happens to this process. 0, or -1 (said why). */
+/* Connects (LEAKTRACK_SOCKET, or a collector started here), sends HELLO with the ring's memfd `ring_fd` and
+ * closes both. The memfd travels in the socket's queue, so every record published from now on reaches the
+ * collector whatever happens to this process. 0, or -1 (said why). */
 int lt_link_start(int ring_fd);
 /* fork: the parent prepares the child's ring and connection (prepare), the parent drops them (parent), the
  * child maps and announces them (child: 0, or -1 if the child must run untracked). */
@@ -172,7 +166,11 @@ void lt_link_fork_parent(void);
 int lt_link_fork_child(void);
 /* After FINAL: wakes the collector and waits (bounded) until it has stored the trace. */
 void lt_link_finish(void);
-/* Whether the collector is known to have stopped reading (lost connection, stuck ring). */
+/* Wakes the collector if it sleeps (FINAL is out, or a producer waits for space). Async-signal-safe. */
+void lt_link_wake_collector(void);
+/* Whether the collector is gone: its process no longer exists, or it never answered, or went silent. */
+int lt_link_collector_gone(void);
+/* Marks the collector as gone for good. */
 void lt_link_collector_lost(void);
 
 /* ---- engine (lt_engine.c) ---- */
@@ -208,7 +206,7 @@ extern struct lt_counters lt_counters;
 struct lt_thread {
     uint8_t depth;    /* hooks in progress on this thread */
     uint8_t critical; /* inside a part of the shim that must not be re-entered: libunwind, the module lock */
-    uint8_t internal; /* the helper thread, or the shim starting: its calls pass straight through, never recorded */
+    uint8_t internal; /* the shim starting or forking: its calls pass straight through, never recorded */
     const void *hook_frame[LT_MAX_NESTING]; /* each hook's frame (frame pointer): unwinding starts there */
 };
 extern LT_TLS struct lt_thread lt_self;

@@ -63,6 +63,9 @@ int lt_ring_map(int fd, uint32_t log2) {
     lt_ring.read = (_Atomic uint64_t *)(map + LT_RING_OFFSET_READ);
     lt_ring.collector_state = (_Atomic uint64_t *)(map + LT_RING_OFFSET_COLLECTOR_STATE);
     lt_ring.collector_pid = (_Atomic uint64_t *)(map + LT_RING_OFFSET_COLLECTOR_PID);
+    lt_ring.collector_pidns = (_Atomic uint64_t *)(map + LT_RING_OFFSET_COLLECTOR_PIDNS);
+    lt_ring.collector_beat = (_Atomic uint64_t *)(map + LT_RING_OFFSET_COLLECTOR_BEAT);
+    lt_ring.wake = (_Atomic uint64_t *)(map + LT_RING_OFFSET_WAKE);
     lt_ring.words = (_Atomic uint64_t *)(map + LT_RING_HEADER_BYTES);
     lt_ring.mask = words - 1;
     atomic_store(lt_ring.write, 0);
@@ -72,6 +75,8 @@ int lt_ring_map(int fd, uint32_t log2) {
     return 0;
 }
 
+/* The ring is full: wake the collector, then wait for it (spin, yield, then 50 µs sleeps), and give up
+ * when it is gone (its process ended, or it went silent) or made no progress for 30 s. */
 static LT_NOINLINE uint64_t lt_ring_wait_for_space(uint64_t pos, uint32_t words) {
     uint64_t capacity = lt_ring.mask + 1;
     uint64_t last_read = atomic_load_explicit(lt_ring.read, memory_order_acquire);
@@ -86,17 +91,30 @@ static LT_NOINLINE uint64_t lt_ring_wait_for_space(uint64_t pos, uint32_t words)
         if (spins < 64) {
             __builtin_ia32_pause();
         } else if (spins < 128) {
+            if (spins == 64) lt_link_wake_collector();
             sched_yield();
         } else {
-            if (since == 0) since = lt_monotonic_ns();
-            if (lt_monotonic_ns() - since > LT_RING_STUCK_NS) {
+            uint64_t now = lt_monotonic_ns();
+            if (since == 0) since = now;
+            if ((spins & 127) == 0 && lt_link_collector_gone()) {
+                lt_link_collector_lost();
+                lt_disable("lost the connection to the collector; the program continues untracked");
+                lt_ring_discard();
+                return UINT64_MAX;
+            }
+            if (now - since > LT_RING_STUCK_NS) {
                 lt_link_collector_lost();
                 lt_disable("the collector stopped reading for 30 s; the program continues untracked");
+                lt_ring_discard();
                 return UINT64_MAX;
             }
             lt_sleep_ns(50000);
         }
     }
+}
+
+void lt_ring_discard(void) {
+    atomic_store_explicit(lt_ring.read, atomic_load_explicit(lt_ring.write, memory_order_acquire), memory_order_release);
 }
 
 uint64_t lt_ring_claim(uint32_t words) {

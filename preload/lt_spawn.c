@@ -169,6 +169,10 @@ int lt_spawn_collector(char *path, size_t size) {
         return -1;
     }
     chmod(path, 0600);
+    /* Connections accepted from it carry their senders' credentials (the collector knows each process by a
+     * pid the kernel vouches for). */
+    int on = 1;
+    setsockopt(listener, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
     /* Connect before the collector exists: the connection waits in the listener's backlog. */
     int connection = lt_fd_move_high(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     while (connection >= 0 && connect(connection, (struct sockaddr *)&address, sizeof address) != 0) {

@@ -3,6 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,18 +26,26 @@ int lt_peer_uid(int fd, uid_t *uid) {
     return 0;
 }
 
-long lt_receive(int fd, void *buffer, size_t size, int *received_fd) {
+long lt_receive(int fd, void *buffer, size_t size, int *received_fd, int *sender_pid, int *control_truncated) {
     struct iovec iov = {.iov_base = buffer, .iov_len = size};
     union {
-        char buffer[CMSG_SPACE(sizeof(int) * 8)];
+        char buffer[CMSG_SPACE(sizeof(int) * 8) + CMSG_SPACE(sizeof(struct ucred))];
         struct cmsghdr align;
     } control;
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer,
                          .msg_controllen = sizeof control.buffer};
     ssize_t got = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
     if (got < 0) return -1;
+    if (msg.msg_flags & MSG_CTRUNC) *control_truncated = 1;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        if (c->cmsg_level != SOL_SOCKET) continue;
+        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred credentials;
+            memcpy(&credentials, CMSG_DATA(c), sizeof credentials);
+            if (*sender_pid <= 0) *sender_pid = credentials.pid;
+            continue;
+        }
+        if (c->cmsg_type != SCM_RIGHTS) continue;
         size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
         for (size_t i = 0; i < count; i++) {
             int passed;
@@ -46,6 +58,44 @@ long lt_receive(int fd, void *buffer, size_t size, int *received_fd) {
         }
     }
     return got;
+}
+
+int lt_pass_credentials(int fd) {
+    int on = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+}
+
+int lt_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+uint64_t lt_pid_namespace(void) {
+    struct stat status;
+    return stat("/proc/self/ns/pid", &status) == 0 ? (uint64_t)status.st_ino : 0;
+}
+
+void lt_raise_descriptor_limit(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+}
+
+long lt_descriptor_limit(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+    return limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > (1 << 30) ? (1 << 30) : (long)limit.rlim_cur;
+}
+
+int lt_futex_wait(void *base, size_t offset, uint32_t expected, int timeout_ms) {
+    struct timespec timeout = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
+    return (int)syscall(SYS_futex, (uint32_t *)((char *)base + offset), FUTEX_WAIT, expected, &timeout, NULL, 0);
+}
+
+void lt_futex_wake(void *base, size_t offset) {
+    syscall(SYS_futex, (uint32_t *)((char *)base + offset), FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+void lt_shared_add(void *base, size_t offset, uint64_t value) {
+    __atomic_fetch_add((uint64_t *)((char *)base + offset), value, __ATOMIC_RELEASE);
 }
 
 int lt_ring_is_sealed(int fd) {

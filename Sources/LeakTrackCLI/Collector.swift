@@ -47,6 +47,7 @@ final class Collector {
     private var active = 0
     private var accepted = 0
     private var traces: [CollectedTrace] = []
+    private let heartbeat = RingHeartbeat()
 
     init(listener: Int32, naming: TraceNaming, acknowledgeAfterWriting: Bool, log: @escaping (String) -> Void) {
         self.listener = listener
@@ -66,31 +67,35 @@ final class Collector {
     }
 
     /// Accepts connections until `shouldStop(accepted, active)` says so at a moment when no connection is
-    /// waiting. Checked every 50 ms.
+    /// waiting. Checked every 50 ms. At most `maxActive` streams are served at once (each holds descriptors);
+    /// the others wait in the listener's queue, their records safe in their rings.
     func run(shouldStop: (_ accepted: Int, _ active: Int) -> Bool) {
+        let maxActive = max(16, (lt_descriptor_limit() - 64) / 8)
         while true {
-            var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, 50)
-            if ready > 0 {
-                acceptOne()
-                continue
-            }
             lock.lock()
             let (a, b) = (accepted, active)
             lock.unlock()
+            var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            let ready = b < maxActive ? poll(&poller, 1, 50) : 0
+            if ready > 0 {
+                if !acceptOne() { usleep(20_000) }
+                continue
+            }
+            if b >= maxActive { usleep(20_000) }
             if shouldStop(a, b) || (lt_stop_requested() != 0 && b == 0) { return }
         }
     }
 
-    private func acceptOne() {
+    /// Accepts one connection and serves it on a thread of its own; false if accept failed (out of descriptors).
+    private func acceptOne() -> Bool {
         let fd = lt_accept_cloexec(listener)
-        guard fd >= 0 else { return }
+        guard fd >= 0 else { return errno == EINTR || errno == EAGAIN || errno == ECONNABORTED }
         // Only processes of our own user may talk to us.
         var peer: uid_t = 0
         if lt_peer_uid(fd, &peer) != 0 || peer != getuid() {
             log("refused a connection from uid \(peer)")
             close(fd)
-            return
+            return true
         }
         lock.lock()
         accepted += 1
@@ -104,72 +109,104 @@ final class Collector {
         }
         thread.stackSize = 4 << 20
         thread.start()
+        return true
     }
 
-    private func serve(_ fd: Int32) {
-        defer { close(fd) }
-        let session = Session()
-        var decoder = StreamDecoder(name: "the stream on connection \(fd)")
-        var failure: String?
+    /// HELLO, with the ring's memfd and the sender's credentials. The shim closes its end right after.
+    private struct Greeting {
         var ringDescriptor: Int32 = -1
-        defer { if ringDescriptor >= 0 { close(ringDescriptor) } }
+        var senderPid: Int32 = 0
+        var descriptorsDropped: Int32 = 0
+        var failure: String?
+    }
+
+    private func receiveHello(_ fd: Int32, _ decoder: inout StreamDecoder, _ session: Session) -> Greeting {
+        var greeting = Greeting()
+        _ = lt_pass_credentials(fd)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
         defer { buffer.deallocate() }
-
-        // 1. HELLO arrives over the socket, with the ring's memfd attached.
         while decoder.hello == nil {
-            let got = lt_receive(fd, buffer.baseAddress, buffer.count, &ringDescriptor)
+            let got = lt_receive(fd, buffer.baseAddress, buffer.count, &greeting.ringDescriptor, &greeting.senderPid,
+                                 &greeting.descriptorsDropped)
             if got < 0 && errno == EINTR { continue }
             if got <= 0 { break }
             do {
                 try decoder.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<got]), into: session)
             } catch {
-                failure = "\(error)"
+                greeting.failure = "\(error)"
                 break
             }
         }
+        return greeting
+    }
+
+    private func serve(_ connection: Int32) {
+        let session = Session()
+        var decoder = StreamDecoder(name: "the stream on connection \(connection)")
+        var greeting = receiveHello(connection, &decoder, session)
+        close(connection)
+        var failure = greeting.failure
         var ring: SharedRing?
+        var process: TracedProcess?
         if let hello = decoder.hello {
             decoder.name = "the stream from \(hello.executable) (pid \(hello.pid))"
+            // The kernel's word for who sent HELLO, not the pid HELLO claims.
+            let pid = greeting.senderPid > 0 ? UInt32(greeting.senderPid) : hello.pid
             if hello.version < LT_WIRE_LIVE_MIN_VERSION {
                 failure = "\(decoder.name) comes from an older libleaktrack.so (wire format \(hello.version)); use the one built with this leaktrack"
-            } else if ringDescriptor < 0 {
-                failure = "\(decoder.name) came without its shared ring (a shim from another leaktrack version?)"
+            } else if greeting.ringDescriptor < 0 {
+                failure = greeting.descriptorsDropped != 0
+                    ? "\(decoder.name) lost its shared ring: the collector is out of file descriptors (raise ulimit -n)"
+                    : "\(decoder.name) came without its shared ring (a shim from another leaktrack version?)"
+            } else if pid == UInt32(getpid()) {
+                failure = "\(decoder.name) names the collector itself as the traced process"
             } else {
                 do {
-                    ring = try SharedRing(fd: ringDescriptor, log2: hello.ringLog2)
-                    acknowledge(ring!, LT_ACK_HELLO.rawValue, on: fd)
+                    ring = try SharedRing(fd: greeting.ringDescriptor, log2: hello.ringLog2)
+                    process = TracedProcess(pid: pid, helloMonotonicNanoseconds: hello.monotonicNanoseconds)
+                    heartbeat.add(ring!)
+                    ring!.announce(LT_ACK_HELLO.rawValue)
                 } catch {
                     failure = "\(decoder.name): \(error)"
                 }
             }
         }
+        if greeting.ringDescriptor >= 0 {
+            close(greeting.ringDescriptor)
+            greeting.ringDescriptor = -1
+        }
         // Every way out tells the shim we are done with its stream: a process waiting at exit must never wait
         // for nothing (bare mode: only once the trace is stored, so it exists when the program has exited).
-        defer { if let ring, acknowledgeAfterWriting { acknowledge(ring, LT_ACK_DONE.rawValue, on: fd) } }
-
-        // 2. The records, straight from the shared ring, until FINAL or until the process has gone.
-        if let ring, let hello = decoder.hello, failure == nil {
-            do {
-                try drain(ring, of: hello, socket: fd, into: session, decoder: &decoder)
-            } catch {
-                failure = "\(error)"
+        // In record mode that is already done at FINAL; a stream given up on a damaged record gets it here, and
+        // the shim, finding DONE while it still runs, knows nobody reads its ring any more.
+        defer {
+            if let ring {
+                ring.announce(LT_ACK_DONE.rawValue)
+                heartbeat.remove(ring)
             }
-            if decoder.sawFinal && !acknowledgeAfterWriting { acknowledge(ring, LT_ACK_DONE.rawValue, on: fd) }
         }
-        // A process that connected and exec'd or exited before saying anything (typically a fork child that
-        // exec'd at once) leaves nothing to report.
-        if decoder.byteCount == 0 { return }
-        if failure == nil, !decoder.sawFinal {
-            do { try decoder.finish() } catch { failure = "\(error)" }
-        }
-        guard let hello = session.hello else {
+        // A stream that was refused, or a process that connected and exec'd or exited before saying anything
+        // (typically a fork child that exec'd at once), leaves nothing to report.
+        guard let ring, let process, failure == nil else {
             if let failure { log("dropped a connection: \(failure)") }
             return
         }
+
+        // The records, straight from the shared ring, until FINAL or until the process has gone.
+        do {
+            try drain(ring, of: process, into: session, decoder: &decoder)
+        } catch {
+            failure = "\(error)"
+        }
+        if decoder.sawFinal && !acknowledgeAfterWriting { ring.announce(LT_ACK_DONE.rawValue) }
+        if failure == nil, !decoder.sawFinal {
+            do { try decoder.finish() } catch { failure = "\(error)" }
+        }
+        guard let hello = session.hello else { return }
         if let failure { log("\(failure); keeping the \(decoder.byteCount) bytes that arrived before") }
-        // A fork child that never allocated (typically one that exec'd at once) leaves no trace.
-        if hello.forked && session.totals.allocations == 0 { return }
+        // A fork child that never allocated (typically one that exec'd at once) leaves no trace, nor does a
+        // stream that ended without allocating or saying goodbye (a peer that only sent HELLO).
+        if session.totals.allocations == 0 && (hello.forked || !decoder.sawFinal) { return }
         var path = ""
         do {
             let symbolizer = symbolizerPath.map { LLVMSymbolizer(executable: $0) }
@@ -198,49 +235,37 @@ final class Collector {
         }
     }
 
-    /// Sets the ring's collector-state word (what the shim waits on), then wakes the shim with the same byte
-    /// on the socket.
-    private func acknowledge(_ ring: SharedRing, _ state: UInt32, on fd: Int32) {
-        ring.announce(state)
-        var byte = UInt8(truncatingIfNeeded: state)
-        _ = send(fd, &byte, 1, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
-    }
-
-    /// Reads the ring until FINAL, or until the process has gone. The socket only wakes us up: a closed socket
-    /// ends the stream only if the process no longer maps its ring (it died or exec'd), since a program may
-    /// close the shim's descriptors and go on allocating.
-    private func drain(_ ring: SharedRing, of hello: Hello, socket fd: Int32, into session: Session,
+    /// Reads the ring until FINAL, or until the process has gone (it exited, or exec'd without FINAL and so no
+    /// longer maps its ring), sampling its memory every 100 ms. Between batches it sleeps on the ring's wake
+    /// word, which the shim counts up after FINAL or when it waits for space.
+    private func drain(_ ring: SharedRing, of process: TracedProcess, into session: Session,
                        decoder: inout StreamDecoder) throws {
         var idle: Int32 = 0
         var ended = false
-        var socketOpen = true
-        var nextCheck: UInt64 = 0
+        var nextSample: UInt64 = 0
+        var nextMapsCheck = monotonicNanoseconds() + 1_000_000_000
         while !decoder.sawFinal {
+            let seen = ring.wakeCount
             let consumed = try ring.drain { try decoder.feed($0, into: session) }
             // Asked to stop (SIGTERM): store what has arrived; the program goes on untracked.
             if lt_stop_requested() != 0 { return }
+            let now = monotonicNanoseconds()
+            if now >= nextSample, !decoder.sawFinal {
+                nextSample = now + 100_000_000
+                if let tick = process.sample() { try session.apply(.tick(tick)) }
+            }
             if consumed > 0 {
                 idle = 0
                 continue
             }
             if ended { return }
-            // Nothing new: sleep on the socket, which wakes us when the process goes away or sends FINAL.
             idle = min(max(idle * 2, 1), 8)
-            if socketOpen {
-                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                guard poll(&poller, 1, idle) > 0 else { continue }
-                var bytes = (UInt64(0), UInt64(0))
-                let got = withUnsafeMutableBytes(of: &bytes) { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-                if got > 0 || (got < 0 && (errno == EAGAIN || errno == EINTR)) { continue }
-                socketOpen = false
-                ended = ring.isMapped(byProcess: hello.pid) != true
-            } else {
-                usleep(UInt32(idle) * 1000)
-                let now = monotonicNanoseconds()
-                if now >= nextCheck {
-                    nextCheck = now + 250_000_000
-                    ended = ring.isMapped(byProcess: hello.pid) != true
-                }
+            ring.waitForWake(seen: seen, milliseconds: idle)
+            if process.hasExited {
+                ended = true // one more drain for what it published last
+            } else if now >= nextMapsCheck {
+                nextMapsCheck = now + 1_000_000_000
+                if ring.isMapped(byProcess: process.pid) == false { ended = true }
             }
         }
     }

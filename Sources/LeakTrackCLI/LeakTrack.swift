@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLeakTrackSystem
 import Foundation
 import LeakTrackCore
 
@@ -25,6 +26,8 @@ public struct LeakTrack: ParsableCommand {
         for stream in 0...2 where fcntl(Int32(stream), F_GETFD) < 0 {
             _ = open("/dev/null", stream == 0 ? O_RDONLY : O_WRONLY)
         }
+        // A collector holds descriptors for every process it serves; a program's low limit is not ours.
+        lt_raise_descriptor_limit()
         do {
             var command = try parseAsRoot()
             try command.run()

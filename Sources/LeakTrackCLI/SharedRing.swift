@@ -47,15 +47,30 @@ final class SharedRing {
         words = map + Int(LT_RING_HEADER_BYTES)
         copy = .allocate(byteCount: Int(SharedRing.batchWords) * 8, alignment: 8)
         lt_shared_store(map, Int(LT_RING_OFFSET_COLLECTOR_PID), UInt64(getpid()))
+        lt_shared_store(map, Int(LT_RING_OFFSET_COLLECTOR_PIDNS), lt_pid_namespace())
     }
 
     /// The memfd's identity, to find it in the traced process's /proc/PID/maps.
     let device: UInt64
     let inode: UInt64
 
-    /// Tells the shim how far we are (LT_ACK_HELLO, LT_ACK_DONE): the word it waits on.
+    /// Tells the shim how far we are (LT_ACK_HELLO, LT_ACK_DONE), and wakes it if it waits on that word.
     func announce(_ state: UInt32) {
         lt_shared_store(map, Int(LT_RING_OFFSET_COLLECTOR_STATE), UInt64(state))
+        lt_futex_wake(map, Int(LT_RING_OFFSET_COLLECTOR_STATE))
+    }
+
+    /// A sign of life for the shim (which takes a collector that stays silent for 30 s for gone).
+    func beat() {
+        lt_shared_add(map, Int(LT_RING_OFFSET_COLLECTOR_BEAT), 1)
+    }
+
+    /// How often the shim has woken us (after FINAL, or while it waits for space).
+    var wakeCount: UInt64 { lt_shared_load(map, Int(LT_RING_OFFSET_WAKE)) }
+
+    /// Sleeps until the shim wakes us (wakeCount moves on from `seen`) or `milliseconds` pass.
+    func waitForWake(seen: UInt64, milliseconds: Int32) {
+        _ = lt_futex_wait(map, Int(LT_RING_OFFSET_WAKE), UInt32(truncatingIfNeeded: seen), milliseconds)
     }
 
     /// Whether `pid` still maps this ring: its stream goes on even when its socket has closed (a program can

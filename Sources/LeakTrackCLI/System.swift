@@ -1,3 +1,4 @@
+import CLeakTrackSystem
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -55,6 +56,9 @@ enum System {
         let directory = String(cString: template)
         let path = directory + "/socket"
         let fd = try call("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        // Accepted connections carry their senders' credentials: the collector knows each traced process by a
+        // pid the kernel vouches for, not the one its HELLO claims.
+        _ = lt_pass_credentials(fd)
         var address = try makeSocketAddress(path)
         do {
             _ = try withUnsafePointer(to: &address) { pointer in

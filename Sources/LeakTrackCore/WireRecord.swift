@@ -93,6 +93,12 @@ public struct MemoryTick: Equatable, Sendable {
     public var monotonicNanoseconds: UInt64
     public var residentBytes: UInt64
     public var virtualBytes: UInt64
+
+    public init(monotonicNanoseconds: UInt64, residentBytes: UInt64, virtualBytes: UInt64) {
+        self.monotonicNanoseconds = monotonicNanoseconds
+        self.residentBytes = residentBytes
+        self.virtualBytes = virtualBytes
+    }
 }
 
 /// One decoded wire record. `tag` arguments are ring positions (see leaktrack_wire.h).

@@ -6,7 +6,7 @@ import XCTest
 final class HostileProgramTests: EndToEndTestCase {
     override func setUpWithError() throws {
         try super.setUpWithError()
-        try harness.compile(["hostile.c"], output: "hostile")
+        try harness.compile(["hostile.c"], output: "hostile", flags: ["-lpthread"])
     }
 
     private var hostile: String { harness.path("hostile") }
@@ -214,5 +214,48 @@ final class HostileProgramTests: EndToEndTestCase {
         let bareReport = try harness.reportJSON(harness.path(try XCTUnwrap(traces.first)))
         XCTAssertEqual(Leak.callSites(bareReport), [Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)])
         XCTAssertEqual(process(bareReport)["complete"] as? Bool, true)
+    }
+
+    func testEndingMainWithPthreadExitEndsTheProcess() throws {
+        // glibc ends the process when its last thread exits: the shim has no thread that could keep it alive.
+        let bare = try within(10, "the bare run") {
+            try harness.run([hostile, "pthread-exit"], environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"], timeout: 30)
+        }
+        XCTAssertEqual(bare.status, 0, bare.stderr)
+        let recorded = try within(10, "record") {
+            try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "pthread-exit"], timeout: 30)
+        }
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        let report = try harness.reportJSON(harness.path("out.trace"))
+        XCTAssertEqual(Leak.callSites(report), [Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)])
+        XCTAssertEqual(process(report)["complete"] as? Bool, true)
+        XCTAssertEqual(process(report)["exitStatus"] as? Int, 0)
+    }
+
+    func testTheShimTakesNoDescriptorFromTheProgram() throws {
+        // All descriptors but one in use: every open must get that one, for a whole second (the shim used to
+        // open /proc files every 100 ms).
+        for environment in [["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"], [:]] {
+            let command = environment.isEmpty
+                ? [harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "fd-churn"] : [hostile, "fd-churn"]
+            let result = try harness.run(command, environment: environment)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertEqual(result.stdout, "0\n", "opens that failed or got another number; \(result.stderr)")
+        }
+    }
+
+    func testManyProcessesAtOnceUnderALowDescriptorLimit() throws {
+        // 150 processes alive at once, with a soft limit of 256 descriptors: the collector raises its own limit
+        // and serves them all, exactly.
+        let result = try harness.run(["sh", "-c", "ulimit -Sn 256 && exec \"$0\" record -o \"$1\" -- \"$2\" concurrent 150",
+                                      harness.leaktrack, harness.path("out.trace"), hostile], timeout: 180)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertFalse(result.stderr.contains("dropped") || result.stderr.contains("cannot"), result.stderr)
+        let children = try harness.traces(of: "hostile")
+        XCTAssertEqual(children.count, 150)
+        XCTAssertEqual(try harness.leaks(inTraces: children), [Leak(function: "concurrent_leak", module: "hostile", bytes: 16, count: 1)])
+        var complete = 0
+        for name in children where process(try harness.reportJSON(harness.path(name)))["complete"] as? Bool == true { complete += 1 }
+        XCTAssertEqual(complete, 150)
     }
 }

@@ -29,5 +29,22 @@ final class SocketSafetyTests: EndToEndTestCase {
         let report = try harness.reportJSON(harness.path("out.trace"))
         XCTAssertEqual(Leak.callSites(report), [Leak(function: "after_garbage", module: "peer", bytes: 123, count: 1)])
         XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true)
+        // A refused stream leaves no trace behind.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: harness.directory).filter { $0.hasPrefix("leaktrack.") }, [])
+    }
+
+    func testAPeerThatNamesTheCollectorAsItsProcessCannotHoldItOpen() throws {
+        // The collector knows each process by the credentials its HELLO came with, not by the pid it claims.
+        try harness.compile(["peer.c"], output: "peer")
+        let started = Date()
+        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", harness.path("peer"), "liar"],
+                                     timeout: 60)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 15)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let report = try harness.reportJSON(harness.path("out.trace"))
+        XCTAssertEqual(Leak.callSites(report), [Leak(function: "after_garbage", module: "peer", bytes: 123, count: 1)])
+        // A stream that only said HELLO leaves no trace behind.
+        let stray = try FileManager.default.contentsOfDirectory(atPath: harness.directory).filter { $0.hasPrefix("leaktrack.") }
+        XCTAssertEqual(stray, [])
     }
 }

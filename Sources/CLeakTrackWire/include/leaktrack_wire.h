@@ -3,7 +3,8 @@
  *
  * Transport: the shim writes records into a ring buffer in shared memory (a memfd) and the collector maps
  * the same memory and reads them from there: no copy through the kernel per event. The Unix socket carries
- * only the HELLO record (with the memfd attached as SCM_RIGHTS), the acknowledgements, and end of stream.
+ * only the HELLO record, with the memfd attached as SCM_RIGHTS and the sender's credentials (SCM_CREDENTIALS,
+ * so the collector knows the process by a pid the kernel vouches for); the shim closes it right after.
  * A stream saved to a file (or produced by tests) is simply the records one after another.
  *
  * A stream is a sequence of records made of little-endian 64-bit words. Every record starts with one
@@ -33,7 +34,7 @@
 
 #define LT_WIRE_MAGIC "LEAKTRK\0"
 #define LT_WIRE_MAGIC_SIZE 8
-/* 2: the collector's state and pid in the ring's header, sealed rings (the records are those of 1). */
+/* 2: the link's state in the ring's header, sealed rings, no TICK from the shim (the records are those of 1). */
 #define LT_WIRE_VERSION 2u
 #define LT_WIRE_LIVE_MIN_VERSION 2u /* the oldest shim a collector can serve live; saved streams of 1 still decode */
 
@@ -58,7 +59,7 @@ enum lt_record_type {
     LT_REC_FREE = 7,          /* a block is about to be freed */
     LT_REC_REALLOC_BEGIN = 8, /* realloc(ptr, ...) is about to run: ptr leaves the live set for now */
     LT_REC_REALLOC_END = 9,   /* realloc finished: the new block, or ptr restored if it failed */
-    LT_REC_TICK = 10,         /* a clock and memory sample (from the shim's helper thread) */
+    LT_REC_TICK = 10,         /* a clock and memory sample (from the collector since format 2; in saved streams) */
     LT_REC_SKIP = 11,         /* ring words never published, skipped by the reader (in saved streams only) */
     LT_REC_FINAL = 12,        /* clean end of the stream, with the shim's counters */
 };
@@ -124,11 +125,20 @@ _Static_assert(sizeof(struct lt_hello) == 64, "lt_hello layout");
 #define LT_RING_HEADER_BYTES 4096u
 #define LT_RING_OFFSET_WRITE 64u  /* uint64: next position producers will claim */
 #define LT_RING_OFFSET_READ 128u  /* uint64: first position the collector has not consumed */
-/* uint64, written by the collector: LT_ACK_HELLO once it has mapped the ring, LT_ACK_DONE once it has read
- * FINAL (and, in bare mode, stored the trace). The shim waits on this word, not on the socket, so a program
- * that closes or replaces the shim's socket cannot make it hang or lose its trace. */
+/* The link's state, one word per cache line after the positions. The shim holds no descriptor once HELLO is
+ * sent: everything it waits for is one of these words, written by the collector, and waits are futex waits on
+ * them (the ring is shared memory, so a futex on it is shared between the two processes).
+ *   COLLECTOR_STATE  LT_ACK_HELLO once the collector has mapped the ring, LT_ACK_DONE once it has read FINAL
+ *                    (and, in bare mode, stored the trace); futex-woken when it changes
+ *   COLLECTOR_PID    the collector's pid, and COLLECTOR_PIDNS the inode of its pid namespace: the pid means the
+ *                    same to the shim only when the namespaces are the same
+ *   COLLECTOR_BEAT   counts up every 100 ms while the collector serves this stream: a sign of life
+ *   WAKE             the shim counts it up and futex-wakes the collector after FINAL, or when it waits for space */
 #define LT_RING_OFFSET_COLLECTOR_STATE 192u
-#define LT_RING_OFFSET_COLLECTOR_PID 256u /* uint64: the collector's pid, so the shim can tell it is gone */
+#define LT_RING_OFFSET_COLLECTOR_PID 256u
+#define LT_RING_OFFSET_COLLECTOR_PIDNS 320u
+#define LT_RING_OFFSET_COLLECTOR_BEAT 384u
+#define LT_RING_OFFSET_WAKE 448u
 #define LT_RING_MIN_LOG2 13u      /* 64 KiB */
 #define LT_RING_MAX_LOG2 27u      /* 1 GiB */
 
@@ -228,13 +238,10 @@ _Static_assert(sizeof(struct lt_final) == 64, "lt_final layout");
 
 #define LT_EXIT_UNKNOWN UINT64_MAX
 
-/* What the collector says back: the value of the ring's collector-state word, also sent as one byte on the
- * socket to wake the shim up. The shim sends LT_WAKE after FINAL so the collector need not wait for its next
- * poll. */
-enum lt_link_byte {
-    LT_ACK_HELLO = 'H', /* the collector accepted the stream */
+/* Values of the ring's collector-state word. */
+enum lt_collector_state {
+    LT_ACK_HELLO = 'H', /* the collector accepted the stream and maps its ring */
     LT_ACK_DONE = 'D',  /* the collector has stored everything up to FINAL; the shim may let the process end */
-    LT_WAKE = 'F',      /* shim to collector: FINAL is in the ring */
 };
 
 #endif /* LEAKTRACK_WIRE_H */

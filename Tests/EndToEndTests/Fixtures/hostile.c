@@ -10,14 +10,25 @@
  *                           allocates and frees, until the handler has run N times; prints N
  *   hostile forks N         forks N children that exit at once without allocating
  *   hostile return N        returns N from main after leaking 8 B in leak_before_return
- *   hostile quick-exit N    the same, leaving through quick_exit(N) (no destructors run) */
+ *   hostile quick-exit N    the same, leaving through quick_exit(N) (no destructors run)
+ *   hostile pthread-exit    leaks 8 B in leak_before_return, then ends main with pthread_exit (exit status 0)
+ *   hostile underscore-fork leaks 5 x 1000 B in parent_leaks; a child made with _Fork (no fork handlers) frees
+ *                           them and leaks 7 x 77 B of its own: the parent's trace must still show its 5
+ *   hostile forge-record    a forked sibling leaks 3 x 123 B in sibling_leaks; the parent publishes, in its own
+ *                           ring, a record header longer than the ring (run with LEAKTRACK_BUFFER_SIZE=64K)
+ *   hostile fd-churn        lowers its descriptor limit to 64, uses all but one descriptor, then for a second
+ *                           opens and closes a file: prints how many opens failed or got another number
+ *   hostile concurrent N    N children alive at once, each leaking 16 B in concurrent_leak */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +39,108 @@ __attribute__((noinline)) static void leak_after_close(int i) { kept[i] = malloc
 __attribute__((noinline)) static void child_after_close(int i) { kept[100 + i] = malloc(100); }
 __attribute__((noinline)) static void leak_after_truncate(int i) { kept[i] = malloc(50); }
 __attribute__((noinline)) static void leak_before_return(void) { kept[0] = malloc(8); }
+__attribute__((noinline)) static void parent_leaks(int i) { kept[i] = malloc(1000); }
+__attribute__((noinline)) static void fork_child_leaks(int i) { kept[10 + i] = malloc(77); }
+__attribute__((noinline)) static void sibling_leaks(int i) { kept[i] = malloc(123); }
+__attribute__((noinline)) static void concurrent_leak(void) { kept[0] = malloc(16); }
+
+extern pid_t _Fork(void);
+
+static int underscore_fork(void) {
+    for (int i = 0; i < 5; i++) parent_leaks(i);
+    pid_t child = _Fork();
+    if (child == 0) {
+        for (int i = 0; i < 7; i++) fork_child_leaks(i);
+        for (int i = 0; i < 5; i++) free(kept[i]);
+        _exit(0);
+    }
+    waitpid(child, NULL, 0);
+    return 0;
+}
+
+/* The ring's mapping, from /proc/self/maps. */
+static unsigned char *find_ring(size_t *size) {
+    FILE *maps = fopen("/proc/self/maps", "r");
+    char line[512];
+    unsigned long lo, hi;
+    unsigned char *ring = NULL;
+    while (maps && fgets(line, sizeof line, maps))
+        if (strstr(line, "memfd:leaktrack-ring") && sscanf(line, "%lx-%lx", &lo, &hi) == 2) {
+            ring = (unsigned char *)lo;
+            *size = hi - lo;
+        }
+    if (maps) fclose(maps);
+    return ring;
+}
+
+static int forge_record(void) {
+    pid_t child = fork();
+    if (child == 0) {
+        for (int i = 0; i < 3; i++) sibling_leaks(i);
+        usleep(500000);
+        return 0;
+    }
+    usleep(100000);
+    size_t size = 0;
+    unsigned char *ring = find_ring(&size);
+    if (ring == NULL) return 40;
+    uint64_t mask = (size - 4096) / 8 - 1;
+    _Atomic uint64_t *write_position = (_Atomic uint64_t *)(ring + 64);
+    uint64_t *words = (uint64_t *)(ring + 4096);
+    uint64_t at = *write_position;
+    words[at & mask] = 10u | ((uint64_t)65535 << 8) | ((at & ((1ull << 40) - 1)) << 24); /* a TICK of 65535 words */
+    *write_position = at + 65535;
+    int status;
+    waitpid(child, &status, 0);
+    return 0;
+}
+
+static int fd_churn(void) {
+    struct rlimit limit = {64, 64};
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return 50;
+    int fd;
+    while ((fd = open("/dev/null", O_RDONLY)) >= 0) {
+    }
+    if (errno != EMFILE) return 51;
+    close(10);
+    long failed = 0;
+    for (struct timespec start, now; clock_gettime(CLOCK_MONOTONIC, &start) == 0;) {
+        for (int round = 0; round < 200000; round++) {
+            fd = open("/dev/null", O_RDONLY);
+            if (fd != 10) failed++;
+            if (fd >= 0) close(fd);
+            if (round % 1000 == 0) {
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if (now.tv_sec - start.tv_sec >= 1) break;
+            }
+        }
+        break;
+    }
+    printf("%ld\n", failed);
+    return 0;
+}
+
+static int concurrent(int count) {
+    int gate[2];
+    if (pipe(gate) != 0) return 60;
+    for (int i = 0; i < count; i++) {
+        pid_t child = fork();
+        if (child == 0) {
+            close(gate[1]);
+            concurrent_leak();
+            char c;
+            (void)read(gate[0], &c, 1);
+            _exit(0);
+        }
+        if (child < 0) return 61;
+    }
+    close(gate[0]);
+    usleep(300000);
+    close(gate[1]);
+    while (wait(NULL) > 0) {
+    }
+    return 0;
+}
 
 static int write_text(int fd, const char *text) { return write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : 1; }
 
@@ -114,6 +227,14 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "truncate-ring") == 0) return truncate_ring();
     if (strcmp(argv[1], "signal-leaks") == 0 && argc > 2) return signal_leaks(atoi(argv[2]));
     if (strcmp(argv[1], "forks") == 0 && argc > 2) return forks(atoi(argv[2]));
+    if (strcmp(argv[1], "pthread-exit") == 0) {
+        leak_before_return();
+        pthread_exit(NULL);
+    }
+    if (strcmp(argv[1], "underscore-fork") == 0) return underscore_fork();
+    if (strcmp(argv[1], "forge-record") == 0) return forge_record();
+    if (strcmp(argv[1], "fd-churn") == 0) return fd_churn();
+    if (strcmp(argv[1], "concurrent") == 0 && argc > 2) return concurrent(atoi(argv[2]));
     if (strcmp(argv[1], "quick-exit") == 0 && argc > 2) {
         leak_before_return();
         quick_exit(atoi(argv[2]));

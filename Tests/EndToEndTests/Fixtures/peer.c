@@ -4,8 +4,11 @@
  *                 from after_garbage() on its own, real connection
  *   peer unsealed opens a second connection with a well-formed HELLO whose ring is a memfd without seals,
  *                 truncates that ring to 0 bytes (which would kill a collector that mapped it with SIGBUS), then
- *                 leaks 123 bytes from after_garbage() on its own connection */
+ *                 leaks 123 bytes from after_garbage() on its own connection
+ *   peer liar     the same with a properly sealed ring, but a HELLO that names the collector's pid (our parent
+ *                 under `leaktrack record`) as the traced process, then hangs up */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <libgen.h>
 #include <sys/mman.h>
 #include <stdio.h>
@@ -36,12 +39,14 @@ int main(int argc, char **argv) {
     struct sockaddr_un address = {.sun_family = AF_UNIX};
     snprintf(address.sun_path, sizeof address.sun_path, "%s", path);
     if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) return 4;
-    if (strcmp(argv[1], "unsealed") == 0) {
-        int ring = memfd_create("hostile-ring", MFD_CLOEXEC);
+    int liar = strcmp(argv[1], "liar") == 0;
+    if (strcmp(argv[1], "unsealed") == 0 || liar) {
+        int ring = memfd_create("hostile-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (ring < 0 || ftruncate(ring, LT_RING_HEADER_BYTES + (8u << LT_RING_MIN_LOG2)) != 0) return 6;
+        if (liar && fcntl(ring, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) return 9;
         struct lt_hello hello = {.header = lt_header_make(LT_REC_HELLO, sizeof hello / 8, 0), .version = LT_WIRE_VERSION,
-                                 .pointer_size = 8, .little_endian = 1, .pid = (uint32_t)getpid(),
-                                 .ring_log2 = LT_RING_MIN_LOG2};
+                                 .pointer_size = 8, .little_endian = 1,
+                                 .pid = liar ? (uint32_t)getppid() : (uint32_t)getpid(), .ring_log2 = LT_RING_MIN_LOG2};
         memcpy(hello.magic, LT_WIRE_MAGIC, LT_WIRE_MAGIC_SIZE);
         union {
             char buffer[CMSG_SPACE(sizeof(int))];
@@ -57,7 +62,7 @@ int main(int argc, char **argv) {
         memcpy(CMSG_DATA(cmsg), &ring, sizeof ring);
         if (sendmsg(fd, &msg, 0) != (ssize_t)sizeof hello) return 7;
         usleep(100000);
-        if (ftruncate(ring, 0) != 0) return 8;
+        if (!liar && ftruncate(ring, 0) != 0) return 8;
         usleep(200000);
         close(ring);
         close(fd);

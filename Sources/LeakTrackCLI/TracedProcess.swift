@@ -1,0 +1,78 @@
+import CLeakTrackSystem
+import Foundation
+import LeakTrackCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The collector's view of one traced process, by a pid the kernel vouched for (the credentials HELLO came
+/// with, in our pid namespace): whether it has gone, and its memory, sampled by the collector itself (the
+/// shim keeps no thread or descriptor in the program for that).
+final class TracedProcess {
+    let pid: UInt32
+    /// Becomes readable when the process exits; -1 where pidfd_open is not available.
+    private let pidfd: Int32
+    /// The collector's clock minus the shim's at HELLO, so samples are on the stream's clock.
+    private let clockOffset: UInt64
+
+    init(pid: UInt32, helloMonotonicNanoseconds: UInt64) {
+        self.pid = pid
+        pidfd = lt_pidfd_open(Int32(bitPattern: pid))
+        clockOffset = monotonicNanoseconds() &- helloMonotonicNanoseconds
+    }
+
+    deinit {
+        if pidfd >= 0 { close(pidfd) }
+    }
+
+    /// Whether the process has exited (it may still be a zombie nobody has waited for yet).
+    var hasExited: Bool {
+        if pidfd >= 0 {
+            var poller = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+            return poll(&poller, 1, 0) > 0
+        }
+        return kill(pid_t(pid), 0) != 0 && errno == ESRCH
+    }
+
+    /// Resident and virtual size from /proc/PID/statm, as a sample on the stream's clock; nil once it is gone.
+    func sample() -> MemoryTick? {
+        let fd = open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var text = [UInt8](repeating: 0, count: 128)
+        let got = read(fd, &text, text.count - 1)
+        guard got > 0 else { return nil }
+        let fields = text[0..<got].split(separator: UInt8(ascii: " ")).prefix(2).map { UInt64(String(decoding: $0, as: UTF8.self)) ?? 0 }
+        guard fields.count == 2 else { return nil }
+        let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        return MemoryTick(monotonicNanoseconds: monotonicNanoseconds() &- clockOffset, residentBytes: fields[1] &* page,
+                          virtualBytes: fields[0] &* page)
+    }
+}
+
+/// Beats every ring being served, every 100 ms, from one thread: the shim takes a collector that stays silent
+/// for 30 s for gone, and a stream's last step (symbolizing, writing the trace) may take longer than that.
+final class RingHeartbeat {
+    private let rings = Locked<[ObjectIdentifier: SharedRing]>([:])
+    private let started = Locked(false)
+
+    func add(_ ring: SharedRing) {
+        rings.update { $0[ObjectIdentifier(ring)] = ring }
+        let first = started.update { started -> Bool in
+            defer { started = true }
+            return !started
+        }
+        guard first else { return }
+        Thread { [rings] in
+            while true {
+                rings.update { $0.values.forEach { $0.beat() } }
+                usleep(100_000)
+            }
+        }.start()
+    }
+
+    func remove(_ ring: SharedRing) {
+        rings.update { _ = $0.removeValue(forKey: ObjectIdentifier(ring)) }
+    }
+}
