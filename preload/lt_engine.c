@@ -20,11 +20,16 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "lt_internal.h"
 
-_Atomic int lt_state = LT_UNINITIALISED;
+struct lt_state_page lt_state_page __attribute__((aligned(4096)));
+/* Set once tracking has started in this image; unlike lt_state, a fork does not wipe it. */
+static int lt_started;
+/* The state when this thread last called fork, for the handlers (the child's copy of lt_state is wiped). */
+static LT_TLS int lt_forking_state;
 struct lt_counters lt_counters;
 LT_TLS struct lt_thread lt_self;
 
@@ -100,7 +105,8 @@ static void lt_resolve_real(void) {
  * that the child only maps and announces them: no round trip to the collector per fork, and the collector
  * has the child's connection in its queue before the parent can exit. */
 static void lt_fork_prepare(void) {
-    if (atomic_load(&lt_state) != LT_ENABLED) return;
+    lt_forking_state = atomic_load(&lt_state);
+    if (lt_forking_state != LT_ENABLED) return;
     uint8_t was_internal = lt_self.internal;
     lt_self.internal = 1;
     lt_link_prepare_fork();
@@ -109,13 +115,13 @@ static void lt_fork_prepare(void) {
 }
 
 static void lt_fork_parent(void) {
-    if (atomic_load(&lt_state) != LT_ENABLED) return;
+    if (lt_forking_state != LT_ENABLED) return;
     lt_modules_unlock_after_fork();
     lt_link_fork_parent();
 }
 
 static void lt_fork_child(void) {
-    if (atomic_load(&lt_state) != LT_ENABLED) {
+    if (lt_forking_state != LT_ENABLED) {
         atomic_store(&lt_state, LT_DISABLED);
         return;
     }
@@ -163,6 +169,10 @@ static LT_NOINLINE void lt_init(void) {
     pthread_atfork(lt_fork_prepare, lt_fork_parent, lt_fork_child);
     lt_signals_install();
     lt_pid = getpid();
+    /* Where the kernel cannot wipe the page (before 4.14), a child made without fork's handlers is not
+     * detected; every other fork is. */
+    madvise(&lt_state_page, sizeof lt_state_page, MADV_WIPEONFORK);
+    lt_started = 1;
     atomic_store(&lt_state, LT_ENABLED);
     if (lt_link_start(ring_fd) != 0) lt_disable(NULL); /* lt_link_start said why */
     lt_self.internal = 0;
@@ -301,7 +311,16 @@ static inline int lt_enter_tracked(struct lt_thread *self, const void *frame) {
 }
 
 static LT_NOINLINE int lt_enter_slow(const void *frame) {
-    if (atomic_load(&lt_state) == LT_UNINITIALISED) lt_init();
+    if (atomic_load(&lt_state) == LT_UNINITIALISED) {
+        /* Wiped by a fork that ran no handlers of ours (_Fork, a raw system call): this child has no stream of
+         * its own, and its parent's ring is not its to write. It runs untracked. */
+        if (lt_started) {
+            int expected = LT_UNINITIALISED;
+            atomic_compare_exchange_strong(&lt_state, &expected, LT_DISABLED);
+            return LT_UNTRACKED;
+        }
+        lt_init();
+    }
     if (atomic_load(&lt_state) != LT_ENABLED || lt_self.internal) return LT_UNTRACKED;
     return lt_enter_tracked(&lt_self, frame);
 }

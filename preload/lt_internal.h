@@ -175,7 +175,7 @@ void lt_link_collector_lost(void);
 
 /* ---- engine (lt_engine.c) ---- */
 
-enum lt_state {
+enum lt_lifecycle {
     LT_UNINITIALISED = 0,
     LT_INITIALISING = 1,
     LT_ENABLED = 2,
@@ -183,7 +183,15 @@ enum lt_state {
     LT_DISABLED = 4,
 };
 
-extern _Atomic int lt_state;
+/* The lifecycle state lives alone in a page that every fork wipes (MADV_WIPEONFORK): a child made without
+ * fork's handlers (_Fork, a raw clone or fork system call) reads 0 there, and so never writes into its
+ * parent's ring. */
+struct lt_state_page {
+    _Atomic int state;
+    char rest[4096 - sizeof(_Atomic int)];
+};
+extern struct lt_state_page lt_state_page;
+#define lt_state (lt_state_page.state)
 
 /* Rare events only: a shared counter per allocation would be a contended cache line. */
 struct lt_counters {

@@ -232,6 +232,15 @@ final class HostileProgramTests: EndToEndTestCase {
         XCTAssertEqual(process(report)["exitStatus"] as? Int, 0)
     }
 
+    func testAChildMadeWithoutForkHandlersNeverWritesIntoItsParentsTrace() throws {
+        // _Fork runs no atfork handlers; the child must not apply its frees to the parent's stream.
+        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "underscore-fork"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let report = try harness.reportJSON(harness.path("out.trace"))
+        XCTAssertEqual(Leak.callSites(report), [Leak(function: "parent_leaks", module: "hostile", bytes: 5000, count: 5)])
+        XCTAssertEqual(process(report)["complete"] as? Bool, true)
+    }
+
     func testTheShimTakesNoDescriptorFromTheProgram() throws {
         // All descriptors but one in use: every open must get that one, for a whole second (the shim used to
         // open /proc files every 100 ms).
