@@ -177,11 +177,16 @@ void lt_shared_store(void *base, size_t offset, uint64_t value) {
 }
 
 uint64_t lt_shared_published_end(const void *words, uint64_t mask, uint64_t read, uint64_t write, uint64_t limit) {
+    /* Never more than the ring holds: the records are copied out of it, and a record the traced process
+     * claims to be longer than its ring (or headers it rewrites while we look) must not take the copy past
+     * the mapping. */
+    if (limit > mask + 1) limit = mask + 1;
     uint64_t end = read;
     while (end < write && end - read < limit) {
         uint64_t header = lt_header_at(words, mask, end);
         if (!lt_is_published(header, end)) break;
         uint64_t length = (header >> 8) & 0xffff;
+        if (length > mask + 1) return UINT64_MAX;
         if (end + length > write || end + length - read > limit) break;
         end += length;
     }

@@ -100,6 +100,9 @@ final class SharedRing {
                 throw LeakTrackError.corrupted(what: "the shared ring", detail: "its positions (read \(read), write \(write)) are impossible")
             }
             let end = lt_shared_published_end(words, capacity - 1, read, write, SharedRing.batchWords)
+            guard end != UInt64.max else {
+                throw LeakTrackError.corrupted(what: "the shared ring", detail: "a record at position \(read) claims to be longer than the ring")
+            }
             if end == read {
                 if read < write { try giveUpIfStuck(read: read, write: write, consume) }
                 return total

@@ -241,6 +241,19 @@ final class HostileProgramTests: EndToEndTestCase {
         XCTAssertEqual(process(report)["complete"] as? Bool, true)
     }
 
+    func testARecordLongerThanTheRingIsOneConnectionsErrorNotTheCollectorsCrash() throws {
+        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "forge-record"],
+                                     environment: ["LEAKTRACK_BUFFER_SIZE": "64K"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("claims to be longer than the ring"), result.stderr)
+        // The sibling's trace is whole.
+        let siblings = try harness.traces(of: "hostile")
+        XCTAssertEqual(siblings.count, 1, "\(siblings); \(result.stderr)")
+        let sibling = try harness.reportJSON(harness.path(try XCTUnwrap(siblings.first)))
+        XCTAssertEqual(Leak.callSites(sibling), [Leak(function: "sibling_leaks", module: "hostile", bytes: 369, count: 3)])
+        XCTAssertEqual(process(sibling)["complete"] as? Bool, true)
+    }
+
     func testTheShimTakesNoDescriptorFromTheProgram() throws {
         // All descriptors but one in use: every open must get that one, for a whole second (the shim used to
         // open /proc files every 100 ms).
