@@ -63,7 +63,7 @@ struct CollectCommand: ParsableCommand {
         var decoder = StreamDecoder(name: input)
         let session = Session()
         // In chunks, as from a socket: the collector's memory is the session's, whatever the file's size.
-        try forEachChunk(ofFile: input) { try decoder.feed($0, into: session) }
+        try InputFile(path: input, kind: .rawStream).forEachChunk { try decoder.feed($0, into: session) }
         try decoder.finish()
         guard let hello = session.hello else { throw LeakTrackError.truncated(what: input) }
         let symbolizer = LLVMSymbolizer.locate().map { LLVMSymbolizer(executable: $0) }

@@ -10,7 +10,7 @@ struct DumpCommand: ParsableCommand {
     var file: String
 
     func run() throws {
-        let bytes = try readFile(path: file)
+        let bytes = try InputFile(path: file, kind: .trace).readAll()
         var lines: [String] = []
         if TraceFile.looksLikeTrace(bytes) || bytes.count < 16 {
             lines = try TraceDump.lines(TraceFile.decode(bytes, name: file))

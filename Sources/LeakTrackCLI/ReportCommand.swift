@@ -72,7 +72,7 @@ struct ReportCommand: ParsableCommand {
 /// Reads a file of patterns: one per line, `#` comments and blank lines ignored.
 enum PatternFile {
     static func read(path: String) throws -> [String] {
-        String(decoding: try readFile(path: path), as: UTF8.self).split(separator: "\n")
+        try InputFile.text(path: path, kind: "fold file").split(separator: "\n")
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
     }
@@ -81,7 +81,7 @@ enum PatternFile {
 /// Reads LeakSanitizer-style suppression files: `leak:PATTERN` lines, `#` comments, blank lines.
 enum SuppressionFile {
     static func read(path: String) throws -> [Suppressions.Rule] {
-        let text = String(decoding: try readFile(path: path), as: UTF8.self)
+        let text = try InputFile.text(path: path, kind: "suppression file")
         var rules: [Suppressions.Rule] = []
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)

@@ -252,7 +252,7 @@ public enum TraceFile {
     // MARK: files
 
     public static func read(path: String) throws -> Trace {
-        try decode(try readFile(path: path), name: path)
+        try decode(try InputFile(path: path, kind: .trace).readAll(), name: path)
     }
 
     /// Writes the trace to `path` atomically (complete or not at all), never following a symlink. An existing
@@ -263,43 +263,8 @@ public enum TraceFile {
     }
 }
 
-/// Reads a file in 1 MiB chunks.
-public func forEachChunk(ofFile path: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw LeakTrackError.file(path: path, operation: "open", errno: errno) }
-    defer { close(fd) }
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
-    defer { buffer.deallocate() }
-    while true {
-        let got = read(fd, buffer.baseAddress, buffer.count)
-        if got < 0 {
-            if errno == EINTR { continue }
-            throw LeakTrackError.file(path: path, operation: "read", errno: errno)
-        }
-        if got == 0 { return }
-        try body(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
-    }
-}
-
 func zigzag(_ value: Int64) -> UInt64 { UInt64(bitPattern: (value << 1) ^ (value >> 63)) }
 func unzigzag(_ value: UInt64) -> Int64 { Int64(bitPattern: value >> 1) ^ -Int64(bitPattern: value & 1) }
-
-public func readFile(path: String) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw LeakTrackError.file(path: path, operation: "open", errno: errno) }
-    defer { close(fd) }
-    var result: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-        let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if got < 0 {
-            if errno == EINTR { continue }
-            throw LeakTrackError.file(path: path, operation: "read", errno: errno)
-        }
-        if got == 0 { return result }
-        result.append(contentsOf: chunk[0..<got])
-    }
-}
 
 /// Writes `bytes` to a temporary file beside `path`, then puts it in place: with `rename` when replacing is
 /// allowed, else with `link`, which fails rather than replace an existing file (or symlink) at `path`.
