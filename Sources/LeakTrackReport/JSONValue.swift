@@ -5,11 +5,13 @@ public indirect enum JSONValue: Equatable {
     case array([JSONValue])
     case string(String)
     case number(UInt64)
+    /// A number that may be negative (a line number from a hand-made trace must not trap the renderer).
+    case integer(Int)
     case bool(Bool)
     case null
 
     public static func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
-    public static func optional(_ value: Int?) -> JSONValue { value.map { .number(UInt64($0)) } ?? .null }
+    public static func optional(_ value: Int?) -> JSONValue { value.map { .integer($0) } ?? .null }
 
     public func rendered(indent: Int = 0) -> String {
         var out = ""
@@ -46,6 +48,7 @@ public indirect enum JSONValue: Equatable {
             out += closePad + "]"
         case .string(let s): out += JSONValue.quote(s)
         case .number(let n): out += String(n)
+        case .integer(let n): out += String(n)
         case .bool(let b): out += b ? "true" : "false"
         case .null: out += "null"
         }

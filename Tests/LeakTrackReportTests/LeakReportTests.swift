@@ -33,8 +33,8 @@ struct TraceBuilder {
     /// Adds a stack and `count` live allocations of `size` bytes on it; returns the stack id.
     @discardableResult
     mutating func leak(_ frames: [Int], count: Int, size: UInt64) -> UInt32 {
-        stacks.append(Stack(frames: frames, allocations: UInt64(count), allocatedBytes: UInt64(count) * size,
-                            liveCount: UInt64(count), liveBytes: UInt64(count) * size))
+        stacks.append(Stack(frames: frames, allocations: UInt64(count), allocatedBytes: UInt64(count) &* size,
+                            liveCount: UInt64(count), liveBytes: UInt64(count) &* size))
         let id = UInt32(stacks.count - 1)
         for _ in 0..<count {
             nextAddress += 0x100

@@ -20,7 +20,7 @@ public struct GateJSONRenderer {
         }
         let root = JSONValue.object([
             "passed": .bool(result.passed),
-            "exitStatus": .number(UInt64(exitStatus)),
+            "exitStatus": .integer(Int(exitStatus)),
             "commandStatus": commandStatus.map { .number(UInt64(UInt32(bitPattern: $0))) } ?? .null,
             "leaked": .object(["bytes": .number(result.leakedBytes), "count": .number(result.leakedCount)]),
             "offenders": .array(result.offenders.map {
