@@ -9,17 +9,46 @@ struct DumpCommand: ParsableCommand {
     @Argument(help: "A trace file or a raw stream file.")
     var file: String
 
+    /// Streams: each record is printed as it is decoded, so memory stays the same whatever the file's size.
+    /// A damaged file prints its records up to the damage, then the error.
     func run() throws {
-        let bytes = try InputFile(path: file, kind: .trace).readAll()
-        var lines: [String] = []
-        if TraceFile.looksLikeTrace(bytes) || bytes.count < 16 {
-            lines = try TraceDump.lines(TraceFile.decode(bytes, name: file))
+        let input = try InputFile(path: file, kind: .traceOrStream)
+        var out = LineWriter()
+        // The first 16 bytes tell a trace (magic "LKTRACE") from a raw stream (HELLO, magic at offset 8).
+        var head = [UInt8](repeating: 0, count: 16)
+        var got = 0
+        while got < head.count {
+            let n = try head.withUnsafeMutableBytes { try input.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[got...])) }
+            if n == 0 { break }
+            got += n
+        }
+        try input.seek(to: 0)
+        if got < head.count || TraceFile.looksLikeTrace(head) {
+            var reader = ByteReader(file: input)
+            try TraceFile.scan(&reader) { item in TraceDump.line(item).map { out.line($0) } }
         } else {
             var decoder = StreamDecoder(name: file)
-            try bytes.withUnsafeBytes { try decoder.feed($0) { lines.append(TraceDump.line($0)) } }
+            try input.forEachChunk { chunk in try decoder.feed(chunk) { out.line(TraceDump.line($0)) } }
             try decoder.finish()
         }
-        Output.print(lines.joined(separator: "\n") + "\n")
+        out.flush()
+    }
+}
+
+/// Lines to standard output in blocks of 64 KiB: one write per line would be one system call per record.
+struct LineWriter {
+    private var buffer = ""
+
+    mutating func line(_ text: String) {
+        buffer += text
+        buffer += "\n"
+        if buffer.utf8.count >= 1 << 16 { flush() }
+    }
+
+    mutating func flush() {
+        guard !buffer.isEmpty else { return }
+        Output.print(buffer)
+        buffer = ""
     }
 }
 
@@ -49,27 +78,28 @@ enum TraceDump {
         }
     }
 
-    static func lines(_ trace: Trace) -> [String] {
-        var out: [String] = []
-        let p = trace.process
-        out.append("PROCESS pid=\(p.pid) ppid=\(p.ppid) exe=\(p.executable) args=\(p.arguments) complete=\(p.complete) exit=\(p.exitStatus.map(String.init) ?? "unknown") duration-ns=\(p.durationNanoseconds)")
-        for (i, m) in trace.modules.enumerated() {
-            out.append("MODULE \(i) \(m.path) bias=\(hex(m.bias)) build-id=\(m.buildIDHex)")
-        }
-        for (i, f) in trace.frames.enumerated() {
+    /// The line for one piece of a trace file; nil for what `dump` does not print (section counts, stacks
+    /// that never allocated).
+    static func line(_ item: TraceFile.Item) -> String? {
+        switch item {
+        case .count: return nil
+        case .process(let p):
+            return "PROCESS pid=\(p.pid) ppid=\(p.ppid) exe=\(p.executable) args=\(p.arguments) complete=\(p.complete) exit=\(p.exitStatus.map(String.init) ?? "unknown") duration-ns=\(p.durationNanoseconds)"
+        case .module(let i, let m):
+            return "MODULE \(i) \(m.path) bias=\(hex(m.bias)) build-id=\(m.buildIDHex)"
+        case .frame(let i, let f):
             let symbols = f.symbols.map { s in
                 (s.inlined ? "inlined " : "") + s.function + (s.file.map { " \($0)" + (s.line.map { ":\($0)" } ?? "") } ?? "")
             }.joined(separator: " <- ")
-            out.append("FRAME \(i) \(hex(f.address)) module=\(f.module.map(String.init) ?? "anon") offset=\(hex(f.offset)) \(symbols)")
+            return "FRAME \(i) \(hex(f.address)) module=\(f.module.map(String.init) ?? "anon") offset=\(hex(f.offset)) \(symbols)"
+        case .stack(let i, let s):
+            guard !s.frames.isEmpty || s.allocations > 0 else { return nil }
+            return "STACK \(i) allocations=\(s.allocations) bytes=\(s.allocatedBytes) live=\(s.liveCount) live-bytes=\(s.liveBytes) frames=\(s.frames.map(String.init).joined(separator: ","))"
+        case .live(let a): return "LIVE \(hex(a.address)) size=\(a.size) stack=\(a.stack)"
+        case .summary(let t, let l):
+            return "TOTALS events=\(t.events) allocations=\(t.allocations) frees=\(t.frees) bytes=\(t.allocatedBytes) peak=\(t.peakLiveBytes) unknown-frees=\(t.unknownFrees) dropped-stack=\(t.droppedStackAllocations)\n"
+                + "LOST no-stack=\(l.noStack) stacks-dropped=\(l.stacksDropped) bootstrap=\(l.bootstrapAllocations) failed=\(l.failedAllocations) skipped-words=\(l.skippedWords)"
+        case .sample(let s): return "SAMPLE t=\(s.time) rss=\(s.residentBytes) vm=\(s.virtualBytes) heap=\(s.heapBytes)"
         }
-        for (i, s) in trace.stacks.enumerated() where !s.frames.isEmpty || s.allocations > 0 {
-            out.append("STACK \(i) allocations=\(s.allocations) bytes=\(s.allocatedBytes) live=\(s.liveCount) live-bytes=\(s.liveBytes) frames=\(s.frames.map(String.init).joined(separator: ","))")
-        }
-        for a in trace.live { out.append("LIVE \(hex(a.address)) size=\(a.size) stack=\(a.stack)") }
-        let t = trace.totals, l = trace.lost
-        out.append("TOTALS events=\(t.events) allocations=\(t.allocations) frees=\(t.frees) bytes=\(t.allocatedBytes) peak=\(t.peakLiveBytes) unknown-frees=\(t.unknownFrees) dropped-stack=\(t.droppedStackAllocations)")
-        out.append("LOST no-stack=\(l.noStack) stacks-dropped=\(l.stacksDropped) bootstrap=\(l.bootstrapAllocations) failed=\(l.failedAllocations) skipped-words=\(l.skippedWords)")
-        for s in trace.samples { out.append("SAMPLE t=\(s.time) rss=\(s.residentBytes) vm=\(s.virtualBytes) heap=\(s.heapBytes)") }
-        return out
     }
 }

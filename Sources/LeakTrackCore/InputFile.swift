@@ -9,6 +9,8 @@ public enum InputKind: Sendable, Equatable {
     case trace
     /// A raw shim stream saved to a file (`collect --input`, `dump`): decoded in chunks, never held whole.
     case rawStream
+    /// Either of those (`dump`), streamed.
+    case traceOrStream
     /// A text file the user wrote (budgets, suppressions, baselines, fold patterns), named for messages.
     case text(String)
 
@@ -22,7 +24,7 @@ public enum InputKind: Sendable, Equatable {
     public var limit: UInt64 {
         switch self {
         case .trace: return InputKind.traceLimit
-        case .rawStream: return InputKind.rawStreamLimit
+        case .rawStream, .traceOrStream: return InputKind.rawStreamLimit
         case .text: return InputKind.textLimit
         }
     }
@@ -32,6 +34,7 @@ public enum InputKind: Sendable, Equatable {
         switch self {
         case .trace: return "trace"
         case .rawStream: return "stream file"
+        case .traceOrStream: return "trace or stream file"
         case .text(let name): return name
         }
     }
