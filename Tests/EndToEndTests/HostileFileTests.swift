@@ -183,4 +183,119 @@ final class HostileFileTests: EndToEndTestCase {
         }
         XCTAssertGreaterThan(outcomes[2, default: 0], 0)
     }
+
+    /// A raw shim stream, as leaktrack_wire.h lays it out: HELLO, then ring records tagged with their position.
+    struct RawStream {
+        private(set) var bytes: [UInt8] = []
+        private var position: UInt64 = 0
+
+        init() {
+            let exe = Array("/bin/app".utf8), cmd = Array("app".utf8)
+            word(1 | UInt64(8 + 1 + 1) << 8)
+            bytes += Array("LEAKTRK".utf8) + [0]
+            func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+            put(UInt32(1)); put(UInt8(8)); put(UInt8(1)); put(UInt16(0)); put(UInt32(42)); put(UInt32(1))
+            put(UInt64(1_700_000_000_000_000_000)); put(UInt64(1_000)); put(UInt32(128)); put(UInt32(exe.count))
+            put(UInt32(cmd.count)); put(UInt32(16))
+            bytes += exe + [UInt8](repeating: 0, count: 8 - exe.count % 8 == 8 ? 0 : 8 - exe.count % 8)
+            bytes += cmd + [UInt8](repeating: 0, count: 8 - cmd.count % 8)
+        }
+
+        private mutating func word(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+
+        mutating func ring(_ type: UInt64, _ payload: [UInt64]) {
+            word(type | UInt64(1 + payload.count) << 8 | position << 24)
+            payload.forEach { word($0) }
+            position += UInt64(1 + payload.count)
+        }
+
+        mutating func stack(_ id: UInt32, _ frames: [UInt64]) { ring(5, [UInt64(id) | UInt64(frames.count) << 32] + frames) }
+        mutating func alloc(_ ptr: UInt64, _ size: UInt64, stack: UInt32) { ring(6, [UInt64(stack) | 1 << 32, ptr, size]) }
+        mutating func final() { ring(12, [0, 0, 0, 0, 0, 0, 0]) }
+    }
+
+    /// collect --input refuses what the shim never writes: an allocation at address 0 crashed it (the live
+    /// table's precondition), and a stack deeper than LT_MAX_DEPTH or a block of 2^63 bytes made a trace that
+    /// report refuses.
+    func testCollectRefusesStreamsTheShimCannotHaveWritten() throws {
+        func stream(_ build: (inout RawStream) -> Void) throws -> String {
+            var raw = RawStream()
+            raw.stack(1, [0x1000])
+            build(&raw)
+            raw.final()
+            return try write(raw.bytes, "in.raw")
+        }
+        let out = harness.path("out.trace")
+        let good = try stream { $0.alloc(0x5000, 16, stack: 1) }
+        XCTAssertEqual(try harness.run([harness.leaktrack, "collect", "--input", good, "-o", out]).status, 0)
+        XCTAssertEqual(try TraceFile.read(path: out).live, [LiveAllocation(address: 0x5000, size: 16, stack: 1)])
+        try assertToolError(["collect", "--input", try stream { $0.alloc(0, 16, stack: 1) }, "-o", out],
+                            mentions: "in.raw is corrupted: an allocation at address 0")
+        try assertToolError(["collect", "--input", try stream { $0.alloc(0x5000, 1 << 63, stack: 1) }, "-o", out],
+                            mentions: "in.raw is corrupted: an allocation of 9223372036854775808 bytes, more than any allocator returns")
+        try assertToolError(["collect", "--input", try stream { $0.stack(2, [UInt64](repeating: 0x1000, count: 513)) }, "-o", out],
+                            mentions: "in.raw is corrupted: a stack of 513 frames, more than the shim's deepest stack (512)")
+    }
+
+    /// Runs leaktrack with stdout to a file and returns its exit status, peak resident memory and wall time.
+    /// The peak comes from a small python3 parent's RUSAGE_CHILDREN: a child spawned straight from this test
+    /// process would report this process's own peak (Linux carries the peak RSS across vfork and exec).
+    func measure(_ arguments: [String], stdout: String) throws -> (status: Int32, maxRSSKiB: Int, seconds: Double) {
+        let script = """
+            import resource, subprocess, sys, time
+            start = time.monotonic()
+            with open(sys.argv[1], "wb") as out, open(sys.argv[1] + ".err", "wb") as err:
+                status = subprocess.run(sys.argv[2:], stdout=out, stderr=err).returncode
+            print(status, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.monotonic() - start)
+            """
+        let result = try harness.run(["python3", "-c", script, stdout, harness.leaktrack] + arguments, timeout: 300)
+        let fields = result.stdout.split(separator: " ").map { String($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        guard result.status == 0, fields.count == 3, let status = Int32(fields[0]), let rss = Int(fields[1]), let seconds = Double(fields[2]) else {
+            throw HarnessError("measuring \(arguments) failed (python3 is needed): \(result.stdout) \(result.stderr)")
+        }
+        return (status, rss, seconds)
+    }
+
+    /// dump streams: each record is printed as it is decoded, so its memory is the same whatever the file's
+    /// size (it held the file, the decoded trace and every line: 1.95 GB for 10 M live blocks).
+    func testDumpStreamsInBoundedMemory() throws {
+        let blocks = 1_000_000
+        let trace = try write(HostileFileTests.crafted(live: { w in
+            w.varint(blocks); w.varint(1); w.varint(0x10_0000); w.varint(32)
+            for _ in 1..<blocks { w.u8(0); w.u8(32); w.u8(0) }
+        }), "big.trace")
+        let out = harness.path("dump.txt")
+        let traceRun = try measure(["dump", trace], stdout: out)
+        XCTAssertEqual(traceRun.status, 0, (try? String(contentsOfFile: out + ".err", encoding: .utf8)) ?? "")
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 1 + 1 + 1 + 1 + blocks + 2)
+        XCTAssertEqual(lines[4], "LIVE 0x100000 size=16 stack=1")
+        XCTAssertEqual(lines[4 + blocks - 1], "LIVE 0x\(String(0x10_0000 + 32 * (blocks - 1), radix: 16)) size=16 stack=1")
+        XCTAssertLessThan(traceRun.maxRSSKiB, 64 << 10, "dump of \(blocks) live blocks: \(traceRun.maxRSSKiB) KiB")
+
+        var raw = RawStream()
+        raw.stack(1, [0x1000])
+        for i in 0..<UInt64(blocks / 2) { raw.alloc(0x10_0000 + 32 * i, 16, stack: 1) }
+        raw.final()
+        let stream = try write(raw.bytes, "big.raw")
+        let rawRun = try measure(["dump", stream], stdout: out)
+        XCTAssertEqual(rawRun.status, 0, (try? String(contentsOfFile: out + ".err", encoding: .utf8)) ?? "")
+        XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").count, 1 + 1 + blocks / 2 + 1)
+        XCTAssertLessThan(rawRun.maxRSSKiB, 64 << 10, "dump of a raw stream of \(blocks / 2) allocations: \(rawRun.maxRSSKiB) KiB")
+    }
+
+    /// report --format json of the crafted 1 MB trace (one stack of a million frames) took 7 s and 1.1 GB; the
+    /// reader refuses it at the stack's frame count, before allocating it.
+    func testADeepStackIsRefusedInBoundedTimeAndMemory() throws {
+        let deep = try write(HostileFileTests.crafted(stacks: { w in
+            w.varint(2); w.varint(0); for _ in 0..<4 { w.varint(0) }
+            w.varint(1_000_000); for _ in 0..<1_000_000 { w.varint(0) }; for _ in 0..<4 { w.varint(1) }
+        }), "deep.trace")
+        let run = try measure(["report", "--format", "json", deep], stdout: harness.path("report.json"))
+        XCTAssertEqual(run.status, 2)
+        XCTAssertEqual((try? String(contentsOfFile: harness.path("report.json.err"), encoding: .utf8)) ?? "",
+                       "leaktrack: \(deep) is corrupted: 1000000 frames in a stack, more than the shim's deepest stack (512)\n")
+        XCTAssertLessThan(run.maxRSSKiB, 64 << 10)
+        XCTAssertLessThan(run.seconds, 5)
+    }
 }
