@@ -298,4 +298,40 @@ final class HostileFileTests: EndToEndTestCase {
         XCTAssertLessThan(run.maxRSSKiB, 64 << 10)
         XCTAssertLessThan(run.seconds, 5)
     }
+
+    /// Another user who can write to the output directory (/tmp, say) planted the collector's temporary name,
+    /// TRACE.tmpPID, and storage failed with "File exists". The pid is the collector's, so plant it for the
+    /// next few thousand pids: storage works, and the planted files are left as they were.
+    func testPlantedTemporaryNamesDoNotStopStorage() throws {
+        var raw = RawStream()
+        raw.stack(1, [0x1000])
+        raw.alloc(0x5000, 16, stack: 1)
+        raw.final()
+        let input = try write(raw.bytes, "in.raw")
+        let directory = harness.path("shared")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let named = directory + "/out.trace", derived = directory + "/leaktrack.app.42.trace"
+        let last = Int((try String(contentsOfFile: "/proc/sys/kernel/ns_last_pid", encoding: .utf8))
+            .trimmingCharacters(in: .whitespacesAndNewlines))!
+        for pid in last + 1...last + 3000 {
+            for path in [named, derived] {
+                XCTAssertTrue(FileManager.default.createFile(atPath: path + ".tmp\(pid)", contents: Data("planted".utf8)))
+            }
+        }
+        let planted = try FileManager.default.contentsOfDirectory(atPath: directory).count
+        let explicit = try harness.run([harness.leaktrack, "collect", "--input", input, "-o", named])
+        XCTAssertEqual(explicit.status, 0, explicit.stderr)
+        XCTAssertEqual(try TraceFile.read(path: named).live, [LiveAllocation(address: 0x5000, size: 16, stack: 1)])
+        let again = try harness.run([harness.leaktrack, "collect", "--input", input, "-o", named])
+        XCTAssertEqual(again.status, 0, "-o replaces: \(again.stderr)")
+        let automatic = try harness.run([harness.leaktrack, "collect", "--input", input, "--output-dir", directory])
+        XCTAssertEqual(automatic.status, 0, automatic.stderr)
+        XCTAssertEqual(try TraceFile.read(path: derived).live.count, 1)
+        // A derived name never replaces a file: the second one is refused.
+        let second = try harness.run([harness.leaktrack, "collect", "--input", input, "--output-dir", directory])
+        XCTAssertEqual(second.status, 2)
+        XCTAssertEqual(second.stderr, "leaktrack: \(derived) already exists; leaktrack does not replace files it did not just write (choose another name or remove it)\n")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).count, planted + 2, "nothing else left behind")
+        XCTAssertEqual(try String(contentsOfFile: named + ".tmp\(last + 1)", encoding: .utf8), "planted")
+    }
 }
