@@ -52,18 +52,19 @@ struct LineWriter {
     }
 }
 
-/// The readable form of traces and stream records, shared by `dump` and tests.
+/// The readable form of traces and stream records, shared by `dump` and tests. One line per record: names
+/// from the traced program are escaped; arguments print as a Swift array literal, which escapes them too.
 enum TraceDump {
     static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
     static func line(_ record: WireRecord) -> String {
         switch record {
         case .hello(let h):
-            return "HELLO version=\(h.version) pid=\(h.pid) ppid=\(h.ppid) forked=\(h.forked) depth=\(h.maxDepth) exe=\(h.executable) args=\(h.arguments)"
+            return "HELLO version=\(h.version) pid=\(h.pid) ppid=\(h.ppid) forked=\(h.forked) depth=\(h.maxDepth) exe=\(h.executable.escapingControlCharacters) args=\(h.arguments)"
         case .modulesBegin: return "MODULES_BEGIN"
         case .module(let m):
             let segments = m.segments.map { "\(hex($0.lowerBound))-\(hex($0.upperBound))" }.joined(separator: ",")
-            return "MODULE \(m.path.isEmpty ? "[no file]" : m.path) bias=\(hex(m.bias)) build-id=\(m.buildID.map { String($0, radix: 16) }.joined()) segments=\(segments)"
+            return "MODULE \(m.path.isEmpty ? "[no file]" : m.path.escapingControlCharacters) bias=\(hex(m.bias)) build-id=\(m.buildID.map { String($0, radix: 16) }.joined()) segments=\(segments)"
         case .modulesEnd: return "MODULES_END"
         case .stack(let id, let frames): return "STACK \(id) " + frames.map(hex).joined(separator: " ")
         case .alloc(let ptr, let size, let stack, let kind): return "ALLOC \(hex(ptr)) size=\(size) stack=\(stack) via=\(kind.functionName)"
@@ -84,13 +85,13 @@ enum TraceDump {
         switch item {
         case .count: return nil
         case .process(let p):
-            return "PROCESS pid=\(p.pid) ppid=\(p.ppid) exe=\(p.executable) args=\(p.arguments) complete=\(p.complete) exit=\(p.exitStatus.map(String.init) ?? "unknown") duration-ns=\(p.durationNanoseconds)"
+            return "PROCESS pid=\(p.pid) ppid=\(p.ppid) exe=\(p.executable.escapingControlCharacters) args=\(p.arguments) complete=\(p.complete) exit=\(p.exitStatus.map(String.init) ?? "unknown") duration-ns=\(p.durationNanoseconds)"
         case .module(let i, let m):
-            return "MODULE \(i) \(m.path) bias=\(hex(m.bias)) build-id=\(m.buildIDHex)"
+            return "MODULE \(i) \(m.path.escapingControlCharacters) bias=\(hex(m.bias)) build-id=\(m.buildIDHex)"
         case .frame(let i, let f):
             let symbols = f.symbols.map { s in
                 (s.inlined ? "inlined " : "") + s.function + (s.file.map { " \($0)" + (s.line.map { ":\($0)" } ?? "") } ?? "")
-            }.joined(separator: " <- ")
+            }.joined(separator: " <- ").escapingControlCharacters
             return "FRAME \(i) \(hex(f.address)) module=\(f.module.map(String.init) ?? "anon") offset=\(hex(f.offset)) \(symbols)"
         case .stack(let i, let s):
             guard !s.frames.isEmpty || s.allocations > 0 else { return nil }

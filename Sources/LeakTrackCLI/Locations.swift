@@ -51,8 +51,9 @@ enum Locations {
 
 /// All user-facing output goes through here, so messages share one prefix and stream.
 enum Output {
+    /// One line: control characters in the message (a path, or text quoted from a file) are escaped.
     static func error(_ message: String) {
-        try? System.writeAll(STDERR_FILENO, "leaktrack: " + message + "\n")
+        try? System.writeAll(STDERR_FILENO, "leaktrack: " + message.escapingControlCharacters + "\n")
     }
 
     /// Writes to stdout. A reader that went away (`leaktrack dump FILE | head`) ends the command quietly, with

@@ -87,7 +87,7 @@ enum SuppressionFile {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard line.hasPrefix("leak:"), line.count > 5 else {
-                throw LeakTrackError.usage("\(path):\(number + 1): expected leak:PATTERN, found \"\(line)\"")
+                throw LeakTrackError.usage("\(path):\(number + 1): expected leak:PATTERN, found \"\(line.excerpt())\"")
             }
             rules.append(Suppressions.Rule(pattern: Pattern(String(line.dropFirst(5))), reason: "\(path):\(number + 1)"))
         }

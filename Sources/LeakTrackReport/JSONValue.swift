@@ -63,7 +63,9 @@ public indirect enum JSONValue: Equatable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
+            // Besides what JSON requires (below 0x20), what could drive a terminal that shows the JSON: DEL,
+            // C1 controls, bidirectional overrides, line and paragraph separators (see escapingControlCharacters).
+            case _ where scalar.value < 0x20 || String.needsEscape(scalar):
                 out += "\\u" + String(scalar.value, radix: 16).leftPadded(to: 4)
             default: out.unicodeScalars.append(scalar)
             }

@@ -334,4 +334,43 @@ final class HostileFileTests: EndToEndTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).count, planted + 2, "nothing else left behind")
         XCTAssertEqual(try String(contentsOfFile: named + ".tmp\(last + 1)", encoding: .utf8), "planted")
     }
+
+    /// Arguments and symbol names are the traced program's choice: report, check (with GitHub annotations), dump
+    /// and error messages escape their control characters, so they cannot drive the terminal or forge lines.
+    func testControlCharactersFromTheProgramAreEscapedInTextOutput() throws {
+        let evil = "leak\u{1b}[2J\u{1b}]0;pwned\u{07}\n    #1 forged  forged.c:1  [app]"
+        var trace = HostileFileTests.smallTrace()
+        trace.process.arguments = ["app", "--x=\u{1b}[31mred\nLEAK DETECTED: forged"]
+        trace.process.executable = "/bin/\u{1b}app"
+        trace.modules[0].path = "/bin/a\u{1b}[7mpp\n"
+        trace.frames[0].symbols = [Symbol(function: evil, file: "/src/ma\tin\r.c", line: 3)]
+        let path = try write(TraceFile.encode(trace), "evil.trace")
+        func assertClean(_ text: String, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+            let bad = text.unicodeScalars.filter { ($0.value < 0x20 && $0 != "\n") || $0.value == 0x7f }
+            XCTAssertEqual(bad.map { String($0.value, radix: 16) }, [], "\(what): \(text)", file: file, line: line)
+            XCTAssertFalse(text.split(separator: "\n").contains { $0.hasPrefix("    #1 forged") || $0.hasPrefix("LEAK DETECTED: forged") },
+                           "\(what) has a forged line", file: file, line: line)
+        }
+        let report = try harness.run([harness.leaktrack, "report", path])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        assertClean(report.stdout, "report")
+        XCTAssertTrue(report.stdout.contains("at leak\\x1b[2J\\x1b]0;pwned\\x07\\n    #1 forged  forged.c:1  [app] [a\\x1b[7mpp\\n]"), report.stdout)
+        let check = try harness.run([harness.leaktrack, "check", path], environment: ["GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": "/src"])
+        XCTAssertEqual(check.status, 1, check.stderr)
+        assertClean(check.stdout, "check with annotations")
+        XCTAssertTrue(check.stdout.contains("::error file=ma\\tin\\r.c,line=3,title=leak in leak\\x1b[2J"), check.stdout)
+        let dump = try harness.run([harness.leaktrack, "dump", path])
+        XCTAssertEqual(dump.status, 0, dump.stderr)
+        assertClean(dump.stdout, "dump")
+        XCTAssertEqual(dump.stdout.split(separator: "\n").count, 1 + 1 + 1 + 1 + 1 + 2, dump.stdout)
+        // JSON keeps the exact names, escaped by the encoder.
+        let json = try harness.reportJSON(path)
+        XCTAssertEqual((json["process"] as? [String: Any])?["arguments"] as? [String], trace.process.arguments)
+        XCTAssertEqual((json["callSites"] as? [[String: Any]])?.first?["function"] as? String, evil)
+
+        // A file's text quoted in an error: escaped, and short.
+        let suppressions = try write(Array("leak:ok\nbad \u{1b}[31m\r\(String(repeating: "z", count: 5000))\n".utf8), "s.supp")
+        try assertToolError(["report", "--suppressions", suppressions, path],
+                            mentions: "s.supp:2: expected leak:PATTERN, found \"bad \\x1b[31m\\r\(String(repeating: "z", count: 70))…\"")
+    }
 }
