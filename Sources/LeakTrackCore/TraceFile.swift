@@ -137,7 +137,8 @@ public enum TraceFile {
         /// Bytes of the command line, its arguments separated by NUL (LT_MAX_CMDLINE).
         public static let commandLine = Int(LT_MAX_CMDLINE)
         /// Symbols per frame (the inlined functions, then the containing one); the symbolizer keeps no more.
-        public static let symbolsPerFrame = 128
+        /// Heavily templated C++ (the standard containers, algorithms and regex at -O3) inlines at most 20 deep.
+        public static let symbolsPerFrame = 64
         /// Bytes of a function name, linkage name or source file name; the symbolizer cuts longer ones.
         public static let name = 64 << 10
         /// Line and column numbers are 32-bit in DWARF.

@@ -126,9 +126,9 @@ final class TraceDamageTests: XCTestCase {
         frames(module: 2)
         assertCorrupted(t.bytes(), "a frame names module 1, but the trace has 1 modules")
         frames(symbols: TraceFile.Limits.symbolsPerFrame)
-        XCTAssertEqual(try TraceFile.decode(t.bytes(), name: "t").frames[0].symbols.count, 128)
+        XCTAssertEqual(try TraceFile.decode(t.bytes(), name: "t").frames[0].symbols.count, 64)
         frames(symbols: TraceFile.Limits.symbolsPerFrame + 1)
-        assertCorrupted(t.bytes(), "129 symbols in a frame, more than 128")
+        assertCorrupted(t.bytes(), "65 symbols in a frame, more than 64")
 
         t = TraceBytes(base())
         t.replace(.stacks) { w in
