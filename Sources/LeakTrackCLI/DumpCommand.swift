@@ -13,7 +13,7 @@ struct DumpCommand: ParsableCommand {
     /// A damaged file prints its records up to the damage, then the error.
     func run() throws {
         let input = try InputFile(path: file, kind: .traceOrStream)
-        var out = LineWriter()
+        var out = BufferedOutput()
         // The first 16 bytes tell a trace (magic "LKTRACE") from a raw stream (HELLO, magic at offset 8).
         var head = [UInt8](repeating: 0, count: 16)
         var got = 0
@@ -32,23 +32,6 @@ struct DumpCommand: ParsableCommand {
             try decoder.finish()
         }
         out.flush()
-    }
-}
-
-/// Lines to standard output in blocks of 64 KiB: one write per line would be one system call per record.
-struct LineWriter {
-    private var buffer = ""
-
-    mutating func line(_ text: String) {
-        buffer += text
-        buffer += "\n"
-        if buffer.utf8.count >= 1 << 16 { flush() }
-    }
-
-    mutating func flush() {
-        guard !buffer.isEmpty else { return }
-        Output.print(buffer)
-        buffer = ""
     }
 }
 

@@ -69,3 +69,26 @@ enum Output {
         }
     }
 }
+
+/// Standard output in blocks of 64 KiB, for output written as it is made (dump's records, a JSON report):
+/// one write per piece would be one system call per record. Call `flush()` at the end.
+struct BufferedOutput: TextOutputStream {
+    private var buffer = ""
+
+    mutating func write(_ text: String) {
+        buffer += text
+        if buffer.utf8.count >= 1 << 16 { flush() }
+    }
+
+    mutating func line(_ text: String) {
+        write(text)
+        write("\n")
+    }
+
+    mutating func flush() {
+        guard !buffer.isEmpty else { return }
+        Output.print(buffer)
+        buffer = ""
+    }
+}
+

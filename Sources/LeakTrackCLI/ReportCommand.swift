@@ -64,7 +64,11 @@ struct ReportCommand: ParsableCommand {
         let report = LeakReport(trace: loaded, options: options)
         switch format {
         case .text: Output.print(TextRenderer(stackDepth: stackDepth).render(report))
-        case .json: Output.print(JSONRenderer().render(report))
+        case .json:
+            // Written as it is rendered: a report can hold millions of frames.
+            var out = BufferedOutput()
+            JSONRenderer().render(report, to: &out)
+            out.flush()
         }
     }
 }

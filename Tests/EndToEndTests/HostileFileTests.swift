@@ -373,4 +373,36 @@ final class HostileFileTests: EndToEndTestCase {
         try assertToolError(["report", "--suppressions", suppressions, path],
                             mentions: "s.supp:2: expected leak:PATTERN, found \"bad \\x1b[31m\\r\(String(repeating: "z", count: 70))…\"")
     }
+
+    /// A trace of legitimate shape can still ask for a big report: 400 call sites, each 512 frames deep, in
+    /// 220 KB, is 200,000 frames of JSON. The JSON report is written as it is rendered, frame by frame: it
+    /// held a tree of every frame first (five times the size of the text; 925 MB for 1,900 such call sites).
+    func testAJSONReportOfManyDeepStacksIsWrittenAsItIsRendered() throws {
+        let sites = 400
+        let trace = try write(HostileFileTests.crafted(frames: { w in
+            w.varint(1 + sites)
+            w.varint(0x1000); w.varint(1); w.varint(0x10); w.varint(1)
+            w.string("recurse"); w.optionalString(nil); w.optionalVarint(nil); w.optionalVarint(nil); w.u8(0); w.optionalString(nil)
+            for i in 0..<sites {
+                w.varint(0x2000 + UInt64(i)); w.varint(1); w.varint(0x2000 + UInt64(i)); w.varint(1)
+                w.string("site\(i)"); w.optionalString("/src/s.c"); w.optionalVarint(UInt64(i + 1)); w.optionalVarint(nil); w.u8(0); w.optionalString(nil)
+            }
+        }, stacks: { w in
+            w.varint(1 + sites); w.varint(0); for _ in 0..<4 { w.varint(0) }
+            for i in 0..<sites {
+                w.varint(512); w.varint(1 + i); for _ in 1..<512 { w.varint(0) }; for _ in 0..<4 { w.varint(1) }
+            }
+        }, live: { w in
+            w.varint(sites)
+            for i in 0..<sites { w.varint(1); w.varint(0x10_0000 + 64 * UInt64(i)); w.varint(i == 0 ? 32 : 0) }
+        }), "wide.trace")
+        let out = harness.path("wide.json")
+        let run = try measure(["report", "--format", "json", trace], stdout: out)
+        XCTAssertEqual(run.status, 0)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        let callSites = try XCTUnwrap(json["callSites"] as? [[String: Any]])
+        XCTAssertEqual(callSites.count, sites)
+        XCTAssertEqual(callSites.map { ($0["stack"] as? [Any])?.count ?? 0 }, [Int](repeating: 512, count: sites))
+        XCTAssertLessThan(run.maxRSSKiB, 128 << 10, "report --format json of \(sites) x 512 frames: \(run.maxRSSKiB) KiB")
+    }
 }

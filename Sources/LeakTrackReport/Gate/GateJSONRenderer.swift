@@ -26,7 +26,7 @@ public struct GateJSONRenderer {
             "offenders": .array(result.offenders.map {
                 guard case .object(var members) = site($0.site) else { return .null }
                 members["budget"] = .string($0.budget)
-                members["stack"] = .array($0.site.stack.map { frame in
+                members["stack"] = .generated($0.site.stack, { frame in
                     .object(["function": .string(frame.function), "module": .string(frame.module), "file": .optional(frame.file),
                              "line": .optional(frame.line), "inlined": .bool(frame.inlined)])
                 })
