@@ -36,14 +36,19 @@ struct DumpCommand: ParsableCommand {
 }
 
 /// The readable form of traces and stream records, shared by `dump` and tests. One line per record: names
-/// from the traced program are escaped; arguments print as a Swift array literal, which escapes them too.
+/// and arguments from the traced program are escaped.
 enum TraceDump {
     static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+
+    /// Arguments as `["app", "-v"]`, each escaped.
+    static func list(_ items: [String]) -> String {
+        "[" + items.map { "\"" + $0.escapingControlCharacters + "\"" }.joined(separator: ", ") + "]"
+    }
 
     static func line(_ record: WireRecord) -> String {
         switch record {
         case .hello(let h):
-            return "HELLO version=\(h.version) pid=\(h.pid) ppid=\(h.ppid) forked=\(h.forked) depth=\(h.maxDepth) exe=\(h.executable.escapingControlCharacters) args=\(h.arguments)"
+            return "HELLO version=\(h.version) pid=\(h.pid) ppid=\(h.ppid) forked=\(h.forked) depth=\(h.maxDepth) exe=\(h.executable.escapingControlCharacters) args=\(list(h.arguments))"
         case .modulesBegin: return "MODULES_BEGIN"
         case .module(let m):
             let segments = m.segments.map { "\(hex($0.lowerBound))-\(hex($0.upperBound))" }.joined(separator: ",")
@@ -68,7 +73,7 @@ enum TraceDump {
         switch item {
         case .count: return nil
         case .process(let p):
-            return "PROCESS pid=\(p.pid) ppid=\(p.ppid) exe=\(p.executable.escapingControlCharacters) args=\(p.arguments) complete=\(p.complete) exit=\(p.exitStatus.map(String.init) ?? "unknown") duration-ns=\(p.durationNanoseconds)"
+            return "PROCESS pid=\(p.pid) ppid=\(p.ppid) exe=\(p.executable.escapingControlCharacters) args=\(list(p.arguments)) complete=\(p.complete) exit=\(p.exitStatus.map(String.init) ?? "unknown") duration-ns=\(p.durationNanoseconds)"
         case .module(let i, let m):
             return "MODULE \(i) \(m.path.escapingControlCharacters) bias=\(hex(m.bias)) build-id=\(m.buildIDHex)"
         case .frame(let i, let f):

@@ -363,6 +363,7 @@ final class HostileFileTests: EndToEndTestCase {
         XCTAssertEqual(dump.status, 0, dump.stderr)
         assertClean(dump.stdout, "dump")
         XCTAssertEqual(dump.stdout.split(separator: "\n").count, 1 + 1 + 1 + 1 + 1 + 2, dump.stdout)
+        XCTAssertTrue(dump.stdout.hasPrefix("PROCESS pid=7 ppid=1 exe=/bin/\\x1bapp args=[\"app\", \"--x=\\x1b[31mred\\nLEAK DETECTED: forged\"]"), dump.stdout)
         // JSON keeps the exact names, escaped by the encoder.
         let json = try harness.reportJSON(path)
         XCTAssertEqual((json["process"] as? [String: Any])?["arguments"] as? [String], trace.process.arguments)
