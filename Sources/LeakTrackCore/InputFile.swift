@@ -100,7 +100,9 @@ public final class InputFile {
     /// Moves the read position to `position` bytes from the start.
     public func seek(to position: UInt64) throws {
         guard position <= kind.limit else { throw LeakTrackError.tooLarge(path: path, kind: kind.name, limit: kind.limit) }
-        guard lseek(fd, off_t(position), SEEK_SET) >= 0 else { throw LeakTrackError.file(path: path, operation: "read", errno: errno) }
+        guard lseek(fd, off_t(position), SEEK_SET) >= 0 else {
+            throw LeakTrackError.file(path: path, operation: "read", errno: errno)
+        }
         offset = position
     }
 

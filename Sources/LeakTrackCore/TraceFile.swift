@@ -239,12 +239,15 @@ public enum TraceFile {
             }
             // Known sections come in the order of their kinds, each once: what a section refers to is before it.
             if let last = state.last, section.rawValue <= last.rawValue {
-                throw fail(section == last ? "the \(section) section appears twice" : "the \(section) section comes after the \(last) section")
+                throw fail(section == last ? "the \(section) section appears twice"
+                                           : "the \(section) section comes after the \(last) section")
             }
             state.last = section
             reader.setLimit(end)
             try scanSection(section, &reader, &state, handle)
-            guard reader.isAtLimit else { throw fail("the \(section) section has \(reader.remaining) bytes after its last entry") }
+            guard reader.isAtLimit else {
+                throw fail("the \(section) section has \(reader.remaining) bytes after its last entry")
+            }
             state.seen.insert(section)
         }
         for required in [Section.process, .modules, .frames, .stacks, .live, .summary] where !state.seen.contains(required) {
@@ -260,7 +263,9 @@ public enum TraceFile {
         var exitStatus: UInt64?
     }
 
-    private static func scanSection(_ section: Section, _ r: inout ByteReader, _ state: inout ScanState, _ handle: (Item) throws -> Void) throws {
+    private static func scanSection(
+        _ section: Section, _ r: inout ByteReader, _ state: inout ScanState, _ handle: (Item) throws -> Void
+    ) throws {
         func fail(_ detail: String) -> LeakTrackError { .corrupted(what: r.name, detail: detail) }
         switch section {
         case .process:
@@ -321,7 +326,8 @@ public enum TraceFile {
                         inlined: try r.bool("the inlined flag"),
                         linkageName: try r.optionalString("a linkage name", maximum: Limits.name)))
                 }
-                try handle(.frame(index, Frame(address: address, module: module == 0 ? nil : Int(module - 1), offset: offset, symbols: symbols)))
+                let frame = Frame(address: address, module: module == 0 ? nil : Int(module - 1), offset: offset, symbols: symbols)
+                try handle(.frame(index, frame))
             }
             state.frames = count
         case .stacks:

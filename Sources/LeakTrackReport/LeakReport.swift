@@ -176,7 +176,8 @@ extension LeakReport {
 
         self.init(
             process: trace.process,
-            leakedBytes: leaks.reduce(UInt64(0)) { $0.saturatingAdd($1.bytes) }, leakedCount: leaks.reduce(UInt64(0)) { $0.saturatingAdd($1.count) },
+            leakedBytes: leaks.reduce(UInt64(0)) { $0.saturatingAdd($1.bytes) },
+            leakedCount: leaks.reduce(UInt64(0)) { $0.saturatingAdd($1.count) },
             modules: modules, groups: groups, grouping: options.grouping,
             suppressed: suppressed.map { SuppressedLeaks(reason: $0.key, bytes: $0.value.bytes, count: $0.value.count) }
                 .sorted { ($0.bytes, $0.reason) > ($1.bytes, $1.reason) },

@@ -42,7 +42,8 @@ public struct TextRenderer {
                          header: ["allocations", "bytes", "module"])
             out += "\nFunctions holding leaked memory, by module\n"
             for module in report.modules {
-                out += "  \(module.module.escapingControlCharacters)  (\(formatBytes(module.bytes)) in \(formatCount(module.count)) allocations)\n"
+                out += "  \(module.module.escapingControlCharacters)  "
+                    + "(\(formatBytes(module.bytes)) in \(formatCount(module.count)) allocations)\n"
                 out += table(module.functions.map { [formatBytes($0.bytes), formatCount($0.count), $0.function] },
                              header: ["bytes", "allocations", "function"], indent: 4)
             }

@@ -27,7 +27,8 @@ public struct GitHubAnnotations {
     /// Control characters are escaped first (a name from a trace must not reach the runner's log raw), then
     /// the workflow command's own escapes.
     private func escapeData(_ text: String) -> String {
-        text.escapingControlCharacters.replacingAll("%", with: "%25").replacingAll("\r", with: "%0D").replacingAll("\n", with: "%0A")
+        text.escapingControlCharacters.replacingAll("%", with: "%25").replacingAll("\r", with: "%0D")
+            .replacingAll("\n", with: "%0A")
     }
 
     private func escapeProperty(_ text: String) -> String {

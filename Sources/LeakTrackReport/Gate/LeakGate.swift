@@ -83,7 +83,8 @@ public struct LeakGate: Sendable {
         }
 
         // 3. The total budget for the rest. With a baseline and no explicit total, anything new or grown fails.
-        let totalBytes = unruled.reduce(UInt64(0)) { $0.saturatingAdd($1.bytes) }, totalCount = unruled.reduce(UInt64(0)) { $0.saturatingAdd($1.count) }
+        let totalBytes = unruled.reduce(UInt64(0)) { $0.saturatingAdd($1.bytes) }
+        let totalCount = unruled.reduce(UInt64(0)) { $0.saturatingAdd($1.count) }
         result.judgedBytes = totalBytes
         result.judgedCount = totalCount
         let limitBytes = maxLeakedBytes ?? 0, limitCount = maxLeaks ?? 0
