@@ -1,5 +1,6 @@
 import ArgumentParser
 import CLeakTrackSystem
+import CLeakTrackWire
 import Foundation
 import LeakTrackCore
 import LeakTrackSymbolize
@@ -78,7 +79,8 @@ struct CollectCommand: ParsableCommand {
 
 /// Forwards a saved stream's records to the session, refusing what the shim never writes and what the
 /// session or the trace cannot hold: an allocation at address 0 (the live table's empty-slot marker), a block
-/// larger than any allocator returns, a stack deeper than LT_MAX_DEPTH (the trace reader refuses both).
+/// larger than any allocator returns, a stack deeper than LT_MAX_DEPTH (the trace reader refuses both), a SKIP
+/// longer than the largest ring.
 private struct CheckedSession: StreamConsumer {
     let session: Session
     let name: String
@@ -97,6 +99,9 @@ private struct CheckedSession: StreamConsumer {
                 what: name, detail: "a stack of \(frames.count) frames, more than the shim's deepest stack (\(TraceFile.Limits.framesPerStack))")
         case .alloc(let ptr, let size, _, _): try check(ptr: ptr, size: size)
         case .reallocEnd(_, let ptr, let size, _, false, _) where ptr != 0: try check(ptr: ptr, size: size)
+        // A SKIP covers words of one ring; the session adds them up, and two huge ones overflowed (a trap).
+        case .skip(_, let words) where words > UInt64(1) << LT_RING_MAX_LOG2:
+            throw LeakTrackError.corrupted(what: name, detail: "a SKIP of \(words) words, more than the largest ring holds")
         default: break
         }
         try session.apply(record)

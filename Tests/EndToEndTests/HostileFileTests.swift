@@ -212,6 +212,12 @@ final class HostileFileTests: EndToEndTestCase {
         mutating func stack(_ id: UInt32, _ frames: [UInt64]) { ring(5, [UInt64(id) | UInt64(frames.count) << 32] + frames) }
         mutating func alloc(_ ptr: UInt64, _ size: UInt64, stack: UInt32) { ring(6, [UInt64(stack) | 1 << 32, ptr, size]) }
         mutating func final() { ring(12, [0, 0, 0, 0, 0, 0, 0]) }
+        /// Words never published, as the collector records them in saved streams: from here, `words` long.
+        mutating func skip(_ words: UInt64) {
+            let from = position
+            ring(11, [from, words])
+            position = (from &+ words) & ((1 << 40) - 1)
+        }
     }
 
     /// collect --input refuses what the shim never writes: an allocation at address 0 crashed it (the live
@@ -235,6 +241,10 @@ final class HostileFileTests: EndToEndTestCase {
                             mentions: "in.raw is corrupted: an allocation of 9223372036854775808 bytes, more than any allocator returns")
         try assertToolError(["collect", "--input", try stream { $0.stack(2, [UInt64](repeating: 0x1000, count: 513)) }, "-o", out],
                             mentions: "in.raw is corrupted: a stack of 513 frames, more than the shim's deepest stack (512)")
+        // Two SKIPs of 2^63 words each (the second where the first says the stream resumes) overflowed the
+        // session's count of skipped words: a trap.
+        try assertToolError(["collect", "--input", try stream { $0.skip(1 << 63); $0.skip(1 << 63) }, "-o", out],
+                            mentions: "in.raw is corrupted: a SKIP of 9223372036854775808 words, more than the largest ring holds")
     }
 
     /// Runs leaktrack with stdout to a file and returns its exit status, peak resident memory and wall time.
