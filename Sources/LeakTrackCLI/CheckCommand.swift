@@ -94,14 +94,14 @@ struct CheckCommand: ParsableCommand {
         for file in suppressions { userRules += try SuppressionFile.read(path: file) }
         var gate = LeakGate(tolerancePercent: tolerance, suppressions: userRules)
         if let budgets {
-            let file = try parse(budgets) { try BudgetFile.parse($0, name: budgets) }
+            let file = try parse(budgets, kind: "budget file") { try BudgetFile.parse($0, name: budgets) }
             gate.maxLeakedBytes = file.maxLeakedBytes
             gate.maxLeaks = file.maxLeaks
             gate.rules = file.rules
         }
         if let maxLeakedBytes { gate.maxLeakedBytes = maxLeakedBytes }
         if let maxLeaks { gate.maxLeaks = maxLeaks }
-        if let baseline { gate.baseline = try parse(baseline) { try Baseline.parse($0, name: baseline) } }
+        if let baseline { gate.baseline = try parse(baseline, kind: "baseline") { try Baseline.parse($0, name: baseline) } }
 
         var paths = traces
         var commandStatus: Int32?
@@ -161,8 +161,8 @@ struct CheckCommand: ParsableCommand {
         throw ExitCode(status)
     }
 
-    private func parse<T>(_ path: String, _ body: (String) throws -> T) throws -> T {
-        let text = String(decoding: try readFile(path: path), as: UTF8.self)
+    private func parse<T>(_ path: String, kind: String, _ body: (String) throws -> T) throws -> T {
+        let text = try InputFile.text(path: path, kind: kind)
         do {
             return try body(text)
         } catch let error as CustomStringConvertible where !(error is LeakTrackError) {

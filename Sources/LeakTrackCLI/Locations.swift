@@ -72,8 +72,9 @@ enum Locations {
 
 /// All user-facing output goes through here, so messages share one prefix and stream.
 enum Output {
+    /// One line: control characters in the message (a path, or text quoted from a file) are escaped.
     static func error(_ message: String) {
-        try? System.writeAll(STDERR_FILENO, "leaktrack: " + message + "\n")
+        try? System.writeAll(STDERR_FILENO, "leaktrack: " + message.escapingControlCharacters + "\n")
     }
 
     /// Writes to stdout. A reader that went away (`leaktrack dump FILE | head`) ends the command quietly, with
@@ -89,3 +90,26 @@ enum Output {
         }
     }
 }
+
+/// Standard output in blocks of 64 KiB, for output written as it is made (dump's records, a JSON report):
+/// one write per piece would be one system call per record. Call `flush()` at the end.
+struct BufferedOutput: TextOutputStream {
+    private var buffer = ""
+
+    mutating func write(_ text: String) {
+        buffer += text
+        if buffer.utf8.count >= 1 << 16 { flush() }
+    }
+
+    mutating func line(_ text: String) {
+        write(text)
+        write("\n")
+    }
+
+    mutating func flush() {
+        guard !buffer.isEmpty else { return }
+        Output.print(buffer)
+        buffer = ""
+    }
+}
+

@@ -64,7 +64,11 @@ struct ReportCommand: ParsableCommand {
         let report = LeakReport(trace: loaded, options: options)
         switch format {
         case .text: Output.print(TextRenderer(stackDepth: stackDepth).render(report))
-        case .json: Output.print(JSONRenderer().render(report))
+        case .json:
+            // Written as it is rendered: a report can hold millions of frames.
+            var out = BufferedOutput()
+            JSONRenderer().render(report, to: &out)
+            out.flush()
         }
     }
 }
@@ -72,7 +76,7 @@ struct ReportCommand: ParsableCommand {
 /// Reads a file of patterns: one per line, `#` comments and blank lines ignored.
 enum PatternFile {
     static func read(path: String) throws -> [String] {
-        String(decoding: try readFile(path: path), as: UTF8.self).split(separator: "\n")
+        try InputFile.text(path: path, kind: "fold file").split(separator: "\n")
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
     }
@@ -81,13 +85,13 @@ enum PatternFile {
 /// Reads LeakSanitizer-style suppression files: `leak:PATTERN` lines, `#` comments, blank lines.
 enum SuppressionFile {
     static func read(path: String) throws -> [Suppressions.Rule] {
-        let text = String(decoding: try readFile(path: path), as: UTF8.self)
+        let text = try InputFile.text(path: path, kind: "suppression file")
         var rules: [Suppressions.Rule] = []
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard line.hasPrefix("leak:"), line.count > 5 else {
-                throw LeakTrackError.usage("\(path):\(number + 1): expected leak:PATTERN, found \"\(line)\"")
+                throw LeakTrackError.usage("\(path):\(number + 1): expected leak:PATTERN, found \"\(line.excerpt())\"")
             }
             rules.append(Suppressions.Rule(pattern: Pattern(String(line.dropFirst(5))), reason: "\(path):\(number + 1)"))
         }

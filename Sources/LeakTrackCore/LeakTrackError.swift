@@ -11,6 +11,11 @@ public enum LeakTrackError: Error, Equatable, CustomStringConvertible {
     case corrupted(what: String, detail: String)
     /// A file that could not be opened, read or written.
     case file(path: String, operation: String, errno: Int32)
+    /// An input that is not a regular file (a FIFO, a device, a directory): reading it could block forever or
+    /// never end.
+    case notRegularFile(path: String, kind: String, type: String)
+    /// An input larger than leaktrack reads for its kind (see `InputKind`).
+    case tooLarge(path: String, kind: String, limit: UInt64)
     /// An output file that is already there and must not be replaced.
     case exists(path: String)
     /// A system call failed.
@@ -31,6 +36,10 @@ public enum LeakTrackError: Error, Equatable, CustomStringConvertible {
             return "\(what) is corrupted: \(detail)"
         case .file(let path, let operation, let errno):
             return "cannot \(operation) \(path): \(errnoDescription(errno))"
+        case .notRegularFile(let path, let kind, let type):
+            return "cannot read \(kind) \(path): it is \(type), not a regular file"
+        case .tooLarge(let path, let kind, let limit):
+            return "cannot read \(kind) \(path): it is larger than \(limit >> 20) MiB, the most leaktrack reads for a \(kind)"
         case .exists(let path):
             return "\(path) already exists; leaktrack does not replace files it did not just write (choose another name or remove it)"
         case .system(let call, let errno):

@@ -1,3 +1,5 @@
+import CLeakTrackWire
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -174,137 +176,300 @@ public enum TraceFile {
 
     // MARK: decoding
 
+    /// The most a trace can hold where there is a natural bound: what the shim and the collector produce.
+    /// More is damage, and refusing it bounds what a file can make the reader allocate. Every other count is
+    /// bounded by the bytes left in its section.
+    public enum Limits {
+        /// Frames per stack: the shim's deepest capture (LT_MAX_DEPTH).
+        public static let framesPerStack = Int(LT_MAX_DEPTH)
+        /// Bytes of a module's or the executable's path (LT_MAX_PATH).
+        public static let path = Int(LT_MAX_PATH)
+        /// Bytes of a GNU build id (LT_MAX_BUILD_ID).
+        public static let buildID = Int(LT_MAX_BUILD_ID)
+        /// Bytes of the command line, its arguments separated by NUL (LT_MAX_CMDLINE).
+        public static let commandLine = Int(LT_MAX_CMDLINE)
+        /// Symbols per frame (the inlined functions, then the containing one); the symbolizer keeps no more.
+        /// Heavily templated C++ (the standard containers, algorithms and regex at -O3) inlines at most 20 deep.
+        public static let symbolsPerFrame = 64
+        /// Bytes of a function name, linkage name or source file name; the symbolizer cuts longer ones.
+        public static let name = 64 << 10
+        /// Line and column numbers are 32-bit in DWARF.
+        public static let line = UInt64(UInt32.max)
+        /// Bytes of one live allocation: no allocator returns more than PTRDIFF_MAX.
+        public static let allocationSize = UInt64(Int64.max)
+
+        /// `text` cut to at most `Limits.name` bytes, at a character boundary: what the symbolizer stores.
+        public static func fitted(_ text: String) -> String {
+            let utf8 = text.utf8
+            guard utf8.count > name else { return text }
+            var end = utf8.index(utf8.startIndex, offsetBy: name)
+            // Back off UTF-8 continuation bytes (10xxxxxx) so no character is cut in two.
+            while end > utf8.startIndex, utf8[end] & 0xC0 == 0x80 { end = utf8.index(before: end) }
+            return String(decoding: Array(utf8[..<end]), as: UTF8.self)
+        }
+    }
+
+    /// One piece of a trace, in file order, as `scan` hands them out. Indexes count from 0 per section.
+    public enum Item {
+        /// A section with this many entries begins (a consumer may reserve room for them).
+        case count(Section, Int)
+        case process(ProcessSummary)
+        case module(Int, Module)
+        case frame(Int, Frame)
+        case stack(Int, Stack)
+        case live(LiveAllocation)
+        case summary(Totals, ShimCounters)
+        case sample(MemorySample)
+    }
+
     /// True if the bytes start like a trace file.
     public static func looksLikeTrace(_ bytes: [UInt8]) -> Bool {
         bytes.count >= magic.count && Array(bytes[0..<magic.count]) == magic
     }
 
-    /// The sections of a trace file, checked for framing only.
-    public static func sections(_ bytes: [UInt8], name: String) throws -> [(kind: UInt32, range: Range<Int>)] {
-        guard !bytes.isEmpty else { throw LeakTrackError.truncated(what: "\(name) (empty file)") }
-        guard looksLikeTrace(bytes) else { throw LeakTrackError.notLeakTrackData(path: name) }
-        var reader = ByteReader(bytes, name: name, range: magic.count..<bytes.count)
-        let found = try reader.fixed32()
-        guard found <= version else { throw LeakTrackError.newerFormat(what: name, found: found, supported: version) }
-        var result: [(UInt32, Range<Int>)] = []
-        while true {
-            let kind = try reader.fixed32()
-            let length = try reader.fixed64()
-            guard length <= UInt64(reader.remaining) else { throw LeakTrackError.truncated(what: name) }
-            let start = reader.offset
-            result.append((kind, start..<start + Int(length)))
-            if kind == Section.end.rawValue { return result }
-            reader = ByteReader(bytes, name: name, range: (start + Int(length))..<bytes.count)
-        }
+    public static func decode(_ bytes: [UInt8], name: String) throws -> Trace {
+        var reader = ByteReader(bytes, name: name)
+        return try decode(&reader)
     }
 
-    public static func decode(_ bytes: [UInt8], name: String) throws -> Trace {
+    /// Decodes a whole trace into memory.
+    public static func decode(_ reader: inout ByteReader) throws -> Trace {
         var trace = Trace(
             process: ProcessSummary(pid: 0, ppid: 0, executable: "", arguments: [], forked: false, startTime: 0,
                                     durationNanoseconds: 0, complete: false, exitStatus: nil),
             modules: [], frames: [], stacks: [], live: [], totals: Totals(), lost: ShimCounters(), samples: [])
-        var seen = Set<UInt32>()
-        for (kind, range) in try sections(bytes, name: name) {
-            guard let section = Section(rawValue: kind), section != .end else { continue }
-            seen.insert(kind)
-            var r = ByteReader(bytes, name: name, range: range)
-            let limit = range.count
-            switch section {
-            case .process:
-                let pid = UInt32(truncatingIfNeeded: try r.varint())
-                let ppid = UInt32(truncatingIfNeeded: try r.varint())
-                let executable = try r.string()
-                let arguments = try (0..<r.count(limit: limit)).map { _ in try r.string() }
-                trace.process = ProcessSummary(
-                    pid: pid, ppid: ppid, executable: executable, arguments: arguments, forked: try r.u8() != 0,
-                    startTime: try r.varint(), durationNanoseconds: try r.varint(), complete: try r.u8() != 0,
-                    exitStatus: try r.optionalVarint())
-            case .modules:
-                trace.modules = try (0..<r.count(limit: limit)).map { _ in
-                    Module(path: try r.string(), buildID: try r.blob(), bias: try r.varint())
-                }
-            case .frames:
-                trace.frames = try (0..<r.count(limit: limit)).map { _ in
-                    let address = try r.varint()
-                    let module = try r.count(limit: Int(UInt32.max))
-                    let offset = try r.varint()
-                    let symbols = try (0..<r.count(limit: limit)).map { _ in
-                        Symbol(
-                            function: try r.string(), file: try r.optionalString(),
-                            line: try r.optionalVarint().map { Int(truncatingIfNeeded: $0) },
-                            column: try r.optionalVarint().map { Int(truncatingIfNeeded: $0) }, inlined: try r.u8() != 0,
-                            linkageName: try r.optionalString())
-                    }
-                    return Frame(address: address, module: module == 0 ? nil : module - 1, offset: offset, symbols: symbols)
-                }
-            case .stacks:
-                trace.stacks = try (0..<r.count(limit: limit)).map { _ in
-                    let frames = try (0..<r.count(limit: limit)).map { _ in try r.count(limit: Int(Int32.max)) }
-                    return Stack(
-                        frames: frames, allocations: try r.varint(), allocatedBytes: try r.varint(),
-                        liveCount: try r.varint(), liveBytes: try r.varint())
-                }
-            case .live:
-                var previous = LiveAllocation(address: 0, size: 0, stack: 0)
-                trace.live = try (0..<r.count(limit: limit)).map { _ in
-                    let stackDelta = try r.varint()
-                    guard stackDelta <= UInt64(UInt32.max - previous.stack) else {
-                        throw LeakTrackError.corrupted(what: name, detail: "a live allocation's stack id is out of range")
-                    }
-                    let stack = previous.stack + UInt32(stackDelta)
-                    let address = stackDelta == 0 ? previous.address &+ (try r.varint()) : try r.varint()
-                    let size = previous.size &+ UInt64(bitPattern: unzigzag(try r.varint()))
-                    previous = LiveAllocation(address: address, size: size, stack: stack)
-                    return previous
-                }
-            case .summary:
-                var t = Totals()
-                t.allocations = try r.varint()
-                t.frees = try r.varint()
-                t.allocatedBytes = try r.varint()
-                t.peakLiveBytes = try r.varint()
-                t.unknownFrees = try r.varint()
-                t.droppedStackAllocations = try r.varint()
-                t.events = try r.varint()
-                trace.totals = t
-                trace.lost = ShimCounters(
-                    noStack: try r.varint(), stacksDropped: try r.varint(), bootstrapAllocations: try r.varint(),
-                    failedAllocations: try r.varint(), skippedWords: try r.varint(), exitStatus: trace.process.exitStatus)
-            case .samples:
-                trace.samples = try (0..<r.count(limit: limit)).map { _ in
-                    MemorySample(time: try r.varint(), residentBytes: try r.varint(), virtualBytes: try r.varint(),
-                                 heapBytes: try r.varint())
-                }
-            case .end:
-                break
+        try scan(&reader) { item in
+            switch item {
+            case .count(.modules, let count): trace.modules.reserveCapacity(count)
+            case .count(.frames, let count): trace.frames.reserveCapacity(count)
+            case .count(.stacks, let count): trace.stacks.reserveCapacity(count)
+            case .count(.live, let count): trace.live.reserveCapacity(count)
+            case .count(.samples, let count): trace.samples.reserveCapacity(count)
+            case .count: break
+            case .process(let process): trace.process = process
+            case .module(_, let module): trace.modules.append(module)
+            case .frame(_, let frame): trace.frames.append(frame)
+            case .stack(_, let stack): trace.stacks.append(stack)
+            case .live(let allocation): trace.live.append(allocation)
+            case .summary(let totals, let lost):
+                trace.totals = totals
+                trace.lost = lost
+            case .sample(let sample): trace.samples.append(sample)
             }
         }
-        for required in [Section.process, .modules, .frames, .stacks, .live, .summary] where !seen.contains(required.rawValue) {
-            throw LeakTrackError.corrupted(what: name, detail: "the \(required) section is missing")
-        }
-        try validate(trace, name: name)
         return trace
     }
 
-    /// Checks that every index points somewhere, so the report can index without trapping.
-    private static func validate(_ trace: Trace, name: String) throws {
+    /// Reads a trace entry by entry, without holding it: `handle` gets each piece as it is decoded. Every
+    /// value is checked as it is read (counts against the bytes left, indexes against the entries before
+    /// them, sizes and sums for overflow), so a damaged file is a `LeakTrackError` that says what is wrong,
+    /// never a crash and never an allocation the file's size does not warrant.
+    public static func scan(_ reader: inout ByteReader, _ handle: (Item) throws -> Void) throws {
+        let name = reader.name
         func fail(_ detail: String) -> LeakTrackError { .corrupted(what: name, detail: detail) }
-        for frame in trace.frames {
-            if let module = frame.module, module >= trace.modules.count { throw fail("a frame names module \(module)") }
+        guard reader.size > 0 else { throw LeakTrackError.truncated(what: "\(name) (empty file)") }
+        guard reader.size >= UInt64(magic.count), Array(try reader.bytes(magic.count)) == magic else {
+            throw LeakTrackError.notLeakTrackData(path: name)
         }
-        for stack in trace.stacks {
-            for frame in stack.frames where frame >= trace.frames.count { throw fail("a stack names frame \(frame)") }
+        let found = try reader.fixed32()
+        guard found <= version else { throw LeakTrackError.newerFormat(what: name, found: found, supported: version) }
+        var state = ScanState()
+        while true {
+            reader.setLimit(reader.size)
+            let kind = try reader.fixed32()
+            let length = try reader.fixed64()
+            guard length <= reader.remaining else { throw LeakTrackError.truncated(what: name) }
+            let end = reader.offset + length
+            if kind == Section.end.rawValue {
+                guard length == 0 else { throw fail("the end section has \(length) bytes instead of none") }
+                break
+            }
+            // Sections of later versions are skipped.
+            guard let section = Section(rawValue: kind) else {
+                try reader.skip(to: end)
+                continue
+            }
+            // Known sections come in the order of their kinds, each once: what a section refers to is before it.
+            if let last = state.last, section.rawValue <= last.rawValue {
+                throw fail(section == last ? "the \(section) section appears twice"
+                                           : "the \(section) section comes after the \(last) section")
+            }
+            state.last = section
+            reader.setLimit(end)
+            try scanSection(section, &reader, &state, handle)
+            guard reader.isAtLimit else {
+                throw fail("the \(section) section has \(reader.remaining) bytes after its last entry")
+            }
+            state.seen.insert(section)
         }
-        for allocation in trace.live
-        where allocation.stack != SpecialStack.dropped && Int(allocation.stack) >= trace.stacks.count {
-            throw fail("an allocation names stack \(allocation.stack)")
+        for required in [Section.process, .modules, .frames, .stacks, .live, .summary] where !state.seen.contains(required) {
+            throw fail("the \(required) section is missing")
+        }
+    }
+
+    /// What the sections read so far said, for checking the ones after them.
+    private struct ScanState {
+        var last: Section?
+        var seen = Set<Section>()
+        var modules = 0, frames = 0, stacks = 0
+        var exitStatus: UInt64?
+    }
+
+    private static func scanSection(
+        _ section: Section, _ r: inout ByteReader, _ state: inout ScanState, _ handle: (Item) throws -> Void
+    ) throws {
+        func fail(_ detail: String) -> LeakTrackError { .corrupted(what: r.name, detail: detail) }
+        switch section {
+        case .process:
+            let pid = UInt32(try r.bounded("the process id", max: UInt64(UInt32.max)))
+            let ppid = UInt32(try r.bounded("the parent process id", max: UInt64(UInt32.max)))
+            let executable = try r.string("the executable's path", maximum: Limits.path)
+            let count = try r.count(of: "arguments", entrySize: 1, maximum: Limits.commandLine + 1,
+                                    why: "a command line of \(Limits.commandLine) bytes can hold")
+            var arguments: [String] = []
+            arguments.reserveCapacity(count)
+            var commandLine = 0
+            for _ in 0..<count {
+                let length = Int(try r.bounded("the length of an argument", max: UInt64(Limits.commandLine)))
+                // The shim's command line is the arguments, each followed by a NUL but the last.
+                commandLine += length + 1
+                guard commandLine <= Limits.commandLine + 1 else {
+                    throw fail("the arguments take more than the \(Limits.commandLine) bytes of a command line")
+                }
+                arguments.append(String(decoding: try r.bytes(length), as: UTF8.self))
+            }
+            let forked = try r.bool("the forked flag")
+            let startTime = try r.varint()
+            let duration = try r.varint()
+            let complete = try r.bool("the complete flag")
+            state.exitStatus = try r.optionalVarint("the exit status")
+            try handle(.process(ProcessSummary(
+                pid: pid, ppid: ppid, executable: executable, arguments: arguments, forked: forked, startTime: startTime,
+                durationNanoseconds: duration, complete: complete, exitStatus: state.exitStatus)))
+        case .modules:
+            let count = try r.count(of: "modules", entrySize: 3)
+            try handle(.count(.modules, count))
+            for index in 0..<count {
+                let path = try r.string("a module's path", maximum: Limits.path)
+                let buildID = try r.blob("a build id", maximum: Limits.buildID)
+                try handle(.module(index, Module(path: path, buildID: buildID, bias: try r.varint())))
+            }
+            state.modules = count
+        case .frames:
+            let count = try r.count(of: "frames", entrySize: 4)
+            try handle(.count(.frames, count))
+            for index in 0..<count {
+                let address = try r.varint()
+                // The module's index + 1; 0 for an address outside every module.
+                let module = try r.varint()
+                guard module <= UInt64(state.modules) else {
+                    throw fail("a frame names module \(module - 1), but the trace has \(state.modules) modules")
+                }
+                let offset = try r.varint()
+                let symbolCount = try r.count(of: "symbols in a frame", entrySize: 6, maximum: Limits.symbolsPerFrame)
+                var symbols: [Symbol] = []
+                symbols.reserveCapacity(symbolCount)
+                for _ in 0..<symbolCount {
+                    symbols.append(Symbol(
+                        function: try r.string("a function name", maximum: Limits.name),
+                        file: try r.optionalString("a source file name", maximum: Limits.name),
+                        line: try r.optionalVarint("a line number", maximum: Limits.line).map { Int($0) },
+                        column: try r.optionalVarint("a column number", maximum: Limits.line).map { Int($0) },
+                        inlined: try r.bool("the inlined flag"),
+                        linkageName: try r.optionalString("a linkage name", maximum: Limits.name)))
+                }
+                let frame = Frame(address: address, module: module == 0 ? nil : Int(module - 1), offset: offset, symbols: symbols)
+                try handle(.frame(index, frame))
+            }
+            state.frames = count
+        case .stacks:
+            // Stack ids are 32-bit, and 0xFFFFFFFF means "no stack recorded".
+            let count = try r.count(of: "stacks", entrySize: 5, maximum: Int(SpecialStack.dropped),
+                                    why: "32-bit stack ids allow")
+            try handle(.count(.stacks, count))
+            for index in 0..<count {
+                let depth = try r.count(of: "frames in a stack", entrySize: 1, maximum: Limits.framesPerStack,
+                                        why: "the shim's deepest stack (\(Limits.framesPerStack))")
+                var frames: [Int] = []
+                frames.reserveCapacity(depth)
+                for _ in 0..<depth {
+                    let frame = try r.varint()
+                    guard frame < UInt64(state.frames) else {
+                        throw fail("a stack names frame \(frame), but the trace has \(state.frames) frames")
+                    }
+                    frames.append(Int(frame))
+                }
+                try handle(.stack(index, Stack(
+                    frames: frames, allocations: try r.varint(), allocatedBytes: try r.varint(),
+                    liveCount: try r.varint(), liveBytes: try r.varint())))
+            }
+            state.stacks = count
+        case .live:
+            let count = try r.count(of: "live allocations", entrySize: 3)
+            try handle(.count(.live, count))
+            var previous = LiveAllocation(address: 0, size: 0, stack: 0)
+            var total: UInt64 = 0
+            for _ in 0..<count {
+                // Sorted by (stack, address) and delta-encoded (see encode).
+                let stackDelta = try r.varint()
+                guard stackDelta <= UInt64(UInt32.max - previous.stack) else {
+                    throw fail("a live allocation's stack id is out of range")
+                }
+                let stack = previous.stack + UInt32(stackDelta)
+                guard stack == SpecialStack.dropped || Int(stack) < state.stacks else {
+                    throw fail("an allocation names stack \(stack), but the trace has \(state.stacks) stacks")
+                }
+                var address = try r.varint()
+                if stackDelta == 0 {
+                    let (sum, overflow) = previous.address.addingReportingOverflow(address)
+                    guard !overflow else { throw fail("a live allocation's address is beyond 64 bits") }
+                    address = sum
+                }
+                // As encoded: the difference wraps; any size beyond 2^63 - 1 (a "negative" one too) is damage.
+                let size = previous.size &+ UInt64(bitPattern: unzigzag(try r.varint()))
+                guard size <= Limits.allocationSize else {
+                    throw fail("a live allocation's size is \(size) bytes, more than any allocator returns (2^63 - 1)")
+                }
+                guard !address.addingReportingOverflow(size).overflow else {
+                    throw fail("a live allocation of \(size) bytes at 0x\(String(address, radix: 16)) runs past the end of the address space")
+                }
+                let (sum, tooMuch) = total.addingReportingOverflow(size)
+                guard !tooMuch else { throw fail("the live allocations add up to more than 2^64 bytes") }
+                total = sum
+                previous = LiveAllocation(address: address, size: size, stack: stack)
+                try handle(.live(previous))
+            }
+        case .summary:
+            var t = Totals()
+            t.allocations = try r.varint()
+            t.frees = try r.varint()
+            t.allocatedBytes = try r.varint()
+            t.peakLiveBytes = try r.varint()
+            t.unknownFrees = try r.varint()
+            t.droppedStackAllocations = try r.varint()
+            t.events = try r.varint()
+            let lost = ShimCounters(
+                noStack: try r.varint(), stacksDropped: try r.varint(), bootstrapAllocations: try r.varint(),
+                failedAllocations: try r.varint(), skippedWords: try r.varint(), exitStatus: state.exitStatus)
+            try handle(.summary(t, lost))
+        case .samples:
+            let count = try r.count(of: "memory samples", entrySize: 4)
+            try handle(.count(.samples, count))
+            for _ in 0..<count {
+                try handle(.sample(MemorySample(
+                    time: try r.varint(), residentBytes: try r.varint(), virtualBytes: try r.varint(), heapBytes: try r.varint())))
+            }
+        case .end:
+            break
         }
     }
 
     // MARK: files
 
+    /// Reads and decodes a trace file, in windows: the file is never held whole next to the trace.
     public static func read(path: String) throws -> Trace {
-        try decode(try readFile(path: path), name: path)
+        var reader = ByteReader(file: try InputFile(path: path, kind: .trace))
+        return try decode(&reader)
     }
 
     /// Writes the trace to `path` atomically (complete or not at all), never following a symlink. An existing
@@ -315,92 +480,5 @@ public enum TraceFile {
     }
 }
 
-/// Reads a file in 1 MiB chunks.
-public func forEachChunk(ofFile path: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw LeakTrackError.file(path: path, operation: "open", errno: errno) }
-    defer { close(fd) }
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
-    defer { buffer.deallocate() }
-    while true {
-        let got = read(fd, buffer.baseAddress, buffer.count)
-        if got < 0 {
-            if errno == EINTR { continue }
-            throw LeakTrackError.file(path: path, operation: "read", errno: errno)
-        }
-        if got == 0 { return }
-        try body(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
-    }
-}
-
 func zigzag(_ value: Int64) -> UInt64 { UInt64(bitPattern: (value << 1) ^ (value >> 63)) }
 func unzigzag(_ value: UInt64) -> Int64 { Int64(bitPattern: value >> 1) ^ -Int64(bitPattern: value & 1) }
-
-public func readFile(path: String) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw LeakTrackError.file(path: path, operation: "open", errno: errno) }
-    defer { close(fd) }
-    var result: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-        let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if got < 0 {
-            if errno == EINTR { continue }
-            throw LeakTrackError.file(path: path, operation: "read", errno: errno)
-        }
-        if got == 0 { return result }
-        result.append(contentsOf: chunk[0..<got])
-    }
-}
-
-/// Writes `bytes` to a temporary file beside `path`, then puts it in place: with `rename` when replacing is
-/// allowed, else with `link`, which fails rather than replace an existing file (or symlink) at `path`.
-public func writeFileAtomically(_ bytes: [UInt8], to path: String, replacing: Bool = false) throws {
-    let temporary = path + ".tmp\(getpid())"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
-    guard fd >= 0 else { throw LeakTrackError.file(path: temporary, operation: "create", errno: errno) }
-    var written = 0
-    while written < bytes.count {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            let code = errno
-            close(fd)
-            unlink(temporary)
-            throw LeakTrackError.file(path: path, operation: "write", errno: code)
-        }
-        written += n
-    }
-    if fsync(fd) != 0 && errno != EINVAL {
-        let code = errno
-        close(fd)
-        unlink(temporary)
-        throw LeakTrackError.file(path: path, operation: "write", errno: code)
-    }
-    close(fd)
-    defer { unlink(temporary) }
-    if replacing {
-        guard rename(temporary, path) == 0 else {
-            throw LeakTrackError.file(path: path, operation: "rename into place", errno: errno)
-        }
-        return
-    }
-    if link(temporary, path) == 0 { return }
-    let code = errno
-    if code == EEXIST { throw LeakTrackError.exists(path: path) }
-    // Filesystems without hard links: reserve the name exclusively, then rename over the reservation.
-    guard code == EPERM || code == EOPNOTSUPP || code == EMLINK || code == ENOSYS else {
-        throw LeakTrackError.file(path: path, operation: "create", errno: code)
-    }
-    let reservation = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
-    guard reservation >= 0 else {
-        if errno == EEXIST { throw LeakTrackError.exists(path: path) }
-        throw LeakTrackError.file(path: path, operation: "create", errno: errno)
-    }
-    close(reservation)
-    guard rename(temporary, path) == 0 else {
-        let renameCode = errno
-        unlink(path)
-        throw LeakTrackError.file(path: path, operation: "rename into place", errno: renameCode)
-    }
-}

@@ -5,6 +5,13 @@ public struct JSONRenderer {
     public init() {}
 
     public func render(_ report: LeakReport) -> String {
+        var out = ""
+        render(report, to: &out)
+        return out
+    }
+
+    /// Writes the report to `out` as it is rendered: the frames of the stacks are made one at a time.
+    public func render<Target: TextOutputStream>(_ report: LeakReport, to out: inout Target) {
         func frame(_ f: ReportFrame) -> JSONValue {
             .object([
                 "function": .string(f.function), "module": .string(f.module), "file": .optional(f.file),
@@ -16,7 +23,7 @@ public struct JSONRenderer {
             .object([
                 "function": .string(g.function), "module": .string(g.module), "file": .optional(g.file),
                 "line": .optional(g.line), "bytes": .number(g.bytes), "count": .number(g.count),
-                "stacks": .number(UInt64(g.stackCount)), "stack": .array(g.stack.map(frame)),
+                "stacks": .number(UInt64(g.stackCount)), "stack": .generated(g.stack, frame),
             ])
         }
         let p = report.process
@@ -64,6 +71,7 @@ public struct JSONRenderer {
                 "skippedWords": .number(report.lost.skippedWords),
             ]),
         ])
-        return root.rendered() + "\n"
+        root.write(to: &out)
+        out.write("\n")
     }
 }

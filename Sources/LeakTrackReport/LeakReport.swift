@@ -66,8 +66,8 @@ public struct LeakReport: Equatable, Sendable {
     public var lost: ShimCounters
     public var samples: [MemorySample]
 
-    public var suppressedBytes: UInt64 { suppressed.reduce(0) { $0 + $1.bytes } }
-    public var suppressedCount: UInt64 { suppressed.reduce(0) { $0 + $1.count } }
+    public var suppressedBytes: UInt64 { suppressed.reduce(UInt64(0)) { $0.saturatingAdd($1.bytes) } }
+    public var suppressedCount: UInt64 { suppressed.reduce(UInt64(0)) { $0.saturatingAdd($1.count) } }
 }
 
 public struct ReportOptions: Sendable {
@@ -87,11 +87,13 @@ extension LeakReport {
     public init(trace: Trace, options: ReportOptions = ReportOptions()) {
         let resolver = FrameResolver(trace: trace, demangle: options.demangle)
 
-        // Live bytes and counts per stack id, from the live allocations themselves.
+        // Live bytes and counts per stack id, from the live allocations themselves. Every sum of amounts read
+        // from a file saturates: the reader refuses live sizes that cannot be, but a report is only displayed
+        // (and the gate adds several), so a sum at UInt64.max says "too much" instead of trapping.
         var perStack: [UInt32: (bytes: UInt64, count: UInt64)] = [:]
         for allocation in trace.live {
-            perStack[allocation.stack, default: (0, 0)].bytes &+= allocation.size
-            perStack[allocation.stack, default: (0, 0)].count += 1
+            let sum = perStack[allocation.stack, default: (0, 0)]
+            perStack[allocation.stack] = (sum.bytes.saturatingAdd(allocation.size), sum.count.saturatingAdd(1))
         }
 
         var internalBytes: UInt64 = 0, internalCount: UInt64 = 0
@@ -99,15 +101,15 @@ extension LeakReport {
         var leaks: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64)] = []
         for (id, amount) in perStack {
             if id == SpecialStack.none {
-                internalBytes += amount.bytes
-                internalCount += amount.count
+                internalBytes = internalBytes.saturatingAdd(amount.bytes)
+                internalCount = internalCount.saturatingAdd(amount.count)
                 continue
             }
             let frames = id == SpecialStack.dropped ? [] : resolver.frames(ofStack: Int(id))
             let site = options.rules.callSite(frames) ?? ReportFrame.unrecorded
             if let reason = options.suppressions.reason(for: frames, allocatingFrame: options.rules.allocatingFrame(frames)) {
-                suppressed[reason, default: (0, 0)].bytes += amount.bytes
-                suppressed[reason, default: (0, 0)].count += amount.count
+                let sum = suppressed[reason, default: (0, 0)]
+                suppressed[reason] = (sum.bytes.saturatingAdd(amount.bytes), sum.count.saturatingAdd(amount.count))
                 continue
             }
             leaks.append((frames, site, amount.bytes, amount.count))
@@ -127,8 +129,8 @@ extension LeakReport {
             for leak in items {
                 let k = key(leak, grouping)
                 if var existing = groups[k] {
-                    existing.group.bytes += leak.bytes
-                    existing.group.count += leak.count
+                    existing.group.bytes = existing.group.bytes.saturatingAdd(leak.bytes)
+                    existing.group.count = existing.group.count.saturatingAdd(leak.count)
                     existing.group.stackCount += 1
                     if leak.bytes > existing.best {
                         existing.best = leak.bytes
@@ -151,14 +153,18 @@ extension LeakReport {
             return groups.values.map(\.group).sorted(by: LeakGroup.largerFirst)
         }
 
+        // One pass each over the leaks and the modules: a trace can name many of both.
+        var leaksByModule: [String: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64)]] = [:]
+        for leak in leaks { leaksByModule[leak.site.module, default: []].append(leak) }
+        var buildIDs: [String: String] = [:]
+        for module in trace.modules where buildIDs[module.path] == nil { buildIDs[module.path] = module.buildIDHex }
         var modules: [ModuleLeaks] = []
         for moduleGroup in group(by: .module, leaks) {
-            let inModule = leaks.filter { $0.site.module == moduleGroup.module }
-            var functions = group(by: .function, inModule)
+            var functions = group(by: .function, leaksByModule[moduleGroup.module] ?? [])
             if let top = options.top { functions = Array(functions.prefix(top)) }
             modules.append(
                 ModuleLeaks(module: moduleGroup.module, path: moduleGroup.modulePath,
-                            buildID: trace.modules.first { $0.path == moduleGroup.modulePath }?.buildIDHex ?? "",
+                            buildID: buildIDs[moduleGroup.modulePath] ?? "",
                             bytes: moduleGroup.bytes,
                             count: moduleGroup.count, functions: functions))
         }
@@ -170,7 +176,8 @@ extension LeakReport {
 
         self.init(
             process: trace.process,
-            leakedBytes: leaks.reduce(0) { $0 + $1.bytes }, leakedCount: leaks.reduce(0) { $0 + $1.count },
+            leakedBytes: leaks.reduce(UInt64(0)) { $0.saturatingAdd($1.bytes) },
+            leakedCount: leaks.reduce(UInt64(0)) { $0.saturatingAdd($1.count) },
             modules: modules, groups: groups, grouping: options.grouping,
             suppressed: suppressed.map { SuppressedLeaks(reason: $0.key, bytes: $0.value.bytes, count: $0.value.count) }
                 .sorted { ($0.bytes, $0.reason) > ($1.bytes, $1.reason) },
@@ -222,5 +229,13 @@ struct FrameResolver {
     func frames(ofStack id: Int) -> [ReportFrame] {
         guard id < trace.stacks.count else { return [] }
         return trace.stacks[id].frames.flatMap { expanded[$0] }
+    }
+}
+
+extension UInt64 {
+    /// The sum, or UInt64.max if it does not fit: for totals of amounts read from files, which are displayed.
+    func saturatingAdd(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
     }
 }

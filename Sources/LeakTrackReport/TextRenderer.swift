@@ -12,7 +12,9 @@ public struct TextRenderer {
     public func render(_ report: LeakReport) -> String {
         var out = ""
         let p = report.process
-        let command = p.arguments.isEmpty ? p.executable : p.arguments.joined(separator: " ")
+        // Everything that came from the traced program or a file is escaped (escapingControlCharacters): a
+        // name must not be able to drive the terminal or forge lines of the report. table() escapes its cells.
+        let command = (p.arguments.isEmpty ? [p.executable] : p.arguments).map(\.escapingControlCharacters).joined(separator: " ")
         out += "leaktrack report: \(command)\n"
         var facts = ["pid \(p.pid)", "ran \(formatDuration(p.durationNanoseconds))"]
         if let status = p.exitStatus { facts.append("exit status \(status)") }
@@ -42,7 +44,8 @@ public struct TextRenderer {
                          header: ["allocations", "bytes", "module"])
             out += "\nFunctions holding leaked memory, by module\n"
             for module in report.modules {
-                out += "  \(module.module)  (\(formatBytes(module.bytes)) in \(formatCount(module.count)) allocations)\n"
+                out += "  \(module.module.escapingControlCharacters)  "
+                    + "(\(formatBytes(module.bytes)) in \(formatCount(module.count)) allocations)\n"
                 out += table(module.functions.map { [formatBytes($0.bytes), formatCount($0.count), $0.function] },
                              header: ["bytes", "allocations", "function"], indent: 4)
             }
@@ -75,16 +78,16 @@ public struct TextRenderer {
     /// One group: its title line (rank, amount, function, module, place) and its stack.
     func block(_ group: LeakGroup, rank: Int, naming function: Bool = true, note: String? = nil) -> String {
         var title = "#\(rank)  \(formatBytes(group.bytes)) in \(formatCount(group.count)) allocations"
-        if function { title += " at \(group.function)" }
-        title += " [\(group.module)]"
-        if let file = group.file { title += "  " + shortPath(file) + (group.line.map { ":\($0)" } ?? "") }
+        if function { title += " at \(group.function.escapingControlCharacters)" }
+        title += " [\(group.module.escapingControlCharacters)]"
+        if let file = group.file { title += "  " + shortPath(file).escapingControlCharacters + (group.line.map { ":\($0)" } ?? "") }
         if group.stackCount > 1 { title += "  (\(group.stackCount) stacks; the largest shown)" }
         var out = title + "\n"
-        if let note { out += "    \(note)\n" }
+        if let note { out += "    \(note.escapingControlCharacters)\n" }
         for (depth, frame) in group.stack.prefix(stackDepth).enumerated() {
-            var line = "    #\(depth) " + (frame.inlined ? "(inlined) " : "") + frame.function
-            if let file = frame.file { line += "  " + shortPath(file) + (frame.line.map { ":\($0)" } ?? "") }
-            line += "  [\(frame.module)]"
+            var line = "    #\(depth) " + (frame.inlined ? "(inlined) " : "") + frame.function.escapingControlCharacters
+            if let file = frame.file { line += "  " + shortPath(file).escapingControlCharacters + (frame.line.map { ":\($0)" } ?? "") }
+            line += "  [\(frame.module.escapingControlCharacters)]"
             out += line + "\n"
         }
         if group.stack.count > stackDepth { out += "    ... \(group.stack.count - stackDepth) more frames\n" }
@@ -101,7 +104,7 @@ public struct TextRenderer {
     }
 
     func table(_ rows: [[String]], header: [String], indent: Int = 2) -> String {
-        let all = [header] + rows
+        let all = [header] + rows.map { $0.map(\.escapingControlCharacters) }
         let widths = (0..<header.count).map { column in all.map { $0[column].count }.max() ?? 0 }
         let pad = String(repeating: " ", count: indent)
         return all.map { row in

@@ -110,12 +110,19 @@ public struct LLVMSymbolizer: Symbolizer {
             let file = entry["FileName"] as? String ?? ""
             let line = entry["Line"] as? Int ?? 0
             let column = entry["Column"] as? Int ?? 0
+            // What the trace reader accepts (TraceFile.Limits): names of at most 64 KiB, 32-bit lines.
             symbols.append(
                 Symbol(
-                    function: demangled,
-                    file: file.isEmpty ? nil : file, line: line == 0 ? nil : line, column: column == 0 ? nil : column,
+                    function: TraceFile.Limits.fitted(demangled),
+                    file: file.isEmpty ? nil : TraceFile.Limits.fitted(file),
+                    line: line <= 0 || line > TraceFile.Limits.line ? nil : line,
+                    column: column <= 0 || column > TraceFile.Limits.line ? nil : column,
                     // Every entry but the last is a function inlined into the next one.
-                    inlined: position < entries.count - 1, linkageName: demangled == name ? nil : name))
+                    inlined: position < entries.count - 1, linkageName: demangled == name ? nil : TraceFile.Limits.fitted(name)))
+        }
+        // An inline chain longer than a trace holds keeps its innermost functions and the containing one.
+        if symbols.count > TraceFile.Limits.symbolsPerFrame {
+            symbols = Array(symbols.prefix(TraceFile.Limits.symbolsPerFrame - 1)) + [symbols[symbols.count - 1]]
         }
         return symbols
     }

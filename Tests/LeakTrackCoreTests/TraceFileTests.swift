@@ -1,5 +1,9 @@
 import Foundation
 import XCTest
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 @testable import LeakTrackCore
 
 final class TraceFileTests: XCTestCase {
@@ -171,6 +175,81 @@ final class TraceFileTests: XCTestCase {
         XCTAssertEqual(try TraceFile.read(path: path), sampleTrace())
         // No temporary file is left behind either way.
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).sorted(), ["elsewhere", "out.trace"])
+    }
+
+    /// Storage never depends on a name someone else can guess: the old temporary name (PATH.tmpPID) planted as
+    /// a file, a symlink and a directory, and random temporary names planted, do not stop it.
+    func testPlantedTemporaryNamesDoNotStopStorage() throws {
+        let directory = NSTemporaryDirectory() + "leaktrack-planted-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let victim = directory + "/victim"
+        try Data("not yours".utf8).write(to: URL(fileURLWithPath: victim))
+        let path = directory + "/out.trace"
+        // The names the collector used to write (it is this process here), and their neighbours.
+        for pid in getpid() - 3...getpid() + 3 {
+            try Data("planted".utf8).write(to: URL(fileURLWithPath: path + ".tmp\(pid)"))
+        }
+        try FileManager.default.createSymbolicLink(atPath: directory + "/other.trace.tmp\(getpid())", withDestinationPath: victim)
+        try FileManager.default.createDirectory(atPath: directory + "/third.trace.tmp\(getpid())", withIntermediateDirectories: false)
+        let planted = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+
+        for name in ["out.trace", "other.trace", "third.trace"] {
+            try TraceFile.write(sampleTrace(), to: directory + "/" + name)
+            XCTAssertThrowsError(try TraceFile.write(sampleTrace(), to: directory + "/" + name)) {
+                XCTAssertEqual($0 as? LeakTrackError, .exists(path: directory + "/" + name))
+            }
+            try TraceFile.write(sampleTrace(), to: directory + "/" + name, replacing: true)
+            XCTAssertTrue(try TraceFile.read(path: directory + "/" + name) == sampleTrace())
+        }
+        XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "not yours")
+        XCTAssertEqual(try String(contentsOfFile: path + ".tmp\(getpid())", encoding: .utf8), "planted")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).sorted(),
+                       (planted + ["out.trace", "other.trace", "third.trace"]).sorted(), "no temporary file is left")
+
+        // Where unnamed files are not supported, taken random names are skipped (and left alone).
+        var names = ["a", "b", "c", "d", "e"].makeIterator()
+        for taken in ["a", "b", "c"] {
+            try Data("planted".utf8).write(to: URL(fileURLWithPath: directory + "/.named.trace.tmp-" + taken))
+        }
+        var named = AtomicFile(path: directory + "/named.trace", replacing: false)
+        named.unnamed = false
+        named.randomName = { names.next()! }
+        try named.write(TraceFile.encode(sampleTrace()))
+        XCTAssertTrue(try TraceFile.read(path: directory + "/named.trace") == sampleTrace())
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/.named.trace.tmp-d"))
+        XCTAssertEqual(try String(contentsOfFile: directory + "/.named.trace.tmp-a", encoding: .utf8), "planted")
+        // Every name taken: an error that says so, never a replaced file.
+        named.randomName = { "a" }
+        XCTAssertThrowsError(try named.write([1])) {
+            XCTAssertEqual("\($0)", "cannot find a free temporary name beside \(directory)/named.trace: File exists")
+        }
+        // Replacing through an unnamed file links it under a random name first: taken ones are skipped too.
+        var replacing = AtomicFile(path: directory + "/named.trace", replacing: true)
+        names = ["a", "b", "f"].makeIterator()
+        replacing.randomName = { names.next()! }
+        try replacing.write(TraceFile.encode(sampleTrace()))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/.named.trace.tmp-f"))
+    }
+
+    /// Where the filesystem has unnamed files (O_TMPFILE), a trace that replaces nothing never has a name
+    /// before its own.
+    func testUnnamedFilesAreUsedWhereSupported() throws {
+        let directory = NSTemporaryDirectory() + "leaktrack-unnamed-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let probe = open(directory, 0o20_000_000 | O_DIRECTORY | O_WRONLY, 0o600)
+        let supported = probe >= 0
+        if supported { close(probe) }
+        var namesUsed = 0
+        var file = AtomicFile(path: directory + "/t.trace", replacing: false)
+        file.randomName = {
+            namesUsed += 1
+            return "n\(namesUsed)"
+        }
+        try file.write(TraceFile.encode(sampleTrace()))
+        XCTAssertTrue(try TraceFile.read(path: directory + "/t.trace") == sampleTrace())
+        XCTAssertEqual(namesUsed, supported ? 0 : 1, "O_TMPFILE supported here: \(supported)")
     }
 
     func testEveryTruncationIsAnError() {

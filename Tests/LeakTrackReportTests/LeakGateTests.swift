@@ -89,6 +89,48 @@ final class LeakGateTests: XCTestCase {
     }
 }
 
+/// Amounts no reader lets through, built in memory: the report, the gate and every renderer saturate or print
+/// them, never trap (they trapped with "arithmetic overflow", exit status 132).
+final class OverflowTests: XCTestCase {
+    func testSumsSaturateAndEveryRendererCopes() {
+        var b = TraceBuilder()
+        b.leak([b.frame("big", "app", file: "/src/big.c", line: -5)], count: 2, size: .max)
+        b.leak([b.frame("other", "app")], count: 1, size: .max)
+        b.leak([b.frame("quiet", "app")], count: 2, size: .max)
+        b.liveWithoutStack(SpecialStack.none, size: .max)
+        b.liveWithoutStack(SpecialStack.none, size: .max)
+        b.liveWithoutStack(SpecialStack.dropped, size: .max)
+        var options = ReportOptions()
+        let rule = Suppressions.Rule(pattern: Pattern("quiet"), reason: "s:1")
+        options.suppressions = Suppressions(rules: [rule])
+        let report = LeakReport(trace: b.trace, options: options)
+        XCTAssertEqual(report.leakedBytes, .max)
+        XCTAssertEqual(report.leakedCount, 4)
+        XCTAssertEqual(report.groups.first?.bytes, .max)
+        XCTAssertEqual(report.modules.first?.bytes, .max)
+        XCTAssertEqual(report.internalBytes, .max)
+        XCTAssertEqual(report.suppressedBytes, .max)
+
+        let rules = [BudgetRule(subject: .function, pattern: Pattern("big"), maxBytes: .max - 1, maxCount: nil)]
+        let gate = LeakGate(maxLeakedBytes: .max - 1, rules: rules, suppressions: [rule]).evaluate([report, report])
+        XCTAssertEqual(gate.leakedBytes, .max)
+        XCTAssertEqual(gate.callSites.first { $0.function == "big" }?.bytes, .max)
+        XCTAssertEqual(gate.ruleUsage.map(\.bytes), [.max])
+        XCTAssertEqual(gate.judgedBytes, .max)
+        XCTAssertEqual(gate.suppressionUsage.map(\.bytes), [.max])
+        XCTAssertFalse(gate.passed)
+        XCTAssertTrue(LeakGate(baseline: Baseline(callSites: gate.callSites), tolerancePercent: .max).evaluate([report, report]).passed)
+
+        XCTAssertTrue(TextRenderer().render(report).contains("big.c:-5"))
+        XCTAssertTrue(JSONRenderer().render(report).contains("\"line\": -5"))
+        XCTAssertTrue(GateJSONRenderer().render(gate, exitStatus: 1).contains("\"line\": -5"))
+        XCTAssertFalse(GateTextRenderer().render(gate).isEmpty)
+        XCTAssertFalse(JUnitRenderer().render(gate).isEmpty)
+        XCTAssertFalse(SARIFRenderer(sourceRoot: "/src", toolVersion: "0").render(gate).isEmpty)
+        XCTAssertTrue(GitHubAnnotations(sourceRoot: "/src").render(gate).contains("line=-5"))
+    }
+}
+
 final class SARIFRendererTests: XCTestCase {
     func testPathsBecomeURIs() {
         XCTAssertEqual(SARIFRenderer.encoded("src/my file#1.c"), "src/my%20file%231.c")

@@ -33,8 +33,8 @@ struct TraceBuilder {
     /// Adds a stack and `count` live allocations of `size` bytes on it; returns the stack id.
     @discardableResult
     mutating func leak(_ frames: [Int], count: Int, size: UInt64) -> UInt32 {
-        stacks.append(Stack(frames: frames, allocations: UInt64(count), allocatedBytes: UInt64(count) * size,
-                            liveCount: UInt64(count), liveBytes: UInt64(count) * size))
+        stacks.append(Stack(frames: frames, allocations: UInt64(count), allocatedBytes: UInt64(count) &* size,
+                            liveCount: UInt64(count), liveBytes: UInt64(count) &* size))
         let id = UInt32(stacks.count - 1)
         for _ in 0..<count {
             nextAddress += 0x100
@@ -253,3 +253,94 @@ final class RendererTests: XCTestCase {
         XCTAssertEqual(JSONValue.quote("a\"b\n\u{1}"), "\"a\\\"b\\n\\u0001\"")
     }
 }
+
+/// Names from the traced program or a file are text the program chose: newlines, ANSI escape sequences,
+/// bidirectional overrides. Text output escapes them (one line stays one line, the terminal is not driven);
+/// JSON keeps them exactly, as escapes.
+final class ControlCharacterTests: XCTestCase {
+    static let hostile = "evil\u{1b}[2J\u{1b}]0;owned\u{07}\n#0 forged_frame  forged.c:1  [app]\r\tx\u{7f}\u{9b}31m\u{202e}cod.exe"
+
+    func trace() -> Trace {
+        var b = TraceBuilder()
+        let h = ControlCharacterTests.hostile
+        b.leak([b.frame(h, "lib\u{1b}[31m.so", file: "/src/\(h).c", line: 4), b.frame("main", "app")], count: 1, size: 64)
+        b.leak([b.frame("quiet\u{1b}", "app")], count: 1, size: 8)
+        var trace = b.trace
+        trace.process.arguments = ["app", "--name=\u{1b}[31mred\nsecond line"]
+        trace.process.executable = "/bin/\u{1b}app"
+        return trace
+    }
+
+    func assertNoControlCharacters(_ text: String, file: StaticString = #filePath, line: UInt = #line) {
+        let bad = text.unicodeScalars.filter { ($0.value < 0x20 && $0 != "\n") || String.needsEscape($0) && $0 != "\n" }
+        XCTAssertEqual(bad.map { String($0.value, radix: 16) }, [], file: file, line: line)
+    }
+
+    func testTheEscapes() {
+        XCTAssertEqual("plain name, with \\ and é".escapingControlCharacters, "plain name, with \\ and é")
+        XCTAssertEqual("a\nb\rc\td\u{1b}[0m\u{7f}\u{0}\u{9b}\u{202e}\u{2028}".escapingControlCharacters,
+                       "a\\nb\\rc\\td\\x1b[0m\\x7f\\x00\\u{009b}\\u{202e}\\u{2028}")
+        XCTAssertEqual(String(repeating: "x", count: 100).excerpt(limit: 5), "xxxxx…")
+        XCTAssertEqual(JSONValue.quote("\u{1b}\u{7f}\u{9b}\u{202e}"), "\"\\u001b\\u007f\\u009b\\u202e\"")
+    }
+
+    func testTextReportsEscapeWhatTheProgramNamed() throws {
+        var options = ReportOptions()
+        options.suppressions = Suppressions(rules: [Suppressions.Rule(pattern: Pattern("quiet*"), reason: "s\u{1b}:1")])
+        let report = LeakReport(trace: trace(), options: options)
+        let text = TextRenderer().render(report)
+        assertNoControlCharacters(text)
+        XCTAssertTrue(text.hasPrefix("leaktrack report: app --name=\\x1b[31mred\\nsecond line\n"), text)
+        XCTAssertTrue(text.contains("at evil\\x1b[2J\\x1b]0;owned\\x07\\n#0 forged_frame  forged.c:1  [app]\\r\\tx\\x7f\\u{009b}31m\\u{202e}cod.exe [lib\\x1b[31m.so]"), text)
+        XCTAssertFalse(text.split(separator: "\n").contains { $0.hasPrefix("#0 forged_frame") }, "no forged line")
+        XCTAssertTrue(text.contains("leak:quiet* (s\\x1b:1)"), text)
+        // Grouped by module and by stack, too.
+        for grouping in [Grouping.module, .stack, .function] {
+            options.grouping = grouping
+            assertNoControlCharacters(TextRenderer().render(LeakReport(trace: trace(), options: options)))
+        }
+
+        // JSON keeps the names exactly (as escapes), so tools get what the program said.
+        let json = JSONRenderer().render(report)
+        assertNoControlCharacters(json)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let process = try XCTUnwrap(object["process"] as? [String: Any])
+        XCTAssertEqual(process["arguments"] as? [String], trace().process.arguments)
+        XCTAssertEqual(process["executable"] as? String, "/bin/\u{1b}app")
+        let sites = try XCTUnwrap(object["callSites"] as? [[String: Any]])
+        XCTAssertEqual(sites.first?["function"] as? String, ControlCharacterTests.hostile)
+        XCTAssertEqual(sites.first?["file"] as? String, "/src/\(ControlCharacterTests.hostile).c")
+    }
+
+    func testGateOutputEscapesToo() {
+        let report = LeakReport(trace: trace())
+        let rule = BudgetRule(subject: .function, pattern: Pattern("evil\u{1b}*"), maxBytes: 0, maxCount: nil, origin: "b\u{1b}:1")
+        let baseline = Baseline(entries: [:])
+        let result = LeakGate(rules: [rule], baseline: baseline,
+                              suppressions: [Suppressions.Rule(pattern: Pattern("no\u{1b}ne"), reason: "s:1")]).evaluate([report])
+        XCTAssertFalse(result.passed)
+        let text = GateTextRenderer().render(result)
+        assertNoControlCharacters(text)
+        XCTAssertTrue(text.contains("budget: function evil\\x1b*: at most 0 bytes (b\\x1b:1)"), text)
+        XCTAssertTrue(text.contains("new     evil\\x1b[2J"), text)
+        XCTAssertTrue(text.contains("warning: suppression leak:no\\x1bne (s:1) matched nothing"), text)
+        let annotations = GitHubAnnotations(sourceRoot: "/src").render(result)
+        assertNoControlCharacters(annotations)
+        XCTAssertEqual(annotations.split(separator: "\n").count, result.offenders.count, annotations)
+        XCTAssertTrue(annotations.contains("title=leak in evil\\x1b[2J\\x1b]0;owned\\x07\\n#0 forged_frame  forged.c"), annotations)
+        for rendered in [GateJSONRenderer().render(result, exitStatus: 1), SARIFRenderer(sourceRoot: "/src", toolVersion: "0").render(result)] {
+            assertNoControlCharacters(rendered)
+            XCTAssertNotNil(try? JSONSerialization.jsonObject(with: Data(rendered.utf8)))
+        }
+    }
+
+    func testParseErrorsQuoteAShortEscapedExcerpt() {
+        XCTAssertThrowsError(try BudgetFile.parse("max-leaks \u{1b}[31m" + String(repeating: "9", count: 10_000) + "x\n", name: "f")) {
+            XCTAssertEqual("\($0)", "f:1: \"\\x1b[31m" + String(repeating: "9", count: 75) + "…\" is not a number")
+        }
+        XCTAssertThrowsError(try Baseline.parse(Baseline.header + "\n1\t\u{1b}\n", name: "b")) {
+            XCTAssertEqual("\($0)", "b:2: expected bytes, count, module, function and file separated by tabs, found \"1\\t\\x1b\"")
+        }
+    }
+}
+

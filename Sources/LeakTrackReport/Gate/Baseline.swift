@@ -1,3 +1,5 @@
+import LeakTrackCore
+
 /// Today's leaks per call site, committed next to the code, so a gate can fail only on what is new or grown.
 ///
 /// Call sites are keyed by module, function and source file name, never by address or line: a rebuild moves
@@ -78,7 +80,7 @@ public struct Baseline: Equatable, Sendable {
             case .notABaseline(let name):
                 return "\(name) is not a leaktrack baseline (its first line is not \"\(Baseline.header)\"); write one with check --write-baseline"
             case .badLine(let name, let line, let text):
-                return "\(name):\(line): expected bytes, count, module, function and file separated by tabs, found \"\(text)\""
+                return "\(name):\(line): expected bytes, count, module, function and file separated by tabs, found \"\(text.excerpt())\""
             }
         }
     }

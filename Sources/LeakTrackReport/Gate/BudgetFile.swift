@@ -1,3 +1,5 @@
+import LeakTrackCore
+
 /// The gate's budget file (`leaktrack check --budgets FILE`): one budget a line, `#` comments.
 ///
 /// ```
@@ -25,7 +27,7 @@ public struct BudgetFile: Equatable, Sendable {
             let origin = "\(name):\(index + 1)"
             func fail(_ why: String) -> ParseError { ParseError(description: "\(origin): \(why)") }
             func number(_ text: String) throws -> UInt64 {
-                guard let value = UInt64(text) else { throw fail("\"\(text)\" is not a number") }
+                guard let value = UInt64(text) else { throw fail("\"\(text.excerpt())\" is not a number") }
                 return value
             }
             switch words[0] {
@@ -42,12 +44,12 @@ public struct BudgetFile: Equatable, Sendable {
                     switch words[pair] {
                     case "max-bytes": rule.maxBytes = try number(words[pair + 1])
                     case "max-count": rule.maxCount = try number(words[pair + 1])
-                    default: throw fail("unknown limit \"\(words[pair])\" (max-bytes or max-count)")
+                    default: throw fail("unknown limit \"\(words[pair].excerpt())\" (max-bytes or max-count)")
                     }
                 }
                 file.rules.append(rule)
             default:
-                throw fail("unknown budget \"\(words[0])\" (max-leaked-bytes, max-leaks, function, module or callsite)")
+                throw fail("unknown budget \"\(words[0].excerpt())\" (max-leaked-bytes, max-leaks, function, module or callsite)")
             }
         }
         return file

@@ -20,13 +20,13 @@ public struct GateJSONRenderer {
         }
         let root = JSONValue.object([
             "passed": .bool(result.passed),
-            "exitStatus": .number(UInt64(exitStatus)),
+            "exitStatus": .integer(Int(exitStatus)),
             "commandStatus": commandStatus.map { .number(UInt64(UInt32(bitPattern: $0))) } ?? .null,
             "leaked": .object(["bytes": .number(result.leakedBytes), "count": .number(result.leakedCount)]),
             "offenders": .array(result.offenders.map {
                 guard case .object(var members) = site($0.site) else { return .null }
                 members["budget"] = .string($0.budget)
-                members["stack"] = .array($0.site.stack.map { frame in
+                members["stack"] = .generated($0.site.stack, { frame in
                     .object(["function": .string(frame.function), "module": .string(frame.module), "file": .optional(frame.file),
                              "line": .optional(frame.line), "inlined": .bool(frame.inlined)])
                 })

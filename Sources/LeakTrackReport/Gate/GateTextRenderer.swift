@@ -1,5 +1,8 @@
+import LeakTrackCore
+
 /// The gate's verdict for people: one verdict line, then each offending call site with its stack and the
-/// budget it broke, the baseline's news, the budget rules' usage and the suppressions' matches.
+/// budget it broke, the baseline's news, the budget rules' usage and the suppressions' matches. Names from
+/// traces, baselines and budget files are escaped (see `TextRenderer`).
 public struct GateTextRenderer {
     public var stackDepth: Int
 
@@ -25,7 +28,9 @@ public struct GateTextRenderer {
         if !(result.newSites.isEmpty && result.grownSites.isEmpty && result.shrunkSites.isEmpty && result.fixedSites.isEmpty) {
             out += "\nAgainst the baseline: \(result.newSites.count) new, \(result.grownSites.count) grown, "
                 + "\(result.shrunkSites.count) shrunk, \(result.fixedSites.count) fixed\n"
-            func name(_ e: Baseline.Entry) -> String { "\(e.function) [\(e.module)]" + (e.key.file.isEmpty ? "" : " \(e.key.file)") }
+            func name(_ e: Baseline.Entry) -> String {
+                ("\(e.function) [\(e.module)]" + (e.key.file.isEmpty ? "" : " \(e.key.file)")).escapingControlCharacters
+            }
             func amount(_ e: Baseline.Entry) -> String { "\(formatBytes(e.bytes)) in \(formatCount(e.count))" }
             for e in result.newSites { out += "  new     \(name(e)): \(amount(e))\n" }
             for c in result.grownSites { out += "  grown   \(name(c.now)): \(amount(c.baseline)) -> \(amount(c.now))\n" }
@@ -44,7 +49,7 @@ public struct GateTextRenderer {
                 [formatBytes($0.bytes), formatCount($0.count), Suppressions.reasonText(for: $0.rule)]
             }, header: ["bytes", "allocations", "suppression"])
             for rule in result.unusedSuppressions {
-                out += "warning: suppression \(Suppressions.reasonText(for: rule)) matched nothing\n"
+                out += "warning: suppression \(Suppressions.reasonText(for: rule).escapingControlCharacters) matched nothing\n"
             }
         }
         return out

@@ -1,3 +1,5 @@
+import LeakTrackCore
+
 /// GitHub Actions workflow commands (`::error file=…,line=…::…`), one per offending call site, so the run's
 /// summary and the pull request's diff show the leaking line.
 public struct GitHubAnnotations {
@@ -22,8 +24,11 @@ public struct GitHubAnnotations {
         }.joined()
     }
 
+    /// Control characters are escaped first (a name from a trace must not reach the runner's log raw), then
+    /// the workflow command's own escapes.
     private func escapeData(_ text: String) -> String {
-        text.replacingAll("%", with: "%25").replacingAll("\r", with: "%0D").replacingAll("\n", with: "%0A")
+        text.escapingControlCharacters.replacingAll("%", with: "%25").replacingAll("\r", with: "%0D")
+            .replacingAll("\n", with: "%0A")
     }
 
     private func escapeProperty(_ text: String) -> String {

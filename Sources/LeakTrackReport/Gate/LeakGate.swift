@@ -68,8 +68,8 @@ public struct LeakGate: Sendable {
         var unruled: [LeakGroup] = []
         for site in judged {
             if let index = rules.firstIndex(where: { $0.matches(site) }) {
-                perRule[index].bytes += site.bytes
-                perRule[index].count += site.count
+                perRule[index].bytes = perRule[index].bytes.saturatingAdd(site.bytes)
+                perRule[index].count = perRule[index].count.saturatingAdd(site.count)
                 perRule[index].sites.append(site)
             } else {
                 unruled.append(site)
@@ -83,7 +83,8 @@ public struct LeakGate: Sendable {
         }
 
         // 3. The total budget for the rest. With a baseline and no explicit total, anything new or grown fails.
-        let totalBytes = unruled.reduce(0) { $0 + $1.bytes }, totalCount = unruled.reduce(0) { $0 + $1.count }
+        let totalBytes = unruled.reduce(UInt64(0)) { $0.saturatingAdd($1.bytes) }
+        let totalCount = unruled.reduce(UInt64(0)) { $0.saturatingAdd($1.count) }
         result.judgedBytes = totalBytes
         result.judgedCount = totalCount
         let limitBytes = maxLeakedBytes ?? 0, limitCount = maxLeaks ?? 0
@@ -100,8 +101,8 @@ public struct LeakGate: Sendable {
             var bytes: UInt64 = 0, count: UInt64 = 0
             for report in reports {
                 for entry in report.suppressed where entry.reason == reason {
-                    bytes += entry.bytes
-                    count += entry.count
+                    bytes = bytes.saturatingAdd(entry.bytes)
+                    count = count.saturatingAdd(entry.count)
                 }
             }
             result.suppressionUsage.append(GateResult.SuppressionUsage(rule: rule, bytes: bytes, count: count))
@@ -123,8 +124,9 @@ public struct LeakGate: Sendable {
             for group in report.groups {
                 let key = CallSiteKey(group)
                 if var existing = merged[key] {
-                    existing.bytes += group.bytes
-                    existing.count += group.count
+                    // Several traces: saturating, as within one report.
+                    existing.bytes = existing.bytes.saturatingAdd(group.bytes)
+                    existing.count = existing.count.saturatingAdd(group.count)
                     existing.stackCount += group.stackCount
                     merged[key] = existing
                 } else {
@@ -152,13 +154,6 @@ struct CallSiteKey: Hashable {
 
 /// A source path's last component: what baselines, budget rules and test names call a file.
 func fileName(_ path: String) -> String { path.split(separator: "/").last.map(String.init) ?? path }
-
-extension UInt64 {
-    func saturatingAdd(_ other: UInt64) -> UInt64 {
-        let (sum, overflow) = addingReportingOverflow(other)
-        return overflow ? .max : sum
-    }
-}
 
 /// A budget for the call sites whose function, module or source location matches a pattern.
 public struct BudgetRule: Equatable, Sendable, CustomStringConvertible {
@@ -244,7 +239,7 @@ public struct GateResult: Sendable {
     public var judgedCount: UInt64 = 0
 
     public var passed: Bool { offenders.isEmpty }
-    public var leakedBytes: UInt64 { callSites.reduce(0) { $0 + $1.bytes } }
-    public var leakedCount: UInt64 { callSites.reduce(0) { $0 + $1.count } }
+    public var leakedBytes: UInt64 { callSites.reduce(UInt64(0)) { $0.saturatingAdd($1.bytes) } }
+    public var leakedCount: UInt64 { callSites.reduce(UInt64(0)) { $0.saturatingAdd($1.count) } }
     public var unusedSuppressions: [Suppressions.Rule] { suppressionUsage.filter { $0.count == 0 }.map(\.rule) }
 }
