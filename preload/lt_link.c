@@ -186,7 +186,8 @@ int lt_link_collector_gone(void) {
     if (!atomic_load(&lt_link_up)) return 0;
     uint64_t now = lt_monotonic_ns();
     uint64_t state = atomic_load_explicit(lt_ring.collector_state, memory_order_acquire);
-    if (state == 0) return now - atomic_load(&lt_link_started_ns) > LT_UNANSWERED_NS;
+    uint64_t started = atomic_load(&lt_link_started_ns);
+    if (state == 0) return now > started && now - started > LT_UNANSWERED_NS;
     /* Done with this stream while we still wait for it to read (space for a record, FINAL included): the
      * collector gave up on it (a damaged record). lt_link_finish looks for DONE before asking. */
     if (state == LT_ACK_DONE) return 1;
@@ -201,7 +202,9 @@ int lt_link_collector_gone(void) {
         atomic_store(&lt_last_beat_ns, now);
         return 0;
     }
-    return now - atomic_load(&lt_last_beat_ns) > LT_SILENT_NS;
+    /* Another thread, or a signal handler on this one, may have seen a beat after our `now`. */
+    uint64_t since = atomic_load(&lt_last_beat_ns);
+    return now > since && now - since > LT_SILENT_NS;
 }
 
 void lt_link_collector_lost(void) { atomic_store(&lt_lost, 1); }
