@@ -63,9 +63,9 @@ struct CollectCommand: ParsableCommand {
     private func collectFile(_ input: String) throws {
         var decoder = StreamDecoder(name: input)
         let session = Session()
-        var checked = CheckedSession(session: session, name: input)
-        // In chunks, as from a socket: the collector's memory is the session's, whatever the file's size.
-        try InputFile(path: input, kind: .rawStream).forEachChunk { try decoder.feed($0, into: &checked) }
+        // In chunks, as from a socket: the collector's memory is the session's, whatever the file's size. The
+        // decoder and the session refuse what no shim writes, as they do for a live stream.
+        try InputFile(path: input, kind: .rawStream).forEachChunk { try decoder.feed($0, into: session) }
         try decoder.finish()
         guard let hello = session.hello else { throw LeakTrackError.truncated(what: input) }
         let symbolizer = LLVMSymbolizer.locate().map { LLVMSymbolizer(executable: $0) }
@@ -75,42 +75,4 @@ struct CollectCommand: ParsableCommand {
         try TraceFile.write(trace, to: path, replacing: output != nil)
         Output.error("wrote \(path)")
     }
-}
-
-/// Forwards a saved stream's records to the session, refusing what the shim never writes and what the
-/// session or the trace cannot hold: an allocation at address 0 (the live table's empty-slot marker), a block
-/// larger than any allocator returns, a stack deeper than LT_MAX_DEPTH (the trace reader refuses both), a SKIP
-/// longer than the largest ring.
-private struct CheckedSession: StreamConsumer {
-    let session: Session
-    let name: String
-
-    private func check(ptr: UInt64, size: UInt64) throws {
-        guard ptr != 0 else { throw LeakTrackError.corrupted(what: name, detail: "an allocation at address 0") }
-        guard size <= TraceFile.Limits.allocationSize else {
-            throw LeakTrackError.corrupted(what: name, detail: "an allocation of \(size) bytes, more than any allocator returns")
-        }
-    }
-
-    mutating func record(_ record: WireRecord) throws {
-        switch record {
-        case .stack(_, let frames) where frames.count > TraceFile.Limits.framesPerStack:
-            throw LeakTrackError.corrupted(
-                what: name, detail: "a stack of \(frames.count) frames, more than the shim's deepest stack (\(TraceFile.Limits.framesPerStack))")
-        case .alloc(let ptr, let size, _, _): try check(ptr: ptr, size: size)
-        case .reallocEnd(_, let ptr, let size, _, false, _) where ptr != 0: try check(ptr: ptr, size: size)
-        // A SKIP covers words of one ring; the session adds them up, and two huge ones overflowed (a trap).
-        case .skip(_, let words) where words > UInt64(1) << LT_RING_MAX_LOG2:
-            throw LeakTrackError.corrupted(what: name, detail: "a SKIP of \(words) words, more than the largest ring holds")
-        default: break
-        }
-        try session.apply(record)
-    }
-
-    mutating func alloc(ptr: UInt64, size: UInt64, stack: UInt32, kind: AllocKind) throws {
-        try check(ptr: ptr, size: size)
-        try session.alloc(ptr: ptr, size: size, stack: stack, kind: kind)
-    }
-
-    mutating func free(ptr: UInt64) throws { session.free(ptr: ptr) }
 }

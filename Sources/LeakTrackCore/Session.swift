@@ -97,7 +97,10 @@ public final class Session {
                 if let old { live.insert(old.ptr, size: old.entry.size, stack: old.entry.stack) }
             } else {
                 if let old { release(old.entry) }
-                if newPtr != 0 { allocate(newPtr, size: size, stack: stack) }
+                if newPtr != 0 {
+                    try checkBlock(newPtr, size: size)
+                    allocate(newPtr, size: size, stack: stack)
+                }
             }
         case .tick(let tick):
             let start = hello?.monotonicNanoseconds ?? tick.monotonicNanoseconds
@@ -116,7 +119,19 @@ public final class Session {
     public func alloc(ptr: UInt64, size: UInt64, stack: UInt32, kind: AllocKind) throws {
         totals.events += 1
         try checkStackId(stack)
+        try checkBlock(ptr, size: size)
         allocate(ptr, size: size, stack: stack)
+    }
+
+    /// What no shim sends, and the live table or the trace cannot hold: a block at address 0 (the table's
+    /// empty-slot marker) or larger than any allocator returns (the trace reader refuses it). A traced
+    /// process, or a saved stream, that says so is damaged.
+    @inline(__always)
+    private func checkBlock(_ ptr: UInt64, size: UInt64) throws {
+        guard ptr == 0 || size > TraceFile.Limits.allocationSize else { return }
+        throw LeakTrackError.corrupted(
+            what: hello.map { "the stream from pid \($0.pid)" } ?? "the stream",
+            detail: ptr == 0 ? "an allocation at address 0" : "an allocation of \(size) bytes, more than any allocator returns")
     }
 
     /// FREE, straight from the decoder.

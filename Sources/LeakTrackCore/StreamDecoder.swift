@@ -161,6 +161,8 @@ public struct StreamDecoder {
             let idDepth = r.word(at: 8)
             let depth = Int(idDepth >> 32)
             guard depth == words - 2 else { throw corrupted("a STACK record claims \(depth) frames in \(words) words") }
+            // The trace reader refuses deeper stacks: the shim never captures them.
+            guard depth <= Int(LT_MAX_DEPTH) else { throw corrupted("a STACK record of \(depth) frames, more than the shim's deepest (\(LT_MAX_DEPTH))") }
             var frames = [UInt64](repeating: 0, count: depth)
             for i in 0..<depth { frames[i] = r.word(at: 16 + i * 8) }
             return .stack(id: UInt32(truncatingIfNeeded: idDepth), frames: frames)
@@ -196,6 +198,8 @@ public struct StreamDecoder {
         case Int(LT_REC_SKIP.rawValue):
             try require(3, "SKIP")
             let from = r.word(at: 8), count = r.word(at: 16)
+            // A SKIP covers words of one ring: more is damage (and would overflow the count of lost words).
+            guard count <= UInt64(1) << LT_RING_MAX_LOG2 else { throw corrupted("a SKIP of \(count) words, more than the largest ring holds") }
             if let expected = expectedTag, from != expected & tagMask {
                 throw corrupted("a SKIP record starts at ring position \(from) where \(expected) was expected")
             }

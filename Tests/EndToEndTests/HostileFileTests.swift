@@ -236,11 +236,11 @@ final class HostileFileTests: EndToEndTestCase {
         XCTAssertEqual(try harness.run([harness.leaktrack, "collect", "--input", good, "-o", out]).status, 0)
         XCTAssertEqual(try TraceFile.read(path: out).live, [LiveAllocation(address: 0x5000, size: 16, stack: 1)])
         try assertToolError(["collect", "--input", try stream { $0.alloc(0, 16, stack: 1) }, "-o", out],
-                            mentions: "in.raw is corrupted: an allocation at address 0")
+                            mentions: "is corrupted: an allocation at address 0")
         try assertToolError(["collect", "--input", try stream { $0.alloc(0x5000, 1 << 63, stack: 1) }, "-o", out],
-                            mentions: "in.raw is corrupted: an allocation of 9223372036854775808 bytes, more than any allocator returns")
+                            mentions: "is corrupted: an allocation of 9223372036854775808 bytes, more than any allocator returns")
         try assertToolError(["collect", "--input", try stream { $0.stack(2, [UInt64](repeating: 0x1000, count: 513)) }, "-o", out],
-                            mentions: "in.raw is corrupted: a stack of 513 frames, more than the shim's deepest stack (512)")
+                            mentions: "in.raw is corrupted: a STACK record of 513 frames, more than the shim's deepest (512)")
         // Two SKIPs of 2^63 words each (the second where the first says the stream resumes) overflowed the
         // session's count of skipped words: a trap.
         try assertToolError(["collect", "--input", try stream { $0.skip(1 << 63); $0.skip(1 << 63) }, "-o", out],

@@ -45,7 +45,7 @@ final class TraceFileTests: XCTestCase {
         trace.live = (0..<20_000).map { i in
             LiveAllocation(
                 address: i % 1000 == 0 ? 0x10 : UInt64.random(in: 1...UInt64.max, using: &generator),
-                size: i % 7 == 0 ? UInt64.random(in: 0...UInt64.max, using: &generator) : UInt64.random(in: 0...64, using: &generator),
+                size: i % 7 == 0 ? UInt64.random(in: 0...UInt64(UInt32.max), using: &generator) : UInt64.random(in: 0...64, using: &generator),
                 stack: [0, 1, SpecialStack.dropped][i % 3])
         }
         XCTAssertEqual(TraceFile.encode(trace), formerEncode(trace))
