@@ -26,8 +26,12 @@ struct TraceNaming {
     var directory: String
 
     func path(for hello: Hello, attempt: Int) -> String {
+        path(for: hello, suffix: attempt > 1 ? String(attempt) : nil)
+    }
+
+    func path(for hello: Hello, suffix: String?) -> String {
         let name = hello.executable.split(separator: "/").last.map(String.init) ?? "process"
-        return "\(directory)/leaktrack.\(name).\(hello.pid)" + (attempt > 1 ? ".\(attempt)" : "") + ".trace"
+        return "\(directory)/leaktrack.\(name).\(hello.pid)" + (suffix.map { ".\($0)" } ?? "") + ".trace"
     }
 }
 
@@ -274,8 +278,11 @@ final class Collector {
     /// by an earlier run with a recycled pid, moves this one to .2, .3, ... (an existing file is never replaced;
     /// another collector may be writing into the same directory).
     private func store(_ trace: Trace, hello: Hello) throws -> String {
-        for attempt in 1...Collector.maxNameAttempts {
-            let path = naming.path(for: hello, attempt: attempt)
+        for attempt in 1...Collector.maxNameAttempts + 100 {
+            // Past the predictable names (which anyone who can write to the directory can plant), random ones.
+            let path = attempt <= Collector.maxNameAttempts
+                ? naming.path(for: hello, attempt: attempt)
+                : naming.path(for: hello, suffix: String(UInt64.random(in: 0...UInt64.max), radix: 16))
             lock.lock()
             let taken = !usedPaths.insert(path).inserted
             lock.unlock()
