@@ -89,18 +89,20 @@ static void lt_hash_frames(void *const *frames, uint32_t depth, uint64_t *key, u
     *check = lt_fold(sum, depth * 0x9e3779b97f4a7c15ull + 1) & 0xffffffff00000000ull;
 }
 
-static void lt_emit_stack(uint32_t id, void *const *frames, uint32_t depth) {
+static void lt_emit_stack(uint32_t id, void *const *frames, uint32_t depth, int truncated) {
     uint32_t words = 2 + depth;
     uint64_t pos = lt_ring_claim(words);
     if (pos == UINT64_MAX) return;
-    lt_ring_put(pos, 1, (uint64_t)id | ((uint64_t)depth << 32));
+    lt_ring_put(pos, 1, (uint64_t)id | ((uint64_t)(depth | (truncated ? LT_STACK_TRUNCATED : 0)) << 32));
     for (uint32_t i = 0; i < depth; i++) lt_ring_put(pos, 2 + i, (uint64_t)(uintptr_t)frames[i]);
     lt_ring_publish(pos, LT_REC_STACK, words);
 }
 
-static uint32_t lt_stack_lookup(void *const *frames, uint32_t depth) {
+static uint32_t lt_stack_lookup(void *const *frames, uint32_t depth, int truncated) {
     uint64_t h1, check;
     lt_hash_frames(frames, depth, &h1, &check);
+    /* The same frames cut at the limit and ending there naturally are two stacks. */
+    if (truncated) h1 = lt_fold(h1, 0x5bd1e995u) | 1;
     for (uint64_t probe = 0, i = h1 & lt_slot_mask; probe < LT_MAX_PROBE; probe++, i = (i + 1) & lt_slot_mask) {
         struct lt_stack_slot *slot = &lt_slots[i];
         uint64_t key = atomic_load_explicit(&slot->key, memory_order_acquire);
@@ -118,7 +120,7 @@ static uint32_t lt_stack_lookup(void *const *frames, uint32_t depth) {
                 atomic_store_explicit(&slot->value, check | id, memory_order_release);
                 /* The module map must be on the wire before any frame that points into a new module. */
                 lt_modules_refresh();
-                lt_emit_stack(id, frames, depth);
+                lt_emit_stack(id, frames, depth, truncated);
                 return id;
             }
         }
@@ -151,7 +153,9 @@ uint32_t lt_stack_capture_id(const void *hook_frame, unsigned level) {
     while (first < (uint32_t)got && (uintptr_t)frames[first] >= lt_self_lo && (uintptr_t)frames[first] < lt_self_hi)
         first++;
     uint32_t depth = (uint32_t)got - first;
-    if (depth > lt_config.depth) depth = lt_config.depth;
+    /* The unwinder stops at depth + 8 frames, so more than `depth` left means the stack went on. */
+    int truncated = depth > lt_config.depth;
+    if (truncated) depth = lt_config.depth;
     if (depth == 0) return LT_DROPPED_STACK;
-    return lt_stack_lookup(frames + first, depth);
+    return lt_stack_lookup(frames + first, depth, truncated);
 }

@@ -54,7 +54,8 @@ enum TraceDump {
             let segments = m.segments.map { "\(hex($0.lowerBound))-\(hex($0.upperBound))" }.joined(separator: ",")
             return "MODULE \(m.path.isEmpty ? "[no file]" : m.path.escapingControlCharacters) bias=\(hex(m.bias)) build-id=\(m.buildID.map { String($0, radix: 16) }.joined()) segments=\(segments)"
         case .modulesEnd: return "MODULES_END"
-        case .stack(let id, let frames): return "STACK \(id) " + frames.map(hex).joined(separator: " ")
+        case .stack(let id, let frames, let truncated):
+            return "STACK \(id) " + frames.map(hex).joined(separator: " ") + (truncated ? " (cut at the depth limit)" : "")
         case .alloc(let ptr, let size, let stack, let kind): return "ALLOC \(hex(ptr)) size=\(size) stack=\(stack) via=\(kind.functionName)"
         case .free(let ptr): return "FREE \(hex(ptr))"
         case .reallocBegin(let ptr, let tag): return "REALLOC_BEGIN \(hex(ptr)) tag=\(tag)"
@@ -89,6 +90,7 @@ enum TraceDump {
             return "TOTALS events=\(t.events) allocations=\(t.allocations) frees=\(t.frees) bytes=\(t.allocatedBytes) peak=\(t.peakLiveBytes) unknown-frees=\(t.unknownFrees) dropped-stack=\(t.droppedStackAllocations)\n"
                 + "LOST no-stack=\(l.noStack) stacks-dropped=\(l.stacksDropped) bootstrap=\(l.bootstrapAllocations) failed=\(l.failedAllocations) skipped-words=\(l.skippedWords)"
         case .sample(let s): return "SAMPLE t=\(s.time) rss=\(s.residentBytes) vm=\(s.virtualBytes) heap=\(s.heapBytes)"
+        case .truncatedStack(let i): return "STACK \(i) was cut at the depth limit"
         }
     }
 }

@@ -40,6 +40,8 @@ public final class Session {
     /// Frame indexes by stack id; empty for ids whose STACK record has not arrived (yet). Index 0 is the
     /// "made inside the shim" pseudo stack.
     private var stackFrames: [[Int]] = [[]]
+    /// Ids of the stacks the shim cut at LEAKTRACK_DEPTH.
+    private var truncatedStacks = Set<Int>()
     private let stackCounters = StackCounters()
     /// Blocks between REALLOC_BEGIN and REALLOC_END, by the tag of the BEGIN record.
     private var reallocsInFlight: [UInt64: (ptr: UInt64, entry: LiveTable.Entry)] = [:]
@@ -80,9 +82,10 @@ public final class Session {
             snapshot.append(module)
         case .modulesEnd:
             installSnapshot()
-        case .stack(let id, let addresses):
+        case .stack(let id, let addresses, let truncated):
             try checkStackId(id)
             defineStack(id: id, addresses: addresses)
+            if truncated { truncatedStacks.insert(Int(id)) }
         case .alloc(let ptr, let size, let stack, let kind):
             try alloc(ptr: ptr, size: size, stack: stack, kind: kind)
         case .free(let ptr):
@@ -255,6 +258,7 @@ public final class Session {
             } else {
                 stacks.append(Stack(frames: frames))
             }
+            if truncatedStacks.contains(id) { stacks[id].truncated = true }
         }
 
         var symbolized = frames

@@ -159,13 +159,14 @@ public struct StreamDecoder {
             guard words >= 2 else { throw corrupted("a STACK record has \(words) words") }
             try checkTag(header, words: words)
             let idDepth = r.word(at: 8)
-            let depth = Int(idDepth >> 32)
+            let depth = Int((idDepth >> 32) & ~UInt64(LT_STACK_TRUNCATED))
             guard depth == words - 2 else { throw corrupted("a STACK record claims \(depth) frames in \(words) words") }
             // The trace reader refuses deeper stacks: the shim never captures them.
             guard depth <= Int(LT_MAX_DEPTH) else { throw corrupted("a STACK record of \(depth) frames, more than the shim's deepest (\(LT_MAX_DEPTH))") }
             var frames = [UInt64](repeating: 0, count: depth)
             for i in 0..<depth { frames[i] = r.word(at: 16 + i * 8) }
-            return .stack(id: UInt32(truncatingIfNeeded: idDepth), frames: frames)
+            return .stack(id: UInt32(truncatingIfNeeded: idDepth), frames: frames,
+                          truncated: (idDepth >> 32) & UInt64(LT_STACK_TRUNCATED) != 0)
         case Int(LT_REC_ALLOC.rawValue):
             try require(4, "ALLOC")
             try checkTag(header, words: words)

@@ -126,9 +126,13 @@ public struct Stack: Equatable, Sendable {
     public var allocatedBytes: UInt64
     public var liveCount: UInt64
     public var liveBytes: UInt64
+    /// The stack went deeper than the shim's LEAKTRACK_DEPTH and was cut there.
+    public var truncated: Bool
 
-    public init(frames: [Int], allocations: UInt64 = 0, allocatedBytes: UInt64 = 0, liveCount: UInt64 = 0, liveBytes: UInt64 = 0) {
+    public init(frames: [Int], allocations: UInt64 = 0, allocatedBytes: UInt64 = 0, liveCount: UInt64 = 0, liveBytes: UInt64 = 0,
+                truncated: Bool = false) {
         self.frames = frames
+        self.truncated = truncated
         self.allocations = allocations
         self.allocatedBytes = allocatedBytes
         self.liveCount = liveCount

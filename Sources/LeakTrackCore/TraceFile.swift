@@ -19,6 +19,8 @@ public enum TraceFile {
 
     public enum Section: UInt32, CaseIterable {
         case process = 1, modules = 2, frames = 3, stacks = 4, live = 5, summary = 6, samples = 7
+        /// The stacks the shim cut at LEAKTRACK_DEPTH (only written when there are any; older readers skip it).
+        case truncatedStacks = 8
         case end = 0xFFFF
     }
 
@@ -106,6 +108,17 @@ public enum TraceFile {
                 w.varint(s.residentBytes)
                 w.varint(s.virtualBytes)
                 w.varint(s.heapBytes)
+            }
+        }
+        let truncated = trace.stacks.indices.filter { trace.stacks[$0].truncated }
+        if !truncated.isEmpty {
+            section(.truncatedStacks, into: &afterLive) { w in
+                w.varint(truncated.count)
+                var previous = 0
+                for index in truncated {
+                    w.varint(index - previous)
+                    previous = index
+                }
             }
         }
         afterLive.fixed32(Section.end.rawValue)
@@ -220,6 +233,8 @@ public enum TraceFile {
         case live(LiveAllocation)
         case summary(Totals, ShimCounters)
         case sample(MemorySample)
+        /// The stack with this index was cut at the shim's depth limit (this comes after the stacks).
+        case truncatedStack(Int)
     }
 
     /// True if the bytes start like a trace file.
@@ -255,6 +270,7 @@ public enum TraceFile {
                 trace.totals = totals
                 trace.lost = lost
             case .sample(let sample): trace.samples.append(sample)
+            case .truncatedStack(let index): trace.stacks[index].truncated = true
             }
         }
         return trace
@@ -458,6 +474,19 @@ public enum TraceFile {
             for _ in 0..<count {
                 try handle(.sample(MemorySample(
                     time: try r.varint(), residentBytes: try r.varint(), virtualBytes: try r.varint(), heapBytes: try r.varint())))
+            }
+        case .truncatedStacks:
+            let count = try r.count(of: "cut stacks", entrySize: 1, maximum: state.stacks, why: "the stacks")
+            // Ascending indexes, each as the difference from the one before (the first from 0).
+            var previous = 0
+            for position in 0..<count {
+                let delta = Int(try r.bounded("a cut stack's index", max: UInt64(state.stacks)))
+                let index = previous + delta
+                guard position == 0 || delta > 0, index < state.stacks else {
+                    throw fail("a cut stack's index is out of order or beyond the \(state.stacks) stacks")
+                }
+                previous = index
+                try handle(.truncatedStack(index))
             }
         case .end:
             break

@@ -107,7 +107,8 @@ public enum WireRecord: Equatable, Sendable {
     case modulesBegin
     case module(LoadedModule)
     case modulesEnd
-    case stack(id: UInt32, frames: [UInt64])
+    /// `truncated`: the stack went deeper than the shim's LEAKTRACK_DEPTH and was cut there.
+    case stack(id: UInt32, frames: [UInt64], truncated: Bool = false)
     case alloc(ptr: UInt64, size: UInt64, stack: UInt32, kind: AllocKind)
     case free(ptr: UInt64)
     case reallocBegin(ptr: UInt64, tag: UInt64)

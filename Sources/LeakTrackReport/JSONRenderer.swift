@@ -24,6 +24,7 @@ public struct JSONRenderer {
                 "function": .string(g.function), "module": .string(g.module), "file": .optional(g.file),
                 "line": .optional(g.line), "bytes": .number(g.bytes), "count": .number(g.count),
                 "stacks": .number(UInt64(g.stackCount)), "stack": .generated(g.stack, frame),
+                "stackTruncated": .bool(g.stackTruncated),
             ])
         }
         let p = report.process

@@ -26,6 +26,8 @@ public struct LeakGroup: Equatable, Sendable {
     public var stack: [ReportFrame]
     /// How many distinct stacks the group covers.
     public var stackCount: Int
+    /// The stack shown was cut at the shim's depth limit (LEAKTRACK_DEPTH): it went deeper.
+    public var stackTruncated = false
 }
 
 public struct ModuleLeaks: Equatable, Sendable {
@@ -98,7 +100,7 @@ extension LeakReport {
 
         var internalBytes: UInt64 = 0, internalCount: UInt64 = 0
         var suppressed: [String: (bytes: UInt64, count: UInt64)] = [:]
-        var leaks: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64)] = []
+        var leaks: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool)] = []
         for (id, amount) in perStack {
             if id == SpecialStack.none {
                 internalBytes = internalBytes.saturatingAdd(amount.bytes)
@@ -112,10 +114,11 @@ extension LeakReport {
                 suppressed[reason] = (sum.bytes.saturatingAdd(amount.bytes), sum.count.saturatingAdd(amount.count))
                 continue
             }
-            leaks.append((frames, site, amount.bytes, amount.count))
+            let truncated = id != SpecialStack.dropped && Int(id) < trace.stacks.count && trace.stacks[Int(id)].truncated
+            leaks.append((frames, site, amount.bytes, amount.count, truncated))
         }
 
-        func key(_ leak: (stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64), _ grouping: Grouping) -> String {
+        func key(_ leak: (stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool), _ grouping: Grouping) -> String {
             let s = leak.site
             switch grouping {
             case .callsite: return "\(s.module)\u{0}\(s.function)\u{0}\(s.file ?? "")\u{0}\(s.line ?? 0)\u{0}\(s.symbolized ? 0 : s.address)"
@@ -124,7 +127,7 @@ extension LeakReport {
             case .stack: return leak.stack.map { String($0.address) + $0.function }.joined(separator: ",")
             }
         }
-        func group(by grouping: Grouping, _ items: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64)]) -> [LeakGroup] {
+        func group(by grouping: Grouping, _ items: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool)]) -> [LeakGroup] {
             var groups: [String: (group: LeakGroup, best: UInt64)] = [:]
             for leak in items {
                 let k = key(leak, grouping)
@@ -135,6 +138,7 @@ extension LeakReport {
                     if leak.bytes > existing.best {
                         existing.best = leak.bytes
                         existing.group.stack = leak.stack
+                        existing.group.stackTruncated = leak.truncated
                     }
                     groups[k] = existing
                 } else {
@@ -145,7 +149,8 @@ extension LeakReport {
                         LeakGroup(
                             function: byModule ? "" : s.function, module: s.module, modulePath: s.modulePath,
                             file: byModule || byFunction ? nil : s.file, line: byModule || byFunction ? nil : s.line,
-                            bytes: leak.bytes, count: leak.count, stack: leak.stack, stackCount: 1),
+                            bytes: leak.bytes, count: leak.count, stack: leak.stack, stackCount: 1,
+                            stackTruncated: leak.truncated),
                         leak.bytes
                     )
                 }
@@ -154,7 +159,7 @@ extension LeakReport {
         }
 
         // One pass each over the leaks and the modules: a trace can name many of both.
-        var leaksByModule: [String: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64)]] = [:]
+        var leaksByModule: [String: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool)]] = [:]
         for leak in leaks { leaksByModule[leak.site.module, default: []].append(leak) }
         var buildIDs: [String: String] = [:]
         for module in trace.modules where buildIDs[module.path] == nil { buildIDs[module.path] = module.buildIDHex }

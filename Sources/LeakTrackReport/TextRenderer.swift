@@ -91,6 +91,9 @@ public struct TextRenderer {
             out += line + "\n"
         }
         if group.stack.count > stackDepth { out += "    ... \(group.stack.count - stackDepth) more frames\n" }
+        if group.stackTruncated {
+            out += "    ... the stack went deeper: the shim keeps LEAKTRACK_DEPTH frames (128 unless set, at most 512)\n"
+        }
         return out
     }
 

@@ -280,4 +280,22 @@ final class HostileProgramTests: EndToEndTestCase {
         for name in children where process(try harness.reportJSON(harness.path(name)))["complete"] as? Bool == true { complete += 1 }
         XCTAssertEqual(complete, 150)
     }
+
+    func testAStackCutAtTheDepthLimitSaysSo() throws {
+        // 500 frames deep: cut at the default 128, whole at 512.
+        let cut = try harness.run([harness.leaktrack, "record", "-o", harness.path("cut.trace"), "--", hostile, "deep", "500"])
+        XCTAssertEqual(cut.status, 0, cut.stderr)
+        let site = try XCTUnwrap((try harness.reportJSON(harness.path("cut.trace"))["callSites"] as? [[String: Any]])?.first)
+        XCTAssertEqual(site["function"] as? String, "deep_leak")
+        XCTAssertEqual(site["stackTruncated"] as? Bool, true)
+        XCTAssertEqual((site["stack"] as? [Any])?.count, 128)
+        let text = try harness.run([harness.leaktrack, "report", harness.path("cut.trace")])
+        XCTAssertTrue(text.stdout.contains("the stack went deeper: the shim keeps LEAKTRACK_DEPTH frames"), text.stdout)
+        let whole = try harness.run([harness.leaktrack, "record", "--depth", "512", "-o", harness.path("whole.trace"), "--", hostile, "deep", "500"])
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        let wholeSite = try XCTUnwrap((try harness.reportJSON(harness.path("whole.trace"))["callSites"] as? [[String: Any]])?.first)
+        XCTAssertEqual(wholeSite["stackTruncated"] as? Bool, false)
+        XCTAssertGreaterThan((wholeSite["stack"] as? [Any])?.count ?? 0, 500)
+        XCTAssertFalse(try harness.run([harness.leaktrack, "report", harness.path("whole.trace")]).stdout.contains("went deeper"))
+    }
 }

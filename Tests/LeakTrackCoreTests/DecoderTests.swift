@@ -70,6 +70,16 @@ final class DecoderTests: XCTestCase {
         }
     }
 
+    func testAStackCutAtTheDepthLimitIsMarked() throws {
+        var w = WireBuilder()
+        w.hello()
+        w.stack(1, [0x2010, 0x2020], truncated: true)
+        w.stack(2, [0x2010, 0x2020])
+        let records = try w.decode()
+        XCTAssertEqual(Array(records.suffix(2)), [.stack(id: 1, frames: [0x2010, 0x2020], truncated: true),
+                                                  .stack(id: 2, frames: [0x2010, 0x2020], truncated: false)])
+    }
+
     func testBadStreamsAreRejectedWithTheRightError() {
         func truncated(_ e: LeakTrackError) -> Bool { if case .truncated = e { return true }; return false }
         func corrupted(_ e: LeakTrackError) -> Bool { if case .corrupted = e { return true }; return false }

@@ -38,6 +38,15 @@ final class TraceFileTests: XCTestCase {
 
     /// The bytes are the former encoder's, for live allocations sorted or not, repeated (stack, address) pairs,
     /// sizes going down as well as up, and none at all.
+    func testStacksCutAtTheDepthLimitStaySo() throws {
+        var trace = sampleTrace()
+        XCTAssertFalse(TraceFile.encode(trace).isEmpty)
+        for index in trace.stacks.indices where index % 2 == 1 { trace.stacks[index].truncated = true }
+        let decoded = try TraceFile.decode(TraceFile.encode(trace), name: "t")
+        XCTAssertEqual(decoded.stacks.map(\.truncated), trace.stacks.map(\.truncated))
+        XCTAssertEqual(decoded, trace)
+    }
+
     func testEncodingIsByteForByteTheFormerEncoding() throws {
         var trace = sampleTrace()
         XCTAssertEqual(TraceFile.encode(trace), formerEncode(trace))

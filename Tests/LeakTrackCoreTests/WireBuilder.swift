@@ -1,3 +1,4 @@
+import CLeakTrackWire
 import Foundation
 @testable import LeakTrackCore
 
@@ -56,7 +57,9 @@ struct WireBuilder {
         ring(4, [1, 0])
     }
 
-    mutating func stack(_ id: UInt32, _ frames: [UInt64]) { ring(5, [UInt64(id) | UInt64(frames.count) << 32] + frames) }
+    mutating func stack(_ id: UInt32, _ frames: [UInt64], truncated: Bool = false) {
+        ring(5, [UInt64(id) | (UInt64(frames.count) | (truncated ? UInt64(LT_STACK_TRUNCATED) : 0)) << 32] + frames)
+    }
     mutating func alloc(_ ptr: UInt64, _ size: UInt64, stack: UInt32, kind: AllocKind = .malloc) {
         ring(6, [UInt64(stack) | UInt64(kind.rawValue) << 32, ptr, size])
     }

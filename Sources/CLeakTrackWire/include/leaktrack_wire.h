@@ -172,8 +172,9 @@ _Static_assert(sizeof(struct lt_modules_mark) == 24, "lt_modules_mark layout");
 struct lt_stack {
     uint64_t header;
     uint32_t id;
-    uint32_t depth;
+    uint32_t depth; /* frames that follow, with LT_STACK_TRUNCATED set when the stack went deeper */
 };
+#define LT_STACK_TRUNCATED 0x80000000u /* the stack was cut at LEAKTRACK_DEPTH frames */
 _Static_assert(sizeof(struct lt_stack) == 16, "lt_stack layout");
 
 struct lt_alloc {

@@ -18,7 +18,8 @@
  *                           ring, a record header longer than the ring (run with LEAKTRACK_BUFFER_SIZE=64K)
  *   hostile fd-churn        lowers its descriptor limit to 64, uses all but one descriptor, then for a second
  *                           opens and closes a file: prints how many opens failed or got another number
- *   hostile concurrent N    N children alive at once, each leaking 16 B in concurrent_leak */
+ *   hostile concurrent N    N children alive at once, each leaking 16 B in concurrent_leak
+ *   hostile deep N          leaks 32 B in deep_leak at the bottom of N recursive calls of descend */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +46,15 @@ __attribute__((noinline)) static void sibling_leaks(int i) { kept[i] = malloc(12
 __attribute__((noinline)) static void concurrent_leak(void) { kept[0] = malloc(16); }
 
 extern pid_t _Fork(void);
+
+__attribute__((noinline)) static void deep_leak(void) { kept[0] = malloc(32); }
+__attribute__((noinline)) static int descend(int n) {
+    if (n == 0) {
+        deep_leak();
+        return 0;
+    }
+    return descend(n - 1) + 1; /* not a tail call: every level keeps its frame */
+}
 
 static int underscore_fork(void) {
     for (int i = 0; i < 5; i++) parent_leaks(i);
@@ -235,6 +245,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "forge-record") == 0) return forge_record();
     if (strcmp(argv[1], "fd-churn") == 0) return fd_churn();
     if (strcmp(argv[1], "concurrent") == 0 && argc > 2) return concurrent(atoi(argv[2]));
+    if (strcmp(argv[1], "deep") == 0 && argc > 2) return descend(atoi(argv[2])) == atoi(argv[2]) ? 0 : 70;
     if (strcmp(argv[1], "quick-exit") == 0 && argc > 2) {
         leak_before_return();
         quick_exit(atoi(argv[2]));
