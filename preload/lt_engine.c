@@ -66,7 +66,7 @@ static _Atomic int lt_real_ready;
 /* How a hook proceeds. LT_LEVEL_0 + n: record with a stack, at nesting level n (a signal handler's
  * allocation interrupting a hook is level 1). */
 enum lt_mode {
-    LT_UNTRACKED = 0, /* pass through: not initialised yet, stopped, or the helper thread */
+    LT_UNTRACKED = 0, /* pass through: not initialised yet, stopped, or the shim's own work (start, fork) */
     LT_NESTED = 1,    /* called from inside the shim (libunwind): record without a stack */
     LT_LEVEL_0 = 2,
 };
@@ -129,12 +129,12 @@ static void lt_fork_child(void) {
     uint8_t was_internal = lt_self.internal;
     lt_self.internal = 1; /* the link's start-up allocations are the shim's, not the program's */
     atomic_store(&lt_state, LT_INITIALISING);
-    lt_stacks_reset_after_fork();
+    int stacks = lt_stacks_reset_after_fork();
     lt_modules_reset_after_fork();
     memset(&lt_counters, 0, sizeof lt_counters);
     atomic_store(&lt_exit_status, LT_EXIT_UNKNOWN);
     lt_pid = getpid();
-    if (lt_link_fork_child() != 0) {
+    if (stacks != 0 || lt_link_fork_child() != 0) {
         atomic_store(&lt_state, LT_DISABLED);
         lt_diag("the fork child cannot reach the collector; it runs untracked", NULL);
     } else {

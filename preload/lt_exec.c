@@ -1,8 +1,8 @@
 /*
- * exec: the image that calls exec vanishes with its helper thread, and its ring (a memfd closed on exec)
- * survives only in the collector's mapping. So the stream is ended first: the exec waits until the collector
- * has answered HELLO (it maps the ring before answering), then publishes FINAL, and the collector reads the
- * rest from its mapping while the new image runs; the exec never waits for the trace to be written. The new
+ * exec: the image that calls exec vanishes, and its ring survives only in the collector's mapping (or in
+ * the memfd queued with HELLO, which the collector maps when it accepts). So the stream is ended first: the
+ * exec publishes FINAL and wakes the collector, which reads the rest from its mapping while the new image
+ * runs; the exec never waits for the collector. The new
  * image loads the shim again and starts a stream, and a trace, of its own (same pid; the collector names it
  * .2, .3, ... when the program name repeats).
  *

@@ -99,25 +99,24 @@ int lt_ring_create(uint32_t log2);
 int lt_ring_map(int fd, uint32_t log2);
 /* Throws away everything claimed so far: once nobody reads the ring, no producer may stay blocked on it. */
 void lt_ring_discard(void);
-/* Claims `words` words only if they are free now; UINT64_MAX otherwise. Never waits. */
-uint64_t lt_ring_try_claim(uint32_t words);
+/* Claims `words` words only if their space frees up once the collector has read up to `oldest` (UINT64_MAX:
+ * up to where it has read now), then waits for that; UINT64_MAX if it would need more. */
+uint64_t lt_ring_claim_below(uint32_t words, uint64_t oldest);
 /* Claims `words` consecutive words, waiting while the ring is full. Returns the position, or UINT64_MAX if
- * the writer made no progress for so long that it must be gone (the caller drops the record). */
-uint64_t lt_ring_claim(uint32_t words);
+ * the collector is gone (the caller drops the record). Use lt_ring_claim, below. */
+uint64_t lt_ring_claim_waiting(uint32_t words, uint64_t *claimed_at);
 static inline void lt_ring_put(uint64_t pos, uint32_t index, uint64_t word) {
     atomic_store_explicit(&lt_ring.words[(pos + index) & lt_ring.mask], word, memory_order_relaxed);
 }
-/* Stores the header last, with release order: the writer reads a record only once its header is there. */
-static inline void lt_ring_publish(uint64_t pos, uint32_t type, uint32_t words) {
-    atomic_store_explicit(&lt_ring.words[pos & lt_ring.mask], lt_header_make(type, words, pos), memory_order_release);
-}
+
 /* Copies `bytes` bytes into the record at pos, starting at word `index`, zero-padding the last word. */
 void lt_ring_put_bytes(uint64_t pos, uint32_t index, const void *data, uint32_t bytes);
 
 /* ---- stacks (lt_stacks.c) ---- */
 
 int lt_stacks_init(uint64_t slots);
-void lt_stacks_reset_after_fork(void);
+/* A fresh table for a fork child; 0, or -1 if it cannot be mapped (the child then runs untracked). */
+int lt_stacks_reset_after_fork(void);
 void lt_stacks_set_self_range(uintptr_t lo, uintptr_t hi);
 /* Captures the stack above the hook whose frame is `hook_frame` (NULL: above the caller) into the frame buffer
  * of nesting level `level`, and returns its id, emitting a STACK record the first time it is seen. */
@@ -215,6 +214,8 @@ struct lt_thread {
     uint8_t depth;    /* hooks in progress on this thread */
     uint8_t critical; /* inside a part of the shim that must not be re-entered: libunwind, the module lock */
     uint8_t internal; /* the shim starting or forking: its calls pass straight through, never recorded */
+    uint8_t claiming;    /* ring claims made but not yet published (see lt_ring_claim) */
+    uint64_t claimed_at; /* the position of the oldest of them, once known (UINT64_MAX before) */
     const void *hook_frame[LT_MAX_NESTING]; /* each hook's frame (frame pointer): unwinding starts there */
 };
 extern LT_TLS struct lt_thread lt_self;
@@ -261,5 +262,41 @@ int lt_replacement_execvpe(const char *file, char *const argv[], char *const env
 int lt_replacement_fexecve(int fd, char *const argv[], char *const envp[]);
 /* execl (search 0), execlp (search 1), execle (with_env 1): the list after arg0, up to its NULL. */
 int lt_exec_list(const char *path, int search, int with_env, const char *arg0, va_list args);
+
+/* Claims `words` consecutive words (see lt_ring_claim_waiting), and publishes them (lt_ring_publish). A signal
+ * handler that claims while its thread holds a claim not yet published (it interrupted a hook between the
+ * two) must not wait for space that only the collector reading past that very record would free: the
+ * collector cannot pass it, and would give it up after 5 s, and the interrupted hook would then write into
+ * space that is no longer its own. So such a claim is made only if its space frees up before the thread's
+ * oldest unpublished record (it then waits as usual); else the record is dropped and its words are counted
+ * as lost. Where that record's position is not known yet (the handler came in the instant of the claim),
+ * only space that is free now is taken. */
+static inline uint64_t lt_ring_claim(uint32_t words) {
+    struct lt_thread *self = &lt_self;
+    uint64_t pos;
+    if (LT_UNLIKELY(self->claiming)) {
+        pos = lt_ring_claim_below(words, self->claimed_at);
+        if (pos == UINT64_MAX) {
+            atomic_fetch_add_explicit(&lt_counters.skipped_words, words, memory_order_relaxed);
+            return pos;
+        }
+        self->claiming++;
+        return pos;
+    }
+    /* Counted before the claim itself: a handler that interrupts the wait for space must not wait too. */
+    self->claimed_at = UINT64_MAX;
+    self->claiming = 1;
+    atomic_signal_fence(memory_order_seq_cst);
+    pos = lt_ring_claim_waiting(words, &self->claimed_at);
+    if (LT_UNLIKELY(pos == UINT64_MAX)) self->claiming = 0;
+    return pos;
+}
+
+/* Stores the header last, with release order: the collector reads a record only once its header is there. */
+static inline void lt_ring_publish(uint64_t pos, uint32_t type, uint32_t words) {
+    atomic_store_explicit(&lt_ring.words[pos & lt_ring.mask], lt_header_make(type, words, pos), memory_order_release);
+    atomic_signal_fence(memory_order_seq_cst);
+    lt_self.claiming--;
+}
 
 #endif /* LT_INTERNAL_H */

@@ -30,9 +30,10 @@
 
 #include "lt_internal.h"
 
-/* A collector that has not answered HELLO for this long, or has shown no sign of life for this long since,
- * is gone (the beat stops only if it died or was stopped, e.g. under a debugger). */
-#define LT_UNANSWERED_NS (15ull * 1000000000ull)
+/* A collector that has not answered HELLO for this long while its socket still listens (it may serve as many
+ * streams as it can, this one waiting in its queue), or has shown no sign of life for this long since it
+ * answered, is gone (the beat stops only if it died or was stopped, e.g. under a debugger). */
+#define LT_UNANSWERED_NS (60ull * 1000000000ull)
 #define LT_SILENT_NS (30ull * 1000000000ull)
 
 static char lt_link_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -40,6 +41,7 @@ static _Atomic int lt_link_up;       /* HELLO went out: a collector will read th
 static _Atomic int lt_lost;          /* the collector is known to have stopped reading */
 static _Atomic uint64_t lt_link_started_ns;
 static _Atomic uint64_t lt_last_beat, lt_last_beat_ns; /* the collector's beat as last seen, and when */
+static _Atomic uint64_t lt_last_probe_ns;              /* when we last looked for an unanswering collector */
 
 /* Made by the parent in fork's prepare handler for the child about to be born, in the forking thread (the
  * child inherits that thread's TLS). */
@@ -52,19 +54,38 @@ static LT_TLS struct lt_fork_link lt_fork_link = {.ring_fd = -1, .socket_fd = -1
 /* ---------------------------------------------------------------------------------------------------- */
 /* HELLO */
 
-int lt_connect(const char *path) {
-    int fd = lt_fd_move_high(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (fd < 0) return -1;
+/* Connects to the collector's socket. Never blocks for long: a collector whose queue is full (it is slow
+ * to accept, or serves as many streams as it can) gets `patience_ms`, then the connection fails. With
+ * patience 0 it is a probe: 1 if something listens there (connected, or its queue is full), 0 if not. */
+static int lt_connect_within(const char *path, uint32_t patience_ms, int probe) {
+    int fd = lt_fd_move_high(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (fd < 0) return probe ? 1 : -1; /* out of descriptors: say nothing about the collector */
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     size_t len = strnlen(path, sizeof addr.sun_path - 1);
     memcpy(addr.sun_path, path, len);
-    while (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    for (uint32_t waited = 0;;) {
+        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) break;
         if (errno == EINTR) continue;
-        close(fd);
-        return -1;
+        if (errno == EAGAIN && probe) {
+            close(fd);
+            return 1;
+        }
+        if (errno != EAGAIN || waited >= patience_ms) {
+            close(fd);
+            return probe ? 0 : -1;
+        }
+        lt_sleep_ns(1000000);
+        waited++;
     }
+    if (probe) {
+        close(fd);
+        return 1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK); /* HELLO is sent whole */
     return fd;
 }
+
+static int lt_connect(const char *path) { return lt_connect_within(path, 2000, 0); }
 
 /* Sends `bytes` from `data` on fd, with `attach_fd` as SCM_RIGHTS on the first part; SO_PASSCRED makes the
  * kernel attach our credentials, which the collector trusts over the pid written in HELLO. */
@@ -187,7 +208,16 @@ int lt_link_collector_gone(void) {
     uint64_t now = lt_monotonic_ns();
     uint64_t state = atomic_load_explicit(lt_ring.collector_state, memory_order_acquire);
     uint64_t started = atomic_load(&lt_link_started_ns);
-    if (state == 0) return now > started && now - started > LT_UNANSWERED_NS;
+    if (state == 0) {
+        /* Not answered yet: gone if nothing listens on its socket any more (it died, or never started), looked
+         * at every 100 ms with a connection of a moment. */
+        uint64_t probed = atomic_load(&lt_last_probe_ns);
+        if (now > probed && now - probed > 100000000u) {
+            atomic_store(&lt_last_probe_ns, now);
+            if (lt_link_path[0] != '\0' && !lt_connect_within(lt_link_path, 0, 1)) return 1;
+        }
+        return now > started && now - started > LT_UNANSWERED_NS;
+    }
     /* Done with this stream while we still wait for it to read (space for a record, FINAL included): the
      * collector gave up on it (a damaged record). lt_link_finish looks for DONE before asking. */
     if (state == LT_ACK_DONE) return 1;
@@ -270,6 +300,8 @@ void lt_link_finish(void) {
         uint64_t state = atomic_load_explicit(lt_ring.collector_state, memory_order_acquire);
         if (state == LT_ACK_DONE) return;
         if (lt_link_collector_gone()) {
+            /* DONE may have come in just now: that is what "gone" saw. */
+            if (atomic_load_explicit(lt_ring.collector_state, memory_order_acquire) == LT_ACK_DONE) return;
             if (!atomic_load(&lt_lost)) lt_diag("the collector went away before it stored the trace", NULL);
             return;
         }

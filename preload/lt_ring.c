@@ -5,7 +5,7 @@
  * allocation made on thread A in the true order, or the same address reused later shows up as a phantom leak
  * (or hides a real one). Per-thread buffers flushed at different times need a sequence number per event and a
  * reordering collector that can never be sure an idle thread has nothing older buffered. Here the atomic add
- * that claims space *is* the sequence number, and the single consumer (the writer thread) sends records in
+ * that claims space *is* the sequence number, and the single consumer (the collector) reads records in
  * claim order, so the stream is already ordered. The cost per event is that one atomic add, the same as the
  * sequence counter the other design needs anyway.
  *
@@ -117,20 +117,26 @@ void lt_ring_discard(void) {
     atomic_store_explicit(lt_ring.read, atomic_load_explicit(lt_ring.write, memory_order_acquire), memory_order_release);
 }
 
-uint64_t lt_ring_claim(uint32_t words) {
+uint64_t lt_ring_claim_waiting(uint32_t words, uint64_t *claimed_at) {
     uint64_t pos = atomic_fetch_add_explicit(lt_ring.write, words, memory_order_relaxed);
+    *claimed_at = pos;
     uint64_t read = atomic_load_explicit(lt_ring.read, memory_order_acquire);
     if (LT_LIKELY(pos + words - read <= lt_ring.mask + 1)) return pos;
     return lt_ring_wait_for_space(pos, words);
 }
 
-uint64_t lt_ring_try_claim(uint32_t words) {
+uint64_t lt_ring_claim_below(uint32_t words, uint64_t oldest) {
+    uint64_t capacity = lt_ring.mask + 1;
     uint64_t pos = atomic_load_explicit(lt_ring.write, memory_order_relaxed);
     do {
-        if (pos + words - atomic_load_explicit(lt_ring.read, memory_order_acquire) > lt_ring.mask + 1) return UINT64_MAX;
+        /* Its space frees up only once the collector has read up to pos + words - capacity. */
+        if (oldest == UINT64_MAX) oldest = atomic_load_explicit(lt_ring.read, memory_order_acquire);
+        if (pos + words > oldest + capacity) return UINT64_MAX;
     } while (!atomic_compare_exchange_weak_explicit(lt_ring.write, &pos, pos + words, memory_order_relaxed,
                                                     memory_order_relaxed));
-    return pos;
+    uint64_t read = atomic_load_explicit(lt_ring.read, memory_order_acquire);
+    if (LT_LIKELY(pos + words - read <= capacity)) return pos;
+    return lt_ring_wait_for_space(pos, words);
 }
 
 void lt_ring_put_bytes(uint64_t pos, uint32_t index, const void *data, uint32_t bytes) {

@@ -4,8 +4,8 @@
  * This runs while the shim starts, before the program's main: a private socket is created, the shim
  * connects to it (the connection waits in the listener's backlog), and `leaktrack collect` is started
  * detached (through `sh -c '... &'`, so the program never sees it as a child it could wait for) with the
- * listening socket as its descriptor 3. Doing it all here, not on the helper thread while the program runs,
- * means the program can never close the listener before the collector has it, and the HELLO sent right
+ * listening socket as its descriptor 3. Doing it all here, before the program runs on, means the program
+ * can never close the listener before the collector has it, and the HELLO sent right
  * after (with the ring's memfd) is queued on the connection even if the program dies a moment later.
  * Cost: about a millisecond for the shell, once per process image.
  */
@@ -161,7 +161,7 @@ int lt_spawn_collector(char *path, size_t size) {
     memcpy(path + sizeof dir - 1, "/socket", sizeof "/socket");
     memcpy(address.sun_path, path, strlen(path) + 1);
     int listener = lt_fd_move_high(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof address) != 0 || listen(listener, 128) != 0) {
+    if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof address) != 0 || listen(listener, SOMAXCONN) != 0) {
         lt_diag("cannot create the collector socket; the program runs untracked", NULL);
         if (listener >= 0) close(listener);
         unlink(path);

@@ -45,11 +45,11 @@ int lt_stacks_init(uint64_t slots) {
     return 0;
 }
 
-void lt_stacks_reset_after_fork(void) {
+int lt_stacks_reset_after_fork(void) {
     /* The child talks to the collector on a new connection, which knows no stack ids yet. */
     uint64_t slots = lt_slot_mask + 1;
     munmap(lt_slots, slots * sizeof(struct lt_stack_slot));
-    if (lt_stacks_init(slots) != 0) lt_disable("cannot map the stack table in the fork child");
+    return lt_stacks_init(slots);
 }
 
 void lt_stacks_set_self_range(uintptr_t lo, uintptr_t hi) {

@@ -16,7 +16,7 @@
  *                  claimed. The collector checks that tags follow each other exactly, so a lost or garbled
  *                  word is detected, never misread. HELLO, which travels over the socket, carries tag 0.
  *
- * The ring hands records to the writer thread in claim order, and the claim is one atomic increment, so
+ * The collector reads the ring in claim order, and the claim is one atomic increment, so
  * the stream is in the true process-wide order of events: a free is claimed before the real free() runs,
  * and an allocation after the real malloc() returns, so an address can never be seen reused ahead of its
  * own free, whatever thread frees it.
@@ -97,7 +97,7 @@ static inline uint32_t lt_header_words(uint64_t header) { return (uint32_t)((hea
 static inline uint64_t lt_header_tag(uint64_t header) { return header >> 24; }
 static inline uint32_t lt_words_for_bytes(uint32_t bytes) { return (bytes + 7u) / 8u; }
 
-/* HELLO: written by the shim's writer thread before anything else. Followed by exe_len bytes of the
+/* HELLO: sent by the shim on the socket before anything else. Followed by exe_len bytes of the
  * executable path, then cmdline_len bytes of the command line (arguments separated by NUL), each padded. */
 struct lt_hello {
     uint64_t header;
