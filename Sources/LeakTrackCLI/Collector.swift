@@ -127,6 +127,10 @@ final class Collector {
     private func receiveHello(_ fd: Int32, _ decoder: inout StreamDecoder, _ session: Session) -> Greeting {
         var greeting = Greeting()
         _ = lt_pass_credentials(fd)
+        // HELLO is sent with the connection; one that stays silent (a peer of ours that never speaks) must
+        // not hold the collector open.
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
         defer { buffer.deallocate() }
         while decoder.hello == nil {
@@ -155,15 +159,15 @@ final class Collector {
         if let hello = decoder.hello {
             decoder.name = "the stream from \(hello.executable) (pid \(hello.pid))"
             // The kernel's word for who sent HELLO, not the pid HELLO claims.
-            let pid = greeting.senderPid > 0 ? UInt32(greeting.senderPid) : hello.pid
+            let pid = UInt32(max(greeting.senderPid, 0))
             if hello.version < LT_WIRE_LIVE_MIN_VERSION {
                 failure = "\(decoder.name) comes from an older libleaktrack.so (wire format \(hello.version)); use the one built with this leaktrack"
             } else if greeting.ringDescriptor < 0 {
                 failure = greeting.descriptorsDropped != 0
                     ? "\(decoder.name) lost its shared ring: the collector is out of file descriptors (raise ulimit -n)"
                     : "\(decoder.name) came without its shared ring (a shim from another leaktrack version?)"
-            } else if pid == UInt32(getpid()) {
-                failure = "\(decoder.name) names the collector itself as the traced process"
+            } else if pid == 0 {
+                failure = "\(decoder.name) came without its sender's credentials (from another pid namespace?)"
             } else {
                 do {
                     ring = try SharedRing(fd: greeting.ringDescriptor, log2: hello.ringLog2)
@@ -176,6 +180,7 @@ final class Collector {
             }
         }
         if greeting.ringDescriptor >= 0 {
+            if ring == nil { SharedRing.refuse(fd: greeting.ringDescriptor) }
             close(greeting.ringDescriptor)
             greeting.ringDescriptor = -1
         }
@@ -250,7 +255,8 @@ final class Collector {
         var nextMapsCheck = monotonicNanoseconds() + 1_000_000_000
         while !decoder.sawFinal {
             let seen = ring.wakeCount
-            let consumed = try ring.drain { try decoder.feed($0, into: session) }
+            // Once the process has gone nobody can publish a claimed record: give such holes up at once.
+            let consumed = try ring.drain(processGone: ended) { try decoder.feed($0, into: session) }
             // Asked to stop (SIGTERM): store what has arrived; the program goes on untracked.
             if lt_stop_requested() != 0 { return }
             let now = monotonicNanoseconds()

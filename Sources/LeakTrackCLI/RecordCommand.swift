@@ -76,6 +76,11 @@ struct Recording {
         }
         let directory = try target.map(Locations.directory(of:))
             ?? Locations.requireCurrentDirectory("run from a shorter directory, or give -o an absolute path")
+        // Found out now, not after the whole command has run.
+        var status = stat()
+        guard stat(directory, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR, access(directory, W_OK) == 0 else {
+            throw LeakTrackError.usage("cannot write traces into \(directory): \(String(cString: strerror(errno)))")
+        }
         let listener = try System.makePrivateListener()
         defer {
             close(listener.fd)

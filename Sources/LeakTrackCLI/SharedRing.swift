@@ -91,7 +91,8 @@ final class SharedRing {
     /// Hands every record published so far to `consume`, in order, in batches; returns the words consumed.
     /// A claimed record that stays unpublished for 5 s is given up as a synthesized SKIP record.
     @discardableResult
-    func drain(_ consume: (UnsafeRawBufferPointer) throws -> Void) throws -> UInt64 {
+    /// `processGone`: nobody can publish a claimed record any more, so one is given up at once.
+    func drain(processGone: Bool = false, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws -> UInt64 {
         var total: UInt64 = 0
         while true {
             let read = lt_shared_load(map, Int(LT_RING_OFFSET_READ))
@@ -104,7 +105,12 @@ final class SharedRing {
                 throw LeakTrackError.corrupted(what: "the shared ring", detail: "a record at position \(read) claims to be longer than the ring")
             }
             if end == read {
-                if read < write { try giveUpIfStuck(read: read, write: write, consume) }
+                if read < write {
+                    let skipped = try giveUpIfStuck(read: read, write: write, now: processGone, consume)
+                    if skipped {
+                        continue
+                    }
+                }
                 return total
             }
             stuckSince = 0
@@ -119,17 +125,33 @@ final class SharedRing {
         }
     }
 
-    private func giveUpIfStuck(read: UInt64, write: UInt64, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
+    private func giveUpIfStuck(read: UInt64, write: UInt64, now giveUpNow: Bool,
+                               _ consume: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
         let now = monotonicNanoseconds()
-        if stuckSince == 0 {
-            stuckSince = now
-            return
+        if !giveUpNow {
+            if stuckSince == 0 {
+                stuckSince = now
+                return false
+            }
+            guard now - stuckSince > SharedRing.skipAfterNanoseconds else { return false }
         }
-        guard now - stuckSince > SharedRing.skipAfterNanoseconds else { return }
         let next = lt_shared_next_published(words, capacity - 1, read, write)
         var skip: [UInt64] = [lt_header_make(UInt32(LT_REC_SKIP.rawValue), 3, 0), read, next - read]
         lt_shared_store(map, Int(LT_RING_OFFSET_READ), next)
         stuckSince = 0
         try skip.withUnsafeMutableBytes { try consume(UnsafeRawBufferPointer($0)) }
+        return true
+    }
+
+    /// Tells the shim of a stream we refuse that we are done with it, so it does not wait for an answer:
+    /// only its header page is mapped, and only if the memfd is sealed (else it could shrink under us).
+    static func refuse(fd: Int32) {
+        var status = stat()
+        guard lt_ring_is_sealed(fd) != 0, fstat(fd, &status) == 0, status.st_size >= Int(LT_RING_HEADER_BYTES),
+              let map = mmap(nil, Int(LT_RING_HEADER_BYTES), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), map != MAP_FAILED
+        else { return }
+        lt_shared_store(map, Int(LT_RING_OFFSET_COLLECTOR_STATE), UInt64(LT_ACK_DONE.rawValue))
+        lt_futex_wake(map, Int(LT_RING_OFFSET_COLLECTOR_STATE))
+        munmap(map, Int(LT_RING_HEADER_BYTES))
     }
 }

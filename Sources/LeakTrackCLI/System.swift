@@ -67,7 +67,7 @@ enum System {
                 }
             }
             try call("chmod") { chmod(path, 0o600) }
-            try call("listen") { listen(fd, 128) }
+            try call("listen") { listen(fd, SOMAXCONN) }
         } catch {
             close(fd)
             unlink(path)

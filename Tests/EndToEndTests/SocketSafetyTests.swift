@@ -47,4 +47,12 @@ final class SocketSafetyTests: EndToEndTestCase {
         let stray = try FileManager.default.contentsOfDirectory(atPath: harness.directory).filter { $0.hasPrefix("leaktrack.") }
         XCTAssertEqual(stray, [])
     }
+
+    func testAStreamTheCollectorRefusesIsAnsweredSoTheShimDoesNotWait() throws {
+        try harness.compile(["peer.c"], output: "peer")
+        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", harness.path("peer"), "old"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "answered\n")
+        XCTAssertTrue(result.stderr.contains("comes from an older libleaktrack.so (wire format 1)"), result.stderr)
+    }
 }

@@ -6,7 +6,9 @@
  *                 truncates that ring to 0 bytes (which would kill a collector that mapped it with SIGBUS), then
  *                 leaks 123 bytes from after_garbage() on its own connection
  *   peer liar     the same with a properly sealed ring, but a HELLO that names the collector's pid (our parent
- *                 under `leaktrack record`) as the traced process, then hangs up */
+ *                 under `leaktrack record`) as the traced process, then hangs up
+ *   peer old      a sealed ring with a HELLO of wire format 1, which the collector refuses: prints "answered"
+ *                 if it says DONE in the ring's header within 5 s (so a shim would not wait), else "silent" */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <libgen.h>
@@ -39,12 +41,12 @@ int main(int argc, char **argv) {
     struct sockaddr_un address = {.sun_family = AF_UNIX};
     snprintf(address.sun_path, sizeof address.sun_path, "%s", path);
     if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) return 4;
-    int liar = strcmp(argv[1], "liar") == 0;
-    if (strcmp(argv[1], "unsealed") == 0 || liar) {
+    int liar = strcmp(argv[1], "liar") == 0, old = strcmp(argv[1], "old") == 0;
+    if (strcmp(argv[1], "unsealed") == 0 || liar || old) {
         int ring = memfd_create("hostile-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (ring < 0 || ftruncate(ring, LT_RING_HEADER_BYTES + (8u << LT_RING_MIN_LOG2)) != 0) return 6;
-        if (liar && fcntl(ring, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) return 9;
-        struct lt_hello hello = {.header = lt_header_make(LT_REC_HELLO, sizeof hello / 8, 0), .version = LT_WIRE_VERSION,
+        if ((liar || old) && fcntl(ring, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) return 9;
+        struct lt_hello hello = {.header = lt_header_make(LT_REC_HELLO, sizeof hello / 8, 0), .version = old ? 1 : LT_WIRE_VERSION,
                                  .pointer_size = 8, .little_endian = 1,
                                  .pid = liar ? (uint32_t)getppid() : (uint32_t)getpid(), .ring_log2 = LT_RING_MIN_LOG2};
         memcpy(hello.magic, LT_WIRE_MAGIC, LT_WIRE_MAGIC_SIZE);
@@ -61,6 +63,18 @@ int main(int argc, char **argv) {
         cmsg->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(cmsg), &ring, sizeof ring);
         if (sendmsg(fd, &msg, 0) != (ssize_t)sizeof hello) return 7;
+        if (old) {
+            volatile uint64_t *header = mmap(NULL, LT_RING_HEADER_BYTES, PROT_READ, MAP_SHARED, ring, 0);
+            if (header == MAP_FAILED) return 10;
+            int answered = 0;
+            for (int i = 0; i < 500 && !answered; i++, usleep(10000))
+                answered = header[LT_RING_OFFSET_COLLECTOR_STATE / 8] == LT_ACK_DONE;
+            printf("%s\n", answered ? "answered" : "silent");
+            close(ring);
+            close(fd);
+            after_garbage();
+            return 0;
+        }
         usleep(100000);
         if (!liar && ftruncate(ring, 0) != 0) return 8;
         usleep(200000);
