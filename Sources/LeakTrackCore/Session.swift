@@ -127,14 +127,25 @@ public final class Session {
     }
 
     /// What no shim sends, and the live table or the trace cannot hold: a block at address 0 (the table's
-    /// empty-slot marker) or larger than any allocator returns (the trace reader refuses it). A traced
-    /// process, or a saved stream, that says so is damaged.
+    /// empty-slot marker), larger than any allocator returns, running past the end of the address space, or
+    /// making the live blocks add up to more than 2^64 bytes (the trace reader refuses all of these). A
+    /// traced process, or a saved stream, that says so is damaged.
     @inline(__always)
     private func checkBlock(_ ptr: UInt64, size: UInt64) throws {
-        guard ptr == 0 || size > TraceFile.Limits.allocationSize else { return }
-        throw LeakTrackError.corrupted(
-            what: hello.map { "the stream from pid \($0.pid)" } ?? "the stream",
-            detail: ptr == 0 ? "an allocation at address 0" : "an allocation of \(size) bytes, more than any allocator returns")
+        guard ptr == 0 || size > TraceFile.Limits.allocationSize || ptr.addingReportingOverflow(size).overflow
+            || liveBytes.addingReportingOverflow(size).overflow
+        else { return }
+        let detail: String
+        if ptr == 0 {
+            detail = "an allocation at address 0"
+        } else if size > TraceFile.Limits.allocationSize {
+            detail = "an allocation of \(size) bytes, more than any allocator returns"
+        } else if ptr.addingReportingOverflow(size).overflow {
+            detail = "an allocation of \(size) bytes at 0x\(String(ptr, radix: 16)) runs past the end of the address space"
+        } else {
+            detail = "the live allocations add up to more than 2^64 bytes"
+        }
+        throw LeakTrackError.corrupted(what: hello.map { "the stream from pid \($0.pid)" } ?? "the stream", detail: detail)
     }
 
     /// FREE, straight from the decoder.

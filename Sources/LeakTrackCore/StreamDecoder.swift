@@ -244,7 +244,9 @@ public struct StreamDecoder {
         guard exeLength <= Int(LT_MAX_PATH), cmdLength <= Int(LT_MAX_CMDLINE),
             r.count == 64 + (exeWords + cmdWords) * 8
         else { throw corrupted("the HELLO record's lengths do not add up") }
-        let executable = r.string(at: 64, length: exeLength)
+        // Decoded, invalid UTF-8 grows (3 bytes per bad sequence): what is stored is cut to what the trace
+        // reader accepts, or the collector would write traces that its own `report` refuses.
+        let executable = TraceFile.Limits.fitted(r.string(at: 64, length: exeLength), bytes: TraceFile.Limits.path)
         let command = r.string(at: 64 + exeWords * 8, length: cmdLength)
         let hello = Hello(
             version: version,
@@ -254,7 +256,7 @@ public struct StreamDecoder {
             realtimeNanoseconds: r.word(at: 32), monotonicNanoseconds: r.word(at: 40),
             maxDepth: r.loadUnaligned(fromByteOffset: 48, as: UInt32.self).littleEndian,
             executable: executable,
-            arguments: command.isEmpty ? [] : command.split(separator: "\0", omittingEmptySubsequences: false).map(String.init),
+            arguments: StreamDecoder.fittedArguments(command),
             ringLog2: r.loadUnaligned(fromByteOffset: 60, as: UInt32.self).littleEndian)
         self.hello = hello
         sawHello = true
@@ -281,8 +283,23 @@ public struct StreamDecoder {
         }
         let buildStart = 24 + segmentCount * 16
         let buildID = Array(r[buildStart..<buildStart + buildIDLength])
-        let path = r.string(at: buildStart + buildWords * 8, length: pathLength)
+        let path = TraceFile.Limits.fitted(r.string(at: buildStart + buildWords * 8, length: pathLength), bytes: TraceFile.Limits.path)
         return LoadedModule(path: path, bias: bias, buildID: buildID, segments: segments)
+    }
+
+    /// The NUL-separated command line as arguments, together within the trace's command-line limit (each
+    /// argument's bytes and its separator), the last ones cut or dropped if decoding made them grow.
+    static func fittedArguments(_ command: String) -> [String] {
+        guard !command.isEmpty else { return [] }
+        var room = TraceFile.Limits.commandLine + 1
+        var arguments: [String] = []
+        for argument in command.split(separator: "\0", omittingEmptySubsequences: false) {
+            guard room > 0 else { break }
+            let fitted = TraceFile.Limits.fitted(String(argument), bytes: room - 1)
+            arguments.append(fitted)
+            room -= fitted.utf8.count + 1
+        }
+        return arguments
     }
 }
 

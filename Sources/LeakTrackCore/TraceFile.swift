@@ -211,11 +211,12 @@ public enum TraceFile {
         /// Bytes of one live allocation: no allocator returns more than PTRDIFF_MAX.
         public static let allocationSize = UInt64(Int64.max)
 
-        /// `text` cut to at most `Limits.name` bytes, at a character boundary: what the symbolizer stores.
-        public static func fitted(_ text: String) -> String {
+        /// `text` cut to at most `limit` (`Limits.name`) bytes, at a character boundary: what the symbolizer
+        /// and the stream decoder store.
+        public static func fitted(_ text: String, bytes limit: Int = name) -> String {
             let utf8 = text.utf8
-            guard utf8.count > name else { return text }
-            var end = utf8.index(utf8.startIndex, offsetBy: name)
+            guard utf8.count > limit else { return text }
+            var end = utf8.index(utf8.startIndex, offsetBy: limit)
             // Back off UTF-8 continuation bytes (10xxxxxx) so no character is cut in two.
             while end > utf8.startIndex, utf8[end] & 0xC0 == 0x80 { end = utf8.index(before: end) }
             return String(decoding: Array(utf8[..<end]), as: UTF8.self)

@@ -88,7 +88,7 @@ public struct ShimCounters: Equatable, Sendable {
     }
 }
 
-/// A clock and memory sample from the shim's writer thread.
+/// A clock and memory sample: taken by the collector (TICK records of saved format-1 streams come from the shim).
 public struct MemoryTick: Equatable, Sendable {
     public var monotonicNanoseconds: UInt64
     public var residentBytes: UInt64

@@ -298,4 +298,22 @@ final class HostileProgramTests: EndToEndTestCase {
         XCTAssertGreaterThan((wholeSite["stack"] as? [Any])?.count ?? 0, 500)
         XCTAssertFalse(try harness.run([harness.leaktrack, "report", harness.path("whole.trace")]).stdout.contains("went deeper"))
     }
+
+    func testRecordRefusesAnOutputDirectoryItCannotWriteBeforeRunningTheCommand() throws {
+        let marker = harness.path("ran")
+        let result = try harness.run([harness.leaktrack, "record", "-o", "/proc/no-such-directory/x.trace", "--", "touch", marker])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stderr.hasPrefix("leaktrack: cannot write traces into /proc/no-such-directory"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "the command ran")
+    }
+
+    func testArgumentsThatAreNotUTF8MakeATraceTheReportReads() throws {
+        // 16,000 bytes of 0xFF: each is three bytes once decoded; the collector keeps what the reader accepts.
+        let result = try harness.run(["sh", "-c", "exec \"$0\" record -o \"$1\" -- \"$2\" return 0 \"$(head -c 16000 /dev/zero | tr '\\0' '\\377')\" x",
+                                      harness.leaktrack, harness.path("out.trace"), hostile])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let report = try harness.run([harness.leaktrack, "report", harness.path("out.trace")])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        XCTAssertTrue(report.stdout.contains("leak_before_return"), report.stdout)
+    }
 }
