@@ -128,6 +128,7 @@ static void lt_fork_child(void) {
     lt_modules_unlock_after_fork();
     uint8_t was_internal = lt_self.internal;
     lt_self.internal = 1; /* the link's start-up allocations are the shim's, not the program's */
+    lt_self.claimed_at = 0; /* positions start again in the child's own ring */
     atomic_store(&lt_state, LT_INITIALISING);
     int stacks = lt_stacks_reset_after_fork();
     lt_modules_reset_after_fork();

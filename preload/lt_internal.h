@@ -99,8 +99,8 @@ int lt_ring_create(uint32_t log2);
 int lt_ring_map(int fd, uint32_t log2);
 /* Throws away everything claimed so far: once nobody reads the ring, no producer may stay blocked on it. */
 void lt_ring_discard(void);
-/* Claims `words` words only if their space frees up once the collector has read up to `oldest` (UINT64_MAX:
- * up to where it has read now), then waits for that; UINT64_MAX if it would need more. */
+/* Claims `words` words only if their space frees up once the collector has read up to `oldest`, then waits
+ * for that; UINT64_MAX if it would need more. */
 uint64_t lt_ring_claim_below(uint32_t words, uint64_t oldest);
 /* Claims `words` consecutive words, waiting while the ring is full. Returns the position, or UINT64_MAX if
  * the collector is gone (the caller drops the record). Use lt_ring_claim, below. */
@@ -153,6 +153,9 @@ uint32_t lt_executable_path(char *buf, uint32_t size);
 int lt_spawn_collector(char *path, size_t size);
 
 /* ---- the link to the collector (lt_link.c) ---- */
+
+/* A connection to the collector's socket at `path` (a full queue gets 2 s); -1 on failure. */
+int lt_connect(const char *path);
 
 /* Connects (LEAKTRACK_SOCKET, or a collector started here), sends HELLO with the ring's memfd `ring_fd` and
  * closes both. The memfd travels in the socket's queue, so every record published from now on reaches the
@@ -215,7 +218,7 @@ struct lt_thread {
     uint8_t critical; /* inside a part of the shim that must not be re-entered: libunwind, the module lock */
     uint8_t internal; /* the shim starting or forking: its calls pass straight through, never recorded */
     uint8_t claiming;    /* ring claims made but not yet published (see lt_ring_claim) */
-    uint64_t claimed_at; /* the position of the oldest of them, once known (UINT64_MAX before) */
+    uint64_t claimed_at; /* the position of the oldest of them (until stored, the one before: never newer) */
     const void *hook_frame[LT_MAX_NESTING]; /* each hook's frame (frame pointer): unwinding starts there */
 };
 extern LT_TLS struct lt_thread lt_self;
@@ -269,8 +272,8 @@ int lt_exec_list(const char *path, int search, int with_env, const char *arg0, v
  * collector cannot pass it, and would give it up after 5 s, and the interrupted hook would then write into
  * space that is no longer its own. So such a claim is made only if its space frees up before the thread's
  * oldest unpublished record (it then waits as usual); else the record is dropped and its words are counted
- * as lost. Where that record's position is not known yet (the handler came in the instant of the claim),
- * only space that is free now is taken. */
+ * as lost. Where that record's position is not stored yet (the handler came in the instant of the claim),
+ * the position of the thread's claim before it stands in: older, so the bound is only stricter. */
 static inline uint64_t lt_ring_claim(uint32_t words) {
     struct lt_thread *self = &lt_self;
     uint64_t pos;
@@ -284,7 +287,6 @@ static inline uint64_t lt_ring_claim(uint32_t words) {
         return pos;
     }
     /* Counted before the claim itself: a handler that interrupts the wait for space must not wait too. */
-    self->claimed_at = UINT64_MAX;
     self->claiming = 1;
     atomic_signal_fence(memory_order_seq_cst);
     pos = lt_ring_claim_waiting(words, &self->claimed_at);

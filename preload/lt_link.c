@@ -85,7 +85,7 @@ static int lt_connect_within(const char *path, uint32_t patience_ms, int probe) 
     return fd;
 }
 
-static int lt_connect(const char *path) { return lt_connect_within(path, 2000, 0); }
+int lt_connect(const char *path) { return lt_connect_within(path, 2000, 0); }
 
 /* Sends `bytes` from `data` on fd, with `attach_fd` as SCM_RIGHTS on the first part; SO_PASSCRED makes the
  * kernel attach our credentials, which the collector trusts over the pid written in HELLO. */

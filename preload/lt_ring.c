@@ -96,15 +96,11 @@ static LT_NOINLINE uint64_t lt_ring_wait_for_space(uint64_t pos, uint32_t words)
         } else {
             uint64_t now = lt_monotonic_ns();
             if (since == 0) since = now;
-            if ((spins & 127) == 0 && lt_link_collector_gone()) {
+            int gone = (spins & 127) == 0 && lt_link_collector_gone();
+            if (gone || now - since > LT_RING_STUCK_NS) {
                 lt_link_collector_lost();
-                lt_disable("lost the connection to the collector; the program continues untracked");
-                lt_ring_discard();
-                return UINT64_MAX;
-            }
-            if (now - since > LT_RING_STUCK_NS) {
-                lt_link_collector_lost();
-                lt_disable("the collector stopped reading for 30 s; the program continues untracked");
+                lt_disable(gone ? "lost the connection to the collector; the program continues untracked"
+                                : "the collector stopped reading for 30 s; the program continues untracked");
                 lt_ring_discard();
                 return UINT64_MAX;
             }
@@ -130,7 +126,6 @@ uint64_t lt_ring_claim_below(uint32_t words, uint64_t oldest) {
     uint64_t pos = atomic_load_explicit(lt_ring.write, memory_order_relaxed);
     do {
         /* Its space frees up only once the collector has read up to pos + words - capacity. */
-        if (oldest == UINT64_MAX) oldest = atomic_load_explicit(lt_ring.read, memory_order_acquire);
         if (pos + words > oldest + capacity) return UINT64_MAX;
     } while (!atomic_compare_exchange_weak_explicit(lt_ring.write, &pos, pos + words, memory_order_relaxed,
                                                     memory_order_relaxed));

@@ -174,12 +174,7 @@ int lt_spawn_collector(char *path, size_t size) {
     int on = 1;
     setsockopt(listener, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
     /* Connect before the collector exists: the connection waits in the listener's backlog. */
-    int connection = lt_fd_move_high(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    while (connection >= 0 && connect(connection, (struct sockaddr *)&address, sizeof address) != 0) {
-        if (errno == EINTR) continue;
-        close(connection);
-        connection = -1;
-    }
+    int connection = lt_connect(path);
     if (connection < 0) {
         close(listener);
         unlink(path);
