@@ -150,14 +150,6 @@ int lt_process_maps_file(int pid, uint64_t dev, uint64_t ino) {
     return failed ? -1 : 0;
 }
 
-int lt_file_identity(int fd, uint64_t *dev, uint64_t *ino) {
-    struct stat status;
-    if (fstat(fd, &status) != 0) return -1;
-    *dev = (uint64_t)status.st_dev;
-    *ino = (uint64_t)status.st_ino;
-    return 0;
-}
-
 /* The consumer side of the shared ring's protocol (the producer side is preload/lt_ring.c). */
 
 static uint64_t lt_header_at(const void *words, uint64_t mask, uint64_t pos) {

@@ -26,6 +26,15 @@ public enum TraceFile {
 
     // MARK: encoding
 
+    /// Appends one section: its kind, its payload's length, and the payload `build` writes.
+    public static func appendSection(_ kind: Section, to file: inout ByteWriter, _ build: (inout ByteWriter) -> Void) {
+        var payload = ByteWriter()
+        build(&payload)
+        file.fixed32(kind.rawValue)
+        file.fixed64(UInt64(payload.bytes.count))
+        file.append(payload.bytes)
+    }
+
     /// The live section, a few bytes per live allocation, is the bulk of a large trace: it is sized first and
     /// written straight into the result, which is allocated once at its exact size (no growth doubling, no
     /// payload copy). The other sections are small and go through a ByteWriter each.
@@ -35,13 +44,9 @@ public enum TraceFile {
         file.fixed32(version)
         var afterLive = ByteWriter()
         func section(_ kind: Section, into file: inout ByteWriter, _ build: (inout ByteWriter) -> Void) {
-            var payload = ByteWriter()
-            build(&payload)
-            file.fixed32(kind.rawValue)
-            file.fixed64(UInt64(payload.bytes.count))
-            file.append(payload.bytes)
+            appendSection(kind, to: &file, build)
         }
-        func section(_ kind: Section, _ build: (inout ByteWriter) -> Void) { section(kind, into: &file, build) }
+        func section(_ kind: Section, _ build: (inout ByteWriter) -> Void) { appendSection(kind, to: &file, build) }
         section(.process) { w in
             let p = trace.process
             w.varint(UInt64(p.pid))

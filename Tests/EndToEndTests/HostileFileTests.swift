@@ -92,11 +92,7 @@ final class HostileFileTests: EndToEndTestCase {
         file.append(TraceFile.magic)
         file.fixed32(TraceFile.version)
         func section(_ kind: TraceFile.Section, _ build: (inout ByteWriter) -> Void) {
-            var w = ByteWriter()
-            build(&w)
-            file.fixed32(kind.rawValue)
-            file.fixed64(UInt64(w.bytes.count))
-            file.append(w.bytes)
+            TraceFile.appendSection(kind, to: &file, build)
         }
         section(.process) { w in
             w.varint(7); w.varint(1); w.string("/bin/app"); w.varint(1); w.string("app"); w.u8(0); w.varint(0); w.varint(0); w.u8(1); w.optionalVarint(0)

@@ -1,4 +1,5 @@
 import Foundation
+import LeakTrackTestSupport
 import XCTest
 
 #if canImport(Glibc)
@@ -71,11 +72,7 @@ final class TraceFileTests: XCTestCase {
         file.append(TraceFile.magic)
         file.fixed32(TraceFile.version)
         func section(_ kind: TraceFile.Section, _ build: (inout ByteWriter) -> Void) {
-            var payload = ByteWriter()
-            build(&payload)
-            file.fixed32(kind.rawValue)
-            file.fixed64(UInt64(payload.bytes.count))
-            file.append(payload.bytes)
+            TraceFile.appendSection(kind, to: &file, build)
         }
         section(.process) { w in
             let p = trace.process

@@ -38,8 +38,6 @@ void lt_shared_add(void *base, size_t offset, uint64_t value);
 int lt_ring_is_sealed(int fd);
 /// Whether process `pid` maps the file (dev, ino): 1 yes, 0 no, -1 its maps cannot be read.
 int lt_process_maps_file(int pid, uint64_t dev, uint64_t ino);
-/// fstat's device and inode.
-int lt_file_identity(int fd, uint64_t *dev, uint64_t *ino);
 
 /// Acquire load / release store of a 64-bit word in the shared ring's header.
 uint64_t lt_shared_load(const void *base, size_t offset);
