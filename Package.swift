@@ -41,8 +41,10 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "leaktrack", dependencies: ["LeakTrackCLI"]),
-        .testTarget(name: "LeakTrackCoreTests", dependencies: ["LeakTrackCore", "CLeakTrackWire"]),
-        .testTarget(name: "LeakTrackReportTests", dependencies: ["LeakTrackReport", "LeakTrackCore"]),
+        // What the unit-test targets share (a seeded random generator).
+        .target(name: "LeakTrackTestSupport", path: "Tests/LeakTrackTestSupport"),
+        .testTarget(name: "LeakTrackCoreTests", dependencies: ["LeakTrackCore", "CLeakTrackWire", "LeakTrackTestSupport"]),
+        .testTarget(name: "LeakTrackReportTests", dependencies: ["LeakTrackReport", "LeakTrackCore", "LeakTrackTestSupport"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["LeakTrackCore"],

@@ -1,3 +1,4 @@
+import LeakTrackTestSupport
 import XCTest
 import CLeakTrackWire
 @testable import LeakTrackCore

@@ -1,3 +1,4 @@
+import LeakTrackTestSupport
 import XCTest
 @testable import LeakTrackCore
 

@@ -1,4 +1,5 @@
 import Foundation
+import LeakTrackTestSupport
 import XCTest
 
 @testable import LeakTrackCore
@@ -7,18 +8,6 @@ import XCTest
 #if canImport(Glibc)
     import Glibc
 #endif
-
-/// SplitMix64: a fixed seed gives the same mutants on every machine.
-struct FuzzGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// The seeded mutation fuzzer of issue 9: real traces (encoded by the collector's own encoder from traces
 /// built like the collector builds them) damaged in every way a file can be (bit flips, changed bytes,
@@ -37,7 +26,7 @@ final class TraceFuzzTests: XCTestCase {
     /// inlined functions, leaks through operator new and strdup, runtime-only and loader stacks, a stack id the
     /// table dropped, allocations made inside the shim, memory samples, the shim's counters.
     static func programTrace(seed: UInt64, stacks stackCount: Int) -> Trace {
-        var random = FuzzGenerator(state: seed)
+        var random = SeededGenerator(state: seed)
         let modules = [
             Module(path: "/srv/app/server", buildID: [0x9f, 0x12, 0x44, 0x01], bias: 0x5555_5555_4000),
             Module(path: "/usr/lib/x86_64-linux-gnu/libc.so.6", buildID: Array(0..<20), bias: 0x7f00_0000_0000),
@@ -138,7 +127,7 @@ final class TraceFuzzTests: XCTestCase {
                                         1 << 40, 1 << 62, UInt64(Int64.max), 1 << 63, UInt64.max - 1, .max]
 
     /// One mutant of `good`: one to four mutations, each on the bytes the previous ones left.
-    static func mutate(_ good: [UInt8], using random: inout FuzzGenerator) -> [UInt8] {
+    static func mutate(_ good: [UInt8], using random: inout SeededGenerator) -> [UInt8] {
         var bytes = good
         func position() -> Int { Int.random(in: 0..<bytes.count, using: &random) }
         func value() -> UInt64 {
@@ -254,7 +243,7 @@ final class TraceFuzzTests: XCTestCase {
         // Reset the peak (clear_refs 5), so it measures this test alone.
         _ = try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
         let before = TraceFuzzTests.memory()
-        var random = FuzzGenerator(state: TraceFuzzTests.seed)
+        var random = SeededGenerator(state: TraceFuzzTests.seed)
         var decoded = 0, rejected = 0, slowest = 0.0
         var reasons: [String: Int] = [:]
         let started = Date()
@@ -310,7 +299,7 @@ final class TraceFuzzTests: XCTestCase {
     func testMutatedBudgetAndBaselineFilesNeverCrash() {
         let budget = Array("max-leaked-bytes 4096\nmax-leaks 10 # ten\nfunction CFoo_* max-bytes 1048576\nmodule lib*.so max-count 200\ncallsite server.c:16 max-bytes 1024 max-count 8\n".utf8)
         let baseline = Array((Baseline.header + "\n# bytes\tcount\tmodule\tfunction\tfile\n1024000\t100\tlibleakcom.so\tCFoo_crtheap\tleakcom.c\n18446744073709551615\t1\tapp\tmain\tmain.c\n").utf8)
-        var random = FuzzGenerator(state: TraceFuzzTests.seed)
+        var random = SeededGenerator(state: TraceFuzzTests.seed)
         for _ in 0..<2000 {
             for good in [budget, baseline] {
                 let mutant = TraceFuzzTests.mutate(good, using: &random)
