@@ -45,11 +45,16 @@ final class CollectorFaultTests: EndToEndTestCase {
             stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
     }
 
+    /// The shim's messages in a program's stderr, apart from bare mode's "writing trace to".
+    private func shimMessages(_ stderr: String) -> [Substring] {
+        stderr.split(separator: "\n").filter { $0.hasPrefix("leaktrack:") && !$0.contains("writing trace") }
+    }
+
     func testCollectorKilledTheProgramRunsOnUntrackedWithOneMessage() throws {
         let result = try runSteady(killingCollectorWith: SIGKILL)
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "done 1500 rounds\n")
-        let messages = result.stderr.split(separator: "\n").filter { $0.hasPrefix("leaktrack:") && !$0.contains("writing trace") }
+        let messages = shimMessages(result.stderr)
         // Said once, where the shim notices: a producer waiting for ring space, or the exit waiting for the trace.
         XCTAssertEqual(messages.count, 1, "\(messages)")
         XCTAssertTrue(["leaktrack: lost the connection to the collector; the program continues untracked",
@@ -65,7 +70,7 @@ final class CollectorFaultTests: EndToEndTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 12, "the program waited for a dead collector")
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "done 1500 rounds\n")
-        let messages = result.stderr.split(separator: "\n").filter { $0.hasPrefix("leaktrack:") && !$0.contains("writing trace") }
+        let messages = shimMessages(result.stderr)
         XCTAssertEqual(messages, ["leaktrack: lost the connection to the collector; the program continues untracked"])
     }
 

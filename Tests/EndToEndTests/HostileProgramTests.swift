@@ -22,6 +22,21 @@ final class HostileProgramTests: EndToEndTestCase {
         return result
     }
 
+    /// `leaktrack record -o out.trace -- hostile ARGUMENTS`.
+    private func record(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 120) throws -> Harness.Result {
+        try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile] + arguments,
+                        environment: environment, timeout: timeout)
+    }
+
+    /// The report of out.trace, asserted to hold exactly `leaks` and to be complete.
+    @discardableResult
+    private func assertOutTrace(_ leaks: Set<Leak>, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let report = try harness.reportJSON(harness.path("out.trace"))
+        XCTAssertEqual(Leak.callSites(report), leaks, file: file, line: line)
+        XCTAssertEqual(process(report)["complete"] as? Bool, true, file: file, line: line)
+        return report
+    }
+
     /// The parent's and the child's traces of `hostile steal-fds`, which must be exact and complete.
     private func checkStealFdsTraces(parent: [String: Any], child: [String: Any]) {
         XCTAssertEqual(Leak.callSites(parent), [Leak(function: "leak_after_close", module: "hostile", bytes: 700, count: 7)])
@@ -34,8 +49,7 @@ final class HostileProgramTests: EndToEndTestCase {
     func testAProgramThatClosesAndReusesTheShimsDescriptorsKeepsItsFilesAndItsTrace() throws {
         let file = harness.path("own.txt")
         let result = try within(15, "record") {
-            try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "steal-fds", file],
-                            environment: ["LEAKTRACK_EXIT_TIMEOUT": "60"])
+            try record(["steal-fds", file], environment: ["LEAKTRACK_EXIT_TIMEOUT": "60"])
         }
         XCTAssertEqual(result.status, 3, result.stderr)
         XCTAssertFalse(result.stderr.contains("did not confirm"), result.stderr)
@@ -104,17 +118,15 @@ final class HostileProgramTests: EndToEndTestCase {
     }
 
     func testTruncatingTheRingIsRefusedAndTheTraceIsExact() throws {
-        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "truncate-ring"])
+        let result = try record(["truncate-ring"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "refused\n")
-        let report = try harness.reportJSON(harness.path("out.trace"))
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "leak_after_truncate", module: "hostile", bytes: 250, count: 5)])
-        XCTAssertEqual(process(report)["complete"] as? Bool, true)
+        try assertOutTrace([Leak(function: "leak_after_truncate", module: "hostile", bytes: 250, count: 5)])
     }
 
     func testLeaksMadeInASignalHandlerGetTheirStacks() throws {
         // The handler interrupts malloc and free in the main loop, often inside the shim's own hooks.
-        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "signal-leaks", "472"])
+        let result = try record(["signal-leaks", "472"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "472\n")
         let report = try harness.reportJSON(harness.path("out.trace"))
@@ -130,7 +142,7 @@ final class HostileProgramTests: EndToEndTestCase {
         XCTAssertEqual(bare.status, 0, bare.stderr)
         XCTAssertEqual(bare.stderr, "")
         let recorded = try within(8, "200 forks under record") {
-            try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "forks", "200"])
+            try record(["forks", "200"])
         }
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
         XCTAssertEqual(recorded.stderr.split(separator: "\n").filter { $0.contains("did not") || $0.contains("untracked") }, [])
@@ -141,7 +153,7 @@ final class HostileProgramTests: EndToEndTestCase {
     func testReturningFromMainRecordsTheExitStatus() throws {
         // Both leave through glibc's internal exit paths, which the exported exit and _exit never see.
         for (mode, status) in [("return", 4), ("quick-exit", 6)] {
-            let recorded = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, mode, String(status)])
+            let recorded = try record([mode, String(status)])
             XCTAssertEqual(recorded.status, Int32(status), recorded.stderr)
             let report = try harness.reportJSON(harness.path("out.trace"))
             XCTAssertEqual(process(report)["exitStatus"] as? Int, status, mode)
@@ -223,27 +235,22 @@ final class HostileProgramTests: EndToEndTestCase {
         }
         XCTAssertEqual(bare.status, 0, bare.stderr)
         let recorded = try within(10, "record") {
-            try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "pthread-exit"], timeout: 30)
+            try record(["pthread-exit"], timeout: 30)
         }
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
-        let report = try harness.reportJSON(harness.path("out.trace"))
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)])
-        XCTAssertEqual(process(report)["complete"] as? Bool, true)
+        let report = try assertOutTrace([Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)])
         XCTAssertEqual(process(report)["exitStatus"] as? Int, 0)
     }
 
     func testAChildMadeWithoutForkHandlersNeverWritesIntoItsParentsTrace() throws {
         // _Fork runs no atfork handlers; the child must not apply its frees to the parent's stream.
-        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "underscore-fork"])
+        let result = try record(["underscore-fork"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let report = try harness.reportJSON(harness.path("out.trace"))
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "parent_leaks", module: "hostile", bytes: 5000, count: 5)])
-        XCTAssertEqual(process(report)["complete"] as? Bool, true)
+        try assertOutTrace([Leak(function: "parent_leaks", module: "hostile", bytes: 5000, count: 5)])
     }
 
     func testARecordLongerThanTheRingIsOneConnectionsErrorNotTheCollectorsCrash() throws {
-        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "forge-record"],
-                                     environment: ["LEAKTRACK_BUFFER_SIZE": "64K"])
+        let result = try record(["forge-record"], environment: ["LEAKTRACK_BUFFER_SIZE": "64K"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stderr.contains("claims to be longer than the ring"), result.stderr)
         // The sibling's trace is whole.

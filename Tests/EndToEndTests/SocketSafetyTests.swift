@@ -3,32 +3,39 @@ import XCTest
 /// The collector's socket is private to the user, and a peer that sends nonsense loses only its own
 /// connection.
 final class SocketSafetyTests: EndToEndTestCase {
-    func testSocketDirectoryAndSocketArePrivate() throws {
+    /// `leaktrack record -o out.trace -- peer MODE`, with peer.c compiled first.
+    private func recordPeer(_ mode: String, timeout: TimeInterval = 120) throws -> Harness.Result {
         try harness.compile(["peer.c"], output: "peer")
-        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", harness.path("peer"), "modes"])
+        return try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", harness.path("peer"), mode],
+                               timeout: timeout)
+    }
+
+    /// The report of out.trace: only peer's own 123 bytes, and complete.
+    private func assertPeersOwnTraceIsIntact(file: StaticString = #filePath, line: UInt = #line) throws {
+        let report = try harness.reportJSON(harness.path("out.trace"))
+        XCTAssertEqual(Leak.callSites(report), [Leak(function: "after_garbage", module: "peer", bytes: 123, count: 1)], file: file, line: line)
+        XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true, file: file, line: line)
+    }
+
+    func testSocketDirectoryAndSocketArePrivate() throws {
+        let result = try recordPeer("modes")
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "700 600\n")
     }
 
     func testGarbageOnAnotherConnectionLeavesTheProgramsTraceIntact() throws {
-        try harness.compile(["peer.c"], output: "peer")
-        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", harness.path("peer"), "garbage"])
+        let result = try recordPeer("garbage")
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stderr.contains("dropped a connection"), result.stderr)
-        let report = try harness.reportJSON(harness.path("out.trace"))
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "after_garbage", module: "peer", bytes: 123, count: 1)])
-        XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true)
+        try assertPeersOwnTraceIsIntact()
     }
 
     func testARingThatCanShrinkIsRefusedAndTheProgramsTraceIsIntact() throws {
         // Mapped, a ring truncated under the collector would kill it (and every process's trace) with SIGBUS.
-        try harness.compile(["peer.c"], output: "peer")
-        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", harness.path("peer"), "unsealed"])
+        let result = try recordPeer("unsealed")
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stderr.contains("not a memfd sealed against shrinking; refusing it"), result.stderr)
-        let report = try harness.reportJSON(harness.path("out.trace"))
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "after_garbage", module: "peer", bytes: 123, count: 1)])
-        XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true)
+        try assertPeersOwnTraceIsIntact()
         // A refused stream leaves no trace behind.
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: harness.directory).filter { $0.hasPrefix("leaktrack.") }, [])
     }
@@ -49,8 +56,7 @@ final class SocketSafetyTests: EndToEndTestCase {
     }
 
     func testAStreamTheCollectorRefusesIsAnsweredSoTheShimDoesNotWait() throws {
-        try harness.compile(["peer.c"], output: "peer")
-        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", harness.path("peer"), "old"])
+        let result = try recordPeer("old")
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "answered\n")
         XCTAssertTrue(result.stderr.contains("comes from an older libleaktrack.so (wire format 1)"), result.stderr)
