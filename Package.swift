@@ -32,11 +32,17 @@ let package = Package(
         ),
         // Leak analysis (call sites, suppressions, grouping) and the text and JSON renderers.
         .target(name: "LeakTrackReport", dependencies: ["LeakTrackCore"]),
-        // The collector server and the subcommands.
+        // The collector: serves shim connections (HELLO, the shared ring, liveness), runs recordings, stores
+        // traces, and hands out live sessions' snapshots. Knows nothing of command lines or output.
+        .target(
+            name: "LeakTrackCollector",
+            dependencies: ["LeakTrackCore", "LeakTrackSymbolize", "CLeakTrackWire", "CLeakTrackSystem"]
+        ),
+        // The subcommands: parse arguments, call the libraries, print.
         .target(
             name: "LeakTrackCLI",
             dependencies: [
-                "LeakTrackCore", "LeakTrackSymbolize", "LeakTrackReport", "CLeakTrackSystem",
+                "LeakTrackCore", "LeakTrackReport", "LeakTrackCollector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -47,7 +53,7 @@ let package = Package(
         .testTarget(name: "LeakTrackReportTests", dependencies: ["LeakTrackReport", "LeakTrackCore", "LeakTrackTestSupport"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["LeakTrackCore"],
+            dependencies: ["LeakTrackCore", "LeakTrackCollector"],
             // C programs the tests compile and run under the shim; found through #filePath.
             exclude: ["Fixtures"]
         ),

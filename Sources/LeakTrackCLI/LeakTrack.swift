@@ -1,6 +1,5 @@
 import ArgumentParser
-import CLeakTrackSystem
-import Foundation
+import LeakTrackCollector
 import LeakTrackCore
 
 #if canImport(Glibc)
@@ -19,22 +18,14 @@ public struct LeakTrack: ParsableCommand {
 
     /// Parses the command line, runs, and exits with leaktrack's documented statuses.
     public static func runMain() -> Never {
-        // A traced process that has gone must not kill the collector with SIGPIPE.
-        signal(SIGPIPE, SIG_IGN)
-        // Started with a standard stream closed (by a daemon, or `2>&-`), the first file we open would get its
-        // number, and every message would be written into a trace or a socket.
-        for stream in 0...2 where fcntl(Int32(stream), F_GETFD) < 0 {
-            _ = open("/dev/null", stream == 0 ? O_RDONLY : O_WRONLY)
-        }
-        // A collector holds descriptors for every process it serves; a program's low limit is not ours.
-        lt_raise_descriptor_limit()
+        ProcessSetup.prepare()
         do {
             var command = try parseAsRoot()
             try command.run()
             Glibc.exit(0)
         } catch let code as ExitCode {
             Glibc.exit(code.rawValue)
-        } catch let error as LeakTrackError {
+        } catch let error as UserFacingError {
             Output.error(error.description)
             Glibc.exit(2)
         } catch {

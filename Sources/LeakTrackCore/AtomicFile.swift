@@ -65,13 +65,11 @@ struct AtomicFile {
     /// Writes everything and flushes it to the disk.
     private func fill(_ fd: Int32, _ bytes: [UInt8]) throws {
         var written = 0
+        let failure = { [path] in LeakTrackError.file(path: path, operation: "write", errno: $0) }
         while written < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw LeakTrackError.file(path: path, operation: "write", errno: errno)
+            written += try System.call("write", failure: failure) {
+                bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
             }
-            written += n
         }
         if fsync(fd) != 0 && errno != EINVAL { throw LeakTrackError.file(path: path, operation: "write", errno: errno) }
     }

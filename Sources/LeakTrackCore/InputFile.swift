@@ -85,16 +85,12 @@ public final class InputFile {
         // One byte beyond the limit is enough to know the file is too large.
         let allowed = kind.limit - min(offset, kind.limit) + 1
         let wanted = Int(min(UInt64(buffer.count), allowed))
-        while true {
-            let got = Glibc.read(fd, buffer.baseAddress, wanted)
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw LeakTrackError.file(path: path, operation: "read", errno: errno)
-            }
-            offset += UInt64(got)
-            if offset > kind.limit { throw LeakTrackError.tooLarge(path: path, kind: kind.name, limit: kind.limit) }
-            return got
+        let got = try System.call("read", failure: { [path] in LeakTrackError.file(path: path, operation: "read", errno: $0) }) {
+            Glibc.read(fd, buffer.baseAddress, wanted)
         }
+        offset += UInt64(got)
+        if offset > kind.limit { throw LeakTrackError.tooLarge(path: path, kind: kind.name, limit: kind.limit) }
+        return got
     }
 
     /// Moves the read position to `position` bytes from the start.

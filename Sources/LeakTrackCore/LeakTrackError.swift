@@ -1,6 +1,9 @@
-/// Errors that leaktrack reports to the user: each message is one sentence that says what is wrong and, where
-/// there is something to do, what to do. The command layer prints it and exits with status 2.
-public enum LeakTrackError: Error, Equatable, CustomStringConvertible {
+/// An error for the user: its description is one sentence that says what is wrong and, where there is
+/// something to do, what to do. The command layer prints it and exits with status 2; libraries never exit.
+public protocol UserFacingError: Error, CustomStringConvertible {}
+
+/// What can be wrong with leaktrack's data and files: streams, traces, the files the user names.
+public enum LeakTrackError: UserFacingError, Equatable {
     /// The bytes are not a leaktrack stream or trace at all.
     case notLeakTrackData(path: String)
     /// Written by a newer leaktrack.
@@ -18,10 +21,10 @@ public enum LeakTrackError: Error, Equatable, CustomStringConvertible {
     case tooLarge(path: String, kind: String, limit: UInt64)
     /// An output file that is already there and must not be replaced.
     case exists(path: String)
+    /// A line of a file the user wrote (suppressions, budgets, baselines) that does not say what it must.
+    case malformed(path: String, line: Int, detail: String)
     /// A system call failed.
     case system(call: String, errno: Int32)
-    /// Anything else the user must fix, with the sentence to show.
-    case usage(String)
 
     public var description: String {
         switch self {
@@ -42,10 +45,10 @@ public enum LeakTrackError: Error, Equatable, CustomStringConvertible {
             return "cannot read \(kind) \(path): it is larger than \(limit >> 20) MiB, the most leaktrack reads for a \(kind)"
         case .exists(let path):
             return "\(path) already exists; leaktrack does not replace files it did not just write (choose another name or remove it)"
+        case .malformed(let path, let line, let detail):
+            return "\(path):\(line): \(detail)"
         case .system(let call, let errno):
             return "\(call) failed: \(errnoDescription(errno))"
-        case .usage(let message):
-            return message
         }
     }
 }

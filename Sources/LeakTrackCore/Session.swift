@@ -248,8 +248,8 @@ public final class Session {
 
     // MARK: the end
 
-    /// Builds the trace. Frames of stacks that still hold live memory are symbolized (each distinct frame
-    /// once) while the binaries are still there; `symbolizer` nil leaves them as module + offset.
+    /// Builds the trace. Frames of stacks that still hold live memory are symbolized (`symbolizeLiveFrames`);
+    /// `symbolizer` nil leaves them as module + offset (a live snapshot symbolizes later, off the stream).
     /// The trace's live allocations are sorted by stack id, then address (the order the trace file stores).
     /// `releasingLiveTable`: the session is done with; the live table is emptied, its memory turned into the
     /// sorted allocations as it goes (LiveTable.takeSortedAllocations), so the collector's peak is the
@@ -272,21 +272,6 @@ public final class Session {
             if truncatedStacks.contains(id) { stacks[id].truncated = true }
         }
 
-        var symbolized = frames
-        if let symbolizer {
-            var wanted = Set<Int>()
-            for stack in stacks where stack.liveCount > 0 { wanted.formUnion(stack.frames) }
-            let order = wanted.filter { frames[$0].module != nil }.sorted()
-            let requests = order.map { index -> SymbolRequest in
-                let frame = frames[index]
-                let module = modules[frame.module!]
-                // Return addresses point after the call; look up the call instruction itself.
-                return SymbolRequest(modulePath: module.path, buildID: module.buildID, address: frame.offset &- 1)
-            }
-            let answers = try symbolizer.symbolize(requests)
-            for (index, symbols) in zip(order, answers) { symbolized[index].symbols = symbols }
-        }
-
         var lost = counters ?? ShimCounters()
         lost.skippedWords = max(lost.skippedWords, skippedWords)
         let hello = self.hello
@@ -296,10 +281,64 @@ public final class Session {
             startTime: hello?.realtimeNanoseconds ?? 0,
             durationNanoseconds: endMonotonicNanoseconds &- (hello?.monotonicNanoseconds ?? endMonotonicNanoseconds),
             complete: counters != nil, exitStatus: counters?.exitStatus)
-        return Trace(
-            process: process, modules: modules, frames: symbolized, stacks: stacks, live: liveAllocations,
+        var trace = Trace(
+            process: process, modules: modules, frames: frames, stacks: stacks, live: liveAllocations,
             totals: totals, lost: lost, samples: samples)
+        if let symbolizer { trace.symbolizeLiveFrames(with: symbolizer) }
+        return trace
     }
+}
+
+extension Trace {
+    /// Symbolizes the frames of the stacks that still hold live memory (each distinct frame once), while the
+    /// binaries are still there; the other frames stay module + offset. Never fails: what the symbolizer could
+    /// not answer (or all of it, when there is no symbolizer) stays unsymbolized and is noted in
+    /// `symbolization`, so a report can say so.
+    public mutating func symbolizeLiveFrames(with symbolizer: Symbolizer?) {
+        var wanted = Set<Int>()
+        for stack in stacks where stack.liveCount > 0 { wanted.formUnion(stack.frames) }
+        let order = wanted.filter { frames[$0].module != nil }.sorted()
+        guard !order.isEmpty else { return }
+        guard let symbolizer else {
+            symbolization = SymbolizationNote(
+                requested: order.count, unanswered: order.count,
+                reason: "llvm-symbolizer was not found (set LEAKTRACK_SYMBOLIZER, or put the Swift toolchain on PATH)")
+            return
+        }
+        let requests = order.map { index -> SymbolRequest in
+            let frame = frames[index]
+            let module = modules[frame.module!]
+            // Return addresses point after the call; look up the call instruction itself.
+            return SymbolRequest(modulePath: module.path, buildID: module.buildID, address: frame.offset &- 1)
+        }
+        let answers: [[Symbol]]
+        do {
+            answers = try symbolizer.symbolize(requests)
+        } catch let failure as SymbolizerFailure {
+            answers = failure.symbols
+            symbolization = SymbolizationNote(requested: order.count, unanswered: failure.unanswered, reason: failure.reason)
+        } catch {
+            answers = []
+            symbolization = SymbolizationNote(requested: order.count, unanswered: order.count, reason: "\(error)")
+        }
+        for (index, symbols) in zip(order, answers) { frames[index].symbols = symbols }
+    }
+}
+
+/// A symbolizer that answered only part of a batch (it could not be started, died or failed midway).
+public struct SymbolizerFailure: Error, CustomStringConvertible {
+    /// One entry per request, in order; empty for the requests it did not answer.
+    public var symbols: [[Symbol]]
+    public var unanswered: Int
+    public var reason: String
+
+    public init(symbols: [[Symbol]], unanswered: Int, reason: String) {
+        self.symbols = symbols
+        self.unanswered = unanswered
+        self.reason = reason
+    }
+
+    public var description: String { reason }
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock the shim stamps HELLO and TICK records with.

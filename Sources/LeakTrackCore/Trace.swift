@@ -12,6 +12,9 @@ public struct Trace: Equatable, Sendable {
     public var totals: Totals
     public var lost: ShimCounters
     public var samples: [MemorySample]
+    /// Set when symbolization was incomplete (no symbolizer, or one that failed): frames it left as
+    /// module + offset, and why.
+    public var symbolization: SymbolizationNote?
 
     public init(
         process: ProcessSummary, modules: [Module], frames: [Frame], stacks: [Stack], live: [LiveAllocation],
@@ -25,6 +28,22 @@ public struct Trace: Equatable, Sendable {
         self.totals = totals
         self.lost = lost
         self.samples = samples
+    }
+}
+
+/// Why some frames that should have names have none: the symbolizer was missing, could not be run, or died.
+public struct SymbolizationNote: Equatable, Sendable {
+    /// Frames the symbolizer was asked for (the distinct frames of stacks holding memory at the end).
+    public var requested: Int
+    /// Of those, frames it gave no answer for.
+    public var unanswered: Int
+    /// One sentence: what went wrong.
+    public var reason: String
+
+    public init(requested: Int, unanswered: Int, reason: String) {
+        self.requested = requested
+        self.unanswered = unanswered
+        self.reason = reason
     }
 }
 

@@ -21,6 +21,8 @@ public enum TraceFile {
         case process = 1, modules = 2, frames = 3, stacks = 4, live = 5, summary = 6, samples = 7
         /// The stacks the shim cut at LEAKTRACK_DEPTH (only written when there are any; older readers skip it).
         case truncatedStacks = 8
+        /// Why frames are unsymbolized (only written when symbolization was incomplete; older readers skip it).
+        case symbolization = 9
         case end = 0xFFFF
     }
 
@@ -124,6 +126,13 @@ public enum TraceFile {
                     w.varint(index - previous)
                     previous = index
                 }
+            }
+        }
+        if let note = trace.symbolization {
+            section(.symbolization, into: &afterLive) { w in
+                w.varint(note.requested)
+                w.varint(note.unanswered)
+                w.string(note.reason)
             }
         }
         afterLive.fixed32(Section.end.rawValue)
@@ -241,6 +250,8 @@ public enum TraceFile {
         case sample(MemorySample)
         /// The stack with this index was cut at the shim's depth limit (this comes after the stacks).
         case truncatedStack(Int)
+        /// Symbolization was incomplete.
+        case symbolization(SymbolizationNote)
     }
 
     /// True if the bytes start like a trace file.
@@ -277,6 +288,7 @@ public enum TraceFile {
                 trace.lost = lost
             case .sample(let sample): trace.samples.append(sample)
             case .truncatedStack(let index): trace.stacks[index].truncated = true
+            case .symbolization(let note): trace.symbolization = note
             }
         }
         return trace
@@ -494,6 +506,11 @@ public enum TraceFile {
                 previous = index
                 try handle(.truncatedStack(index))
             }
+        case .symbolization:
+            let requested = Int(try r.bounded("the frames asked for", max: UInt64(state.frames)))
+            let unanswered = Int(try r.bounded("the frames left unanswered", max: UInt64(requested)))
+            let reason = try r.string("the symbolizer's failure", maximum: Limits.name)
+            try handle(.symbolization(SymbolizationNote(requested: requested, unanswered: unanswered, reason: reason)))
         case .end:
             break
         }

@@ -36,33 +36,42 @@ public struct LLVMSymbolizer: Symbolizer {
 
     /// Large batches are split over one llvm-symbolizer per core (measured: 50,000 frames of libswiftCore
     /// take 1.1 s in one process).
+    /// Throws `SymbolizerFailure` (with the answers it got) when a process could not be started or did not
+    /// answer every request.
     public func symbolize(_ requests: [SymbolRequest]) throws -> [[Symbol]] {
-        let workers = min(ProcessInfo.processInfo.activeProcessorCount, 8, requests.count / 5000)
-        guard workers > 1 else { return try symbolizeBatch(requests) }
-        let chunk = (requests.count + workers - 1) / workers
-        let results = Locked<[[[Symbol]]?]>(Array(repeating: nil, count: workers))
-        let failure = Locked<Error?>(nil)
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8, requests.count / 5000))
+        let chunk = (requests.count + workers - 1) / max(workers, 1)
+        let results = Locked<[Batch?]>(Array(repeating: nil, count: workers))
         let group = DispatchGroup()
         for worker in 0..<workers {
-            let slice = Array(requests[worker * chunk..<min(requests.count, (worker + 1) * chunk)])
+            let slice = Array(requests[min(requests.count, worker * chunk)..<min(requests.count, (worker + 1) * chunk)])
             group.enter()
-            Thread {
-                do {
-                    let answer = try symbolizeBatch(slice)
-                    results.update { $0[worker] = answer }
-                } catch {
-                    failure.update { $0 = error }
-                }
+            let work = {
+                let answer = symbolizeBatch(slice)
+                results.update { $0[worker] = answer }
                 group.leave()
-            }.start()
+            }
+            if workers == 1 { work() } else { Thread(block: work).start() }
         }
         group.wait()
-        if let error = failure.value { throw error }
-        return results.value.flatMap { $0 ?? [] }
+        let batches = results.value.compactMap { $0 }
+        let symbols = batches.flatMap(\.symbols)
+        let unanswered = batches.reduce(0) { $0 + $1.unanswered }
+        if let reason = batches.lazy.compactMap(\.failure).first {
+            throw SymbolizerFailure(symbols: symbols, unanswered: unanswered, reason: reason)
+        }
+        return symbols
     }
 
-    private func symbolizeBatch(_ requests: [SymbolRequest]) throws -> [[Symbol]] {
-        guard !requests.isEmpty else { return [] }
+    /// One llvm-symbolizer's answers, one entry per request; `failure` says why `unanswered` are missing.
+    private struct Batch {
+        var symbols: [[Symbol]]
+        var unanswered = 0
+        var failure: String?
+    }
+
+    private func symbolizeBatch(_ requests: [SymbolRequest]) -> Batch {
+        guard !requests.isEmpty else { return Batch(symbols: []) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["--output-style=JSON", "--inlining", "--no-demangle"]
@@ -74,7 +83,9 @@ public struct LLVMSymbolizer: Symbolizer {
         do {
             try process.run()
         } catch {
-            throw LeakTrackError.usage("cannot run \(executable): \(error.localizedDescription)")
+            return Batch(
+                symbols: Array(repeating: [], count: requests.count), unanswered: requests.count,
+                failure: "cannot run \(executable): \(error.localizedDescription)")
         }
         var text = ""
         for request in requests {
@@ -83,19 +94,28 @@ public struct LLVMSymbolizer: Symbolizer {
         }
         let payload = Data(text.utf8)
         // Write from another thread while this one reads, so neither pipe can fill up and block both sides.
+        // A symbolizer that dies early closes the pipe: the write then fails (EPIPE), which the throwing form
+        // reports and the old `write(_:)` would turn into a crash of the collector.
         let writer = Thread {
-            input.fileHandleForWriting.write(payload)
+            try? input.fileHandleForWriting.write(contentsOf: payload)
             try? input.fileHandleForWriting.close()
         }
         writer.start()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let lines = data.split(separator: UInt8(ascii: "\n"))
-        var results: [[Symbol]] = []
-        results.reserveCapacity(requests.count)
-        for line in lines.prefix(requests.count) { results.append(parse(line)) }
-        while results.count < requests.count { results.append([]) }
-        return results
+        var batch = Batch(symbols: [])
+        batch.symbols.reserveCapacity(requests.count)
+        for line in lines.prefix(requests.count) { batch.symbols.append(parse(line)) }
+        batch.unanswered = requests.count - batch.symbols.count
+        batch.symbols += repeatElement([], count: batch.unanswered)
+        let status = process.terminationStatus
+        let killed = process.terminationReason == .uncaughtSignal
+        if batch.unanswered > 0 || killed || status != 0 {
+            let how = killed ? "was killed by signal \(status)" : "exited with status \(status)"
+            batch.failure = "\(executable) \(how) after answering \(requests.count - batch.unanswered) of \(requests.count) frames"
+        }
+        return batch
     }
 
     private func parse(_ line: Data.SubSequence) -> [Symbol] {

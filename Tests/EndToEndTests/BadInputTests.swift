@@ -49,4 +49,15 @@ final class BadInputTests: EndToEndTestCase {
         XCTAssertEqual(empty.status, 2)
         XCTAssertTrue(empty.stderr.contains("no leaktrack.*.trace"), empty.stderr)
     }
+
+    func testHelpOfEverySubcommandAndTheCommandSeparator() throws {
+        for command in ["record", "report", "check", "dump", "collect"] {
+            let help = try harness.run([harness.leaktrack, command, "--help"])
+            XCTAssertEqual(help.status, 0, "\(command) --help: \(help.stderr)")
+            XCTAssertTrue(help.stdout.hasPrefix("OVERVIEW:"), "\(command) --help: \(help.stdout)")
+        }
+        try assertToolError(["check", "--"], mentions: "give the command to check after --")
+        try assertToolError(["check", "--max-leak", "3", "x.trace"], mentions: "unknown option '--max-leak'")
+        try assertToolError(["check", "x.trace", "--", "true"], mentions: "not both")
+    }
 }

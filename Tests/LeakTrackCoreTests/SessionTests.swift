@@ -168,4 +168,45 @@ final class SessionTests: XCTestCase {
         XCTAssertFalse(trace.process.complete)
         XCTAssertNil(trace.process.exitStatus)
     }
+
+    /// Answers the first request, then dies, as a crashing llvm-symbolizer does.
+    struct DyingSymbolizer: Symbolizer {
+        func symbolize(_ requests: [SymbolRequest]) throws -> [[Symbol]] {
+            let first = [Symbol(function: "answered", file: nil, line: nil)]
+            throw SymbolizerFailure(
+                symbols: [first] + Array(repeating: [], count: requests.count - 1), unanswered: requests.count - 1,
+                reason: "llvm-symbolizer was killed by signal 11 after answering 1 of \(requests.count) frames")
+        }
+    }
+
+    func testASymbolizerThatFailsOrIsMissingLeavesANoteNotALostTrace() throws {
+        var w = start()
+        w.alloc(0x1, 1, stack: 1)
+        w.alloc(0x2, 1, stack: 2)
+        w.final()
+        let session = try w.session()
+        let dying = try session.makeTrace(symbolizer: DyingSymbolizer(), endMonotonicNanoseconds: 0)
+        XCTAssertEqual(dying.symbolization?.requested, 4)
+        XCTAssertEqual(dying.symbolization?.unanswered, 3)
+        XCTAssertTrue(dying.symbolization?.reason.contains("signal 11") ?? false)
+        XCTAssertEqual(dying.frames.filter { !$0.symbols.isEmpty }.count, 1, "the answer it gave is kept")
+
+        var missing = try session.makeTrace(symbolizer: nil, endMonotonicNanoseconds: 0)
+        XCTAssertNil(missing.symbolization, "a trace made unsymbolized on purpose (a snapshot) has no note")
+        missing.symbolizeLiveFrames(with: nil)
+        XCTAssertEqual(missing.symbolization?.unanswered, 4)
+        XCTAssertTrue(missing.symbolization?.reason.contains("not found") ?? false)
+
+        let complete = try session.makeTrace(symbolizer: CountingSymbolizer(), endMonotonicNanoseconds: 0)
+        XCTAssertNil(complete.symbolization)
+
+        // The note survives the trace file, and dump shows it.
+        let decoded = try TraceFile.decode(TraceFile.encode(dying), name: "t")
+        XCTAssertEqual(decoded.symbolization, dying.symbolization)
+        XCTAssertNil(try TraceFile.decode(TraceFile.encode(complete), name: "t").symbolization)
+        var lines: [String] = []
+        var reader = ByteReader(TraceFile.encode(dying), name: "t")
+        try TraceFile.scan(&reader) { TraceDump.line($0).map { lines.append($0) } }
+        XCTAssertTrue(lines.contains { $0.hasPrefix("SYMBOLIZATION requested=4 unanswered=3 reason=") }, "\(lines)")
+    }
 }

@@ -25,18 +25,18 @@ final class SharedRing {
     /// Maps the ring; nil (with the reason) if the descriptor is not a ring of the announced size.
     init(fd: Int32, log2: UInt32) throws {
         guard log2 >= LT_RING_MIN_LOG2, log2 <= LT_RING_MAX_LOG2 else {
-            throw LeakTrackError.usage("the shim announced a ring of 2^\(log2) words, outside what leaktrack accepts")
+            throw CollectorError.ringRefused(reason: "the shim announced a ring of 2^\(log2) words, outside what leaktrack accepts")
         }
         capacity = 1 << UInt64(log2)
         mapSize = Int(LT_RING_HEADER_BYTES) + Int(capacity) * 8
         // Sealed first, then sized: once sealed it cannot shrink under our mapping, so the size checked here
         // holds for as long as we read it (an unsealed file could be truncated and kill us with SIGBUS).
         guard lt_ring_is_sealed(fd) != 0 else {
-            throw LeakTrackError.usage("the shim's ring is not a memfd sealed against shrinking; refusing it")
+            throw CollectorError.ringRefused(reason: "the shim's ring is not a memfd sealed against shrinking; refusing it")
         }
         var status = stat()
         guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, status.st_size >= mapSize else {
-            throw LeakTrackError.usage("the shim's ring is smaller than it announced")
+            throw CollectorError.ringRefused(reason: "the shim's ring is smaller than it announced")
         }
         guard let map = mmap(nil, mapSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), map != MAP_FAILED else {
             throw LeakTrackError.system(call: "mmap", errno: errno)

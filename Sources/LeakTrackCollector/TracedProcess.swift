@@ -30,7 +30,7 @@ final class TracedProcess {
     var hasExited: Bool {
         if pidfd >= 0 {
             var poller = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-            return poll(&poller, 1, 0) > 0
+            return ((try? System.call("poll") { poll(&poller, 1, 0) }) ?? 0) > 0
         }
         return kill(pid_t(pid), 0) != 0 && errno == ESRCH
     }
@@ -41,38 +41,11 @@ final class TracedProcess {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var text = [UInt8](repeating: 0, count: 128)
-        let got = read(fd, &text, text.count - 1)
-        guard got > 0 else { return nil }
+        guard let got = try? System.call("read", { read(fd, &text, text.count - 1) }), got > 0 else { return nil }
         let fields = text[0..<got].split(separator: UInt8(ascii: " ")).prefix(2).map { UInt64(String(decoding: $0, as: UTF8.self)) ?? 0 }
         guard fields.count == 2 else { return nil }
         let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
         return MemoryTick(monotonicNanoseconds: monotonicNanoseconds() &- clockOffset, residentBytes: fields[1] &* page,
                           virtualBytes: fields[0] &* page)
-    }
-}
-
-/// Beats every ring being served, every 100 ms, from one thread: the shim takes a collector that stays silent
-/// for 30 s for gone, and a stream's last step (symbolizing, writing the trace) may take longer than that.
-final class RingHeartbeat {
-    private let rings = Locked<[ObjectIdentifier: SharedRing]>([:])
-    private let started = Locked(false)
-
-    func add(_ ring: SharedRing) {
-        rings.update { $0[ObjectIdentifier(ring)] = ring }
-        let first = started.update { started -> Bool in
-            defer { started = true }
-            return !started
-        }
-        guard first else { return }
-        Thread { [rings] in
-            while true {
-                rings.update { $0.values.forEach { $0.beat() } }
-                usleep(100_000)
-            }
-        }.start()
-    }
-
-    func remove(_ ring: SharedRing) {
-        rings.update { _ = $0.removeValue(forKey: ObjectIdentifier(ring)) }
     }
 }

@@ -1,0 +1,76 @@
+import Foundation
+import LeakTrackCore
+import LeakTrackSymbolize
+
+/// A stream that is being served: who it comes from, and its state on request. The connection's thread owns
+/// the stream's `Session` and applies records to it with no lock; another thread asks for a snapshot, and the
+/// connection's thread makes it between two drains of the ring, so the two never touch the session at once.
+public final class LiveSession: @unchecked Sendable {
+    public let pid: UInt32
+    public let executable: String
+    /// When the process image started its stream (CLOCK_MONOTONIC).
+    public let started: UInt64
+    private let symbolizerPath: String?
+    private let mailbox = Locked(Mailbox())
+
+    private struct Mailbox {
+        var waiting: [Request] = []
+        var closed = false
+    }
+
+    private final class Request: @unchecked Sendable {
+        let answered = DispatchSemaphore(value: 0)
+        var result: Result<Trace, Error>?
+    }
+
+    init(hello: Hello, pid: UInt32, symbolizerPath: String?) {
+        self.pid = pid
+        executable = hello.executable
+        started = hello.monotonicNanoseconds
+        self.symbolizerPath = symbolizerPath
+    }
+
+    /// The stream's state now, as a trace marked incomplete (the process still runs), with its live frames
+    /// symbolized on the calling thread (so the stream is not held up meanwhile). nil when the stream ended
+    /// before the connection's thread got to the request, or did not answer within `timeout` seconds.
+    public func snapshot(symbolize: Bool = true, timeout: Double = 10) throws -> Trace? {
+        let request = Request()
+        let open = mailbox.update { box -> Bool in
+            if box.closed { return false }
+            box.waiting.append(request)
+            return true
+        }
+        guard open, request.answered.wait(timeout: .now() + timeout) == .success else {
+            mailbox.update { box in box.waiting.removeAll { $0 === request } }
+            return nil
+        }
+        guard case .some(let result) = request.result else { return nil }
+        var trace = try result.get()
+        if symbolize { trace.symbolizeLiveFrames(with: symbolizerPath.map { LLVMSymbolizer(executable: $0) }) }
+        return trace
+    }
+
+    /// On the connection's thread, between drains: answers every waiting request with one trace.
+    func answerRequests(_ make: () throws -> Trace) {
+        let waiting = mailbox.update { box -> [Request] in
+            defer { box.waiting = [] }
+            return box.waiting
+        }
+        guard !waiting.isEmpty else { return }
+        let result = Result { try make() }
+        for request in waiting {
+            request.result = result
+            request.answered.signal()
+        }
+    }
+
+    /// The stream has ended: waiting and later requests get nil.
+    func close() {
+        let waiting = mailbox.update { box -> [Request] in
+            box.closed = true
+            defer { box.waiting = [] }
+            return box.waiting
+        }
+        waiting.forEach { $0.answered.signal() }
+    }
+}
