@@ -6,7 +6,8 @@
  */
 #include <string.h>
 
-#include "lt_internal.h"
+#include "lt_bootstrap.h"
+#include "lt_state.h"
 
 #define LT_BOOTSTRAP_BYTES (256u * 1024u)
 #define LT_BOOTSTRAP_HEADER 16u

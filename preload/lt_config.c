@@ -7,7 +7,9 @@
 #include <string.h>
 #include <sys/auxv.h>
 
-#include "lt_internal.h"
+#include "leaktrack_wire.h"
+#include "lt_config.h"
+#include "lt_diag.h"
 
 struct lt_config lt_config;
 

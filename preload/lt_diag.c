@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lt_internal.h"
+#include "lt_diag.h"
 
 #define LT_DIAG_MAX 1024
 

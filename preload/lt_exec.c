@@ -15,7 +15,6 @@
  * goes on untracked, with one message: starting a new stream while other threads may be inside hooks is not
  * safe (it is only done in a fork child, which has one thread).
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,36 +22,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lt_internal.h"
+#include "leaktrack_wire.h"
+#include "lt_diag.h"
+#include "lt_exec.h"
+#include "lt_real.h"
+#include "lt_shutdown.h"
+#include "lt_state.h"
 
 extern char **environ;
 
 #define LT_MAX_EXEC_ARGS 65536u /* execl's arguments are copied to the stack: 512 KiB at most */
 
-/* The next definition of `name`, looked up on first use (exec is rare; nothing here is on a hot path). The C
- * library has all of them, so the lookup cannot fail where the shim could load at all. */
-static void *lt_exec_real(_Atomic(void *) *cache, const char *name) {
-    void *function = atomic_load_explicit(cache, memory_order_acquire);
-    if (function == NULL) {
-        function = dlsym(RTLD_NEXT, name);
-        atomic_store_explicit(cache, function, memory_order_release);
-    }
-    return function;
-}
-
 typedef int (*lt_execve_fn)(const char *, char *const[], char *const[]);
 typedef int (*lt_execvp_fn)(const char *, char *const[]);
 typedef int (*lt_fexecve_fn)(int, char *const[], char *const[]);
-static _Atomic(void *) lt_real_execve, lt_real_execvp, lt_real_execvpe, lt_real_fexecve;
-
-void lt_exec_init(void) {
-    /* Looked up now, not at the first exec: a vfork child that execs must not run dlsym, which can take the
-     * loader's lock or allocate in memory it shares with its parent. */
-    lt_exec_real(&lt_real_execve, "execve");
-    lt_exec_real(&lt_real_execvp, "execvp");
-    lt_exec_real(&lt_real_execvpe, "execvpe");
-    lt_exec_real(&lt_real_fexecve, "fexecve");
-}
 
 /* Whether exec would find `file` executable: directly, or (search) in each PATH directory as execvp does.
  * No allocation: the candidate is built on the stack, and PATH is walked once. */
@@ -97,25 +80,25 @@ static int lt_exec_failed(int tracked, int result) {
 }
 
 int lt_replacement_execve(const char *path, char *const argv[], char *const envp[]) {
-    lt_execve_fn real = (lt_execve_fn)lt_exec_real(&lt_real_execve, "execve");
+    lt_execve_fn real = (lt_execve_fn)lt_real_exec(LT_REAL_EXECVE);
     int tracked = lt_exec_target_exists(path, 0) && lt_exec_begin();
     return lt_exec_failed(tracked, real(path, argv, envp));
 }
 
 int lt_replacement_execvp(const char *file, char *const argv[]) {
-    lt_execvp_fn real = (lt_execvp_fn)lt_exec_real(&lt_real_execvp, "execvp");
+    lt_execvp_fn real = (lt_execvp_fn)lt_real_exec(LT_REAL_EXECVP);
     int tracked = lt_exec_target_exists(file, 1) && lt_exec_begin();
     return lt_exec_failed(tracked, real(file, argv));
 }
 
 int lt_replacement_execvpe(const char *file, char *const argv[], char *const envp[]) {
-    lt_execve_fn real = (lt_execve_fn)lt_exec_real(&lt_real_execvpe, "execvpe");
+    lt_execve_fn real = (lt_execve_fn)lt_real_exec(LT_REAL_EXECVPE);
     int tracked = lt_exec_target_exists(file, 1) && lt_exec_begin();
     return lt_exec_failed(tracked, real(file, argv, envp));
 }
 
 int lt_replacement_fexecve(int fd, char *const argv[], char *const envp[]) {
-    lt_fexecve_fn real = (lt_fexecve_fn)lt_exec_real(&lt_real_fexecve, "fexecve");
+    lt_fexecve_fn real = (lt_fexecve_fn)lt_real_exec(LT_REAL_FEXECVE);
     int tracked = lt_exec_begin();
     return lt_exec_failed(tracked, real(fd, argv, envp));
 }

@@ -1,11 +1,14 @@
 /*
- * Every symbol libleaktrack.so exports, each a one-line forwarder to the engine (lt_engine.c). The library is
+ * Every symbol libleaktrack.so exports, each a one-line forwarder to its lt_replacement_* function (lt_hooks.c,
+ * lt_exits.c, lt_exec.c), which the C unit tests call directly, without preloading. The library is
  * built with -fvisibility=hidden, so these are the only names it adds to the program's symbol space.
  * C++ operator new and delete, strdup, and the rest of libc reach these through the PLT.
  */
 #include <stddef.h>
 
-#include "lt_internal.h"
+#include "lt_exec.h"
+#include "lt_exits.h"
+#include "lt_hooks.h"
 
 #define LT_EXPORT __attribute__((visibility("default")))
 

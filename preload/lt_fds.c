@@ -9,7 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "lt_internal.h"
+#include "lt_fds.h"
 
 /* Where kept descriptors go: above what programs usually use, below the common 1024 soft limit. */
 #define LT_HIGH_FD 900

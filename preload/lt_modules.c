@@ -12,7 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lt_internal.h"
+#include "leaktrack_wire.h"
+#include "lt_modules.h"
+#include "lt_records.h"
+#include "lt_state.h"
 
 #define LT_MAX_MODULES 100000u
 
@@ -95,29 +98,7 @@ static int lt_emit_module(struct dl_phdr_info *info, size_t size, void *data) {
     const unsigned char *build_id = NULL;
     uint32_t build_id_len = lt_build_id(info, &build_id);
 
-    uint32_t words = 3 + 2u * nsegments + lt_words_for_bytes(build_id_len) + lt_words_for_bytes(path_len);
-    uint64_t pos = lt_ring_claim(words);
-    if (pos == UINT64_MAX) return 1;
-    uint32_t w = 1;
-    lt_ring_put(pos, w++, info->dlpi_addr);
-    lt_ring_put(pos, w++, (uint64_t)path_len | ((uint64_t)build_id_len << 32) | ((uint64_t)nsegments << 48));
-    for (uint16_t i = 0; i < nsegments; i++) {
-        lt_ring_put(pos, w++, segments[i].start);
-        lt_ring_put(pos, w++, segments[i].end);
-    }
-    lt_ring_put_bytes(pos, w, build_id, build_id_len);
-    w += lt_words_for_bytes(build_id_len);
-    lt_ring_put_bytes(pos, w, path, path_len);
-    lt_ring_publish(pos, LT_REC_MODULE, words);
-    return 0;
-}
-
-static void lt_emit_mark(uint32_t type, uint64_t adds, uint64_t subs) {
-    uint64_t pos = lt_ring_claim(3);
-    if (pos == UINT64_MAX) return;
-    lt_ring_put(pos, 1, adds);
-    lt_ring_put(pos, 2, subs);
-    lt_ring_publish(pos, type, 3);
+    return lt_record_module(info->dlpi_addr, segments, nsegments, build_id, build_id_len, path, path_len) == 0 ? 0 : 1;
 }
 
 void lt_modules_refresh(void) {
@@ -132,9 +113,9 @@ void lt_modules_refresh(void) {
     dl_iterate_phdr(lt_probe_counters, &probe);
     if (probe.adds != atomic_load(&lt_sent_adds) || probe.subs != atomic_load(&lt_sent_subs)) {
         struct lt_snapshot snapshot = {0};
-        lt_emit_mark(LT_REC_MODULES_BEGIN, probe.adds, probe.subs);
+        lt_record_modules_mark(LT_REC_MODULES_BEGIN, probe.adds, probe.subs);
         dl_iterate_phdr(lt_emit_module, &snapshot);
-        lt_emit_mark(LT_REC_MODULES_END, probe.adds, probe.subs);
+        lt_record_modules_mark(LT_REC_MODULES_END, probe.adds, probe.subs);
         atomic_store_explicit(&lt_sent_adds, probe.adds, memory_order_release);
         atomic_store_explicit(&lt_sent_subs, probe.subs, memory_order_release);
     }

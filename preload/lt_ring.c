@@ -9,8 +9,8 @@
  * claim order, so the stream is already ordered. The cost per event is that one atomic add, the same as the
  * sequence counter the other design needs anyway.
  *
- * The ring is in shared memory (a memfd the collector maps), so the collector reads the records where the
- * program wrote them: no system call and no kernel copy per batch. The collector, not a thread in the
+ * The ring is in shared memory (a memfd the collector maps, lt_shm.c), so the collector reads the records where
+ * the program wrote them: no system call and no kernel copy per batch. The collector, not a thread in the
  * program, is the single consumer.
  *
  * Protocol:
@@ -22,58 +22,18 @@
  *
  * No allocation, no lock and no system call on this path: the only waits are when the ring is full.
  */
-#include <fcntl.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
-#include "lt_internal.h"
-
-struct lt_ring lt_ring;
+#include "lt_base.h"
+#include "lt_collector.h"
+#include "lt_diag.h"
+#include "lt_ring.h"
+#include "lt_shm.h"
+#include "lt_state.h"
 
 /* After this long with no progress from the collector, the ring is considered stuck and tracking stops. */
 #define LT_RING_STUCK_NS (30ull * 1000000000ull)
-
-int lt_ring_create(uint32_t log2) {
-    size_t size = LT_RING_HEADER_BYTES + (UINT64_C(8) << log2);
-    int fd = lt_fd_move_high(memfd_create("leaktrack-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-    if (fd < 0) return -1;
-    /* Sealed at its size: a program that truncates the ring (by mistake or on purpose) gets EPERM instead of
-     * killing the collector, which maps the same memory, with SIGBUS. The collector refuses unsealed rings. */
-    if (ftruncate(fd, (off_t)size) != 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-int lt_ring_map(int fd, uint32_t log2) {
-    uint64_t words = UINT64_C(1) << log2;
-    size_t size = LT_RING_HEADER_BYTES + words * 8;
-    unsigned char *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED) return -1;
-    /* A fork child replaces the parent's ring, which it must not write into any more. */
-    if (lt_ring.map != NULL) munmap(lt_ring.map, lt_ring.map_size);
-    memcpy(map, LT_RING_MAGIC, sizeof LT_RING_MAGIC);
-    lt_ring.map = map;
-    lt_ring.map_size = size;
-    lt_ring.log2 = log2;
-    lt_ring.write = (_Atomic uint64_t *)(map + LT_RING_OFFSET_WRITE);
-    lt_ring.read = (_Atomic uint64_t *)(map + LT_RING_OFFSET_READ);
-    lt_ring.collector_state = (_Atomic uint64_t *)(map + LT_RING_OFFSET_COLLECTOR_STATE);
-    lt_ring.collector_pid = (_Atomic uint64_t *)(map + LT_RING_OFFSET_COLLECTOR_PID);
-    lt_ring.collector_pidns = (_Atomic uint64_t *)(map + LT_RING_OFFSET_COLLECTOR_PIDNS);
-    lt_ring.collector_beat = (_Atomic uint64_t *)(map + LT_RING_OFFSET_COLLECTOR_BEAT);
-    lt_ring.wake = (_Atomic uint64_t *)(map + LT_RING_OFFSET_WAKE);
-    lt_ring.words = (_Atomic uint64_t *)(map + LT_RING_HEADER_BYTES);
-    lt_ring.mask = words - 1;
-    atomic_store(lt_ring.write, 0);
-    atomic_store(lt_ring.read, 0);
-    atomic_store(lt_ring.collector_state, 0);
-    atomic_store(lt_ring.collector_pid, 0);
-    return 0;
-}
 
 /* The ring is full: wake the collector, then wait for it (spin, yield, then 50 µs sleeps), and give up
  * when it is gone (its process ended, or it went silent) or made no progress for 30 s. */
@@ -91,14 +51,14 @@ static LT_NOINLINE uint64_t lt_ring_wait_for_space(uint64_t pos, uint32_t words)
         if (spins < 64) {
             __builtin_ia32_pause();
         } else if (spins < 128) {
-            if (spins == 64) lt_link_wake_collector();
+            if (spins == 64) lt_collector_wake();
             sched_yield();
         } else {
             uint64_t now = lt_monotonic_ns();
             if (since == 0) since = now;
-            int gone = (spins & 127) == 0 && lt_link_collector_gone();
+            int gone = (spins & 127) == 0 && lt_collector_gone();
             if (gone || now - since > LT_RING_STUCK_NS) {
-                lt_link_collector_lost();
+                lt_collector_lost();
                 lt_disable(gone ? "lost the connection to the collector; the program continues untracked"
                                 : "the collector stopped reading for 30 s; the program continues untracked");
                 lt_ring_discard();

@@ -18,7 +18,8 @@
 #include <signal.h>
 #include <stddef.h>
 
-#include "lt_internal.h"
+#include "lt_shutdown.h"
+#include "lt_signals.h"
 
 static const int lt_fatal_signals[] = {SIGABRT, SIGILL, SIGFPE, SIGSYS};
 

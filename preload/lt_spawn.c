@@ -21,7 +21,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "lt_internal.h"
+#include "leaktrack_wire.h"
+#include "lt_config.h"
+#include "lt_diag.h"
+#include "lt_fds.h"
+#include "lt_modules.h"
+#include "lt_socket.h"
+#include "lt_spawn.h"
 
 extern char **environ;
 

@@ -10,13 +10,20 @@
  * the other beside the id: 96 bits, so a false match needs ~2^48 distinct stacks). The first thread to insert
  * a stack takes a dense id from a counter and emits the STACK record; later allocations send only the id.
  * A full table (or a long probe run) is counted as a dropped stack and the allocation goes out with
- * LT_NO_STACK: counted, never silent.
+ * LT_DROPPED_STACK: counted in FINAL (stacks_dropped), never silent.
  */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 #include <sys/mman.h>
 
-#include "lt_internal.h"
+#include "leaktrack_wire.h"
+#include "lt_base.h"
+#include "lt_config.h"
+#include "lt_modules.h"
+#include "lt_records.h"
+#include "lt_stacks.h"
+#include "lt_state.h"
+#include "lt_unwind.h"
 
 #define LT_MAX_PROBE 128u
 
@@ -34,7 +41,14 @@ static uintptr_t lt_self_lo, lt_self_hi;
 /* One buffer per nesting level: a signal handler's allocation may interrupt a capture in progress. */
 static LT_TLS void *lt_frames[LT_MAX_NESTING][LT_MAX_DEPTH + 8];
 
+#ifdef LT_TESTING
+static uint64_t lt_testing_slots; /* 0: as configured */
+#endif
+
 int lt_stacks_init(uint64_t slots) {
+#ifdef LT_TESTING
+    if (lt_testing_slots != 0) slots = lt_testing_slots;
+#endif
     void *memory = mmap(NULL, slots * sizeof(struct lt_stack_slot), PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (memory == MAP_FAILED) return -1;
@@ -51,6 +65,13 @@ int lt_stacks_reset_after_fork(void) {
     munmap(lt_slots, slots * sizeof(struct lt_stack_slot));
     return lt_stacks_init(slots);
 }
+
+#ifdef LT_TESTING
+int lt_stacks_set_capacity_for_testing(uint64_t slots) {
+    lt_testing_slots = slots;
+    return lt_slots == NULL ? 0 : lt_stacks_reset_after_fork();
+}
+#endif
 
 void lt_stacks_set_self_range(uintptr_t lo, uintptr_t hi) {
     lt_self_lo = lo;
@@ -89,15 +110,6 @@ static void lt_hash_frames(void *const *frames, uint32_t depth, uint64_t *key, u
     *check = lt_fold(sum, depth * 0x9e3779b97f4a7c15ull + 1) & 0xffffffff00000000ull;
 }
 
-static void lt_emit_stack(uint32_t id, void *const *frames, uint32_t depth, int truncated) {
-    uint32_t words = 2 + depth;
-    uint64_t pos = lt_ring_claim(words);
-    if (pos == UINT64_MAX) return;
-    lt_ring_put(pos, 1, (uint64_t)id | ((uint64_t)(depth | (truncated ? LT_STACK_TRUNCATED : 0)) << 32));
-    for (uint32_t i = 0; i < depth; i++) lt_ring_put(pos, 2 + i, (uint64_t)(uintptr_t)frames[i]);
-    lt_ring_publish(pos, LT_REC_STACK, words);
-}
-
 static uint32_t lt_stack_lookup(void *const *frames, uint32_t depth, int truncated) {
     uint64_t h1, check;
     lt_hash_frames(frames, depth, &h1, &check);
@@ -120,7 +132,7 @@ static uint32_t lt_stack_lookup(void *const *frames, uint32_t depth, int truncat
                 atomic_store_explicit(&slot->value, check | id, memory_order_release);
                 /* The module map must be on the wire before any frame that points into a new module. */
                 lt_modules_refresh();
-                lt_emit_stack(id, frames, depth, truncated);
+                lt_record_stack(id, frames, depth, truncated);
                 return id;
             }
         }

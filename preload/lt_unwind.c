@@ -25,7 +25,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "lt_internal.h"
+#include "lt_base.h"
+#include "lt_unwind.h"
 
 #define LT_UNWIND_CACHE_LOG2 14u         /* 16 Ki rules, 256 KiB, touched only where used */
 #define LT_MAX_CFA_INSTRUCTIONS 65536u   /* per rule derivation; a longer program is libunwind's */

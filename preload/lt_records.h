@@ -1,0 +1,63 @@
+/*
+ * Encoding the records (lt_records.c), one function per record type of leaktrack_wire.h: each claims its
+ * words in the ring, stores the body and publishes the header (HELLO, which goes on the socket instead, is
+ * built in a buffer). The ones on the hot path (ALLOC, FREE, REALLOC_END) are inline here: a hook costs the
+ * same as when they sat beside it.
+ */
+#ifndef LT_RECORDS_H
+#define LT_RECORDS_H
+
+#include "leaktrack_wire.h"
+#include "lt_base.h"
+#include "lt_ring.h"
+
+/* ALLOC. A record the ring has no room for (the collector is gone) is dropped. */
+static inline void lt_record_alloc(uint64_t ptr, uint64_t size, uint32_t stack, uint8_t kind) {
+    uint64_t pos = lt_ring_claim(4);
+    if (LT_UNLIKELY(pos == UINT64_MAX)) return;
+    lt_ring_put(pos, 1, (uint64_t)stack | ((uint64_t)kind << 32));
+    lt_ring_put(pos, 2, ptr);
+    lt_ring_put(pos, 3, size);
+    lt_ring_publish(pos, LT_REC_ALLOC, 4);
+}
+
+/* FREE or REALLOC_BEGIN (`type`). Returns the record's position (its tag), UINT64_MAX if it was dropped. */
+static inline uint64_t lt_record_free(uint32_t type, uint64_t ptr) {
+    uint64_t pos = lt_ring_claim(2);
+    if (LT_UNLIKELY(pos == UINT64_MAX)) return pos;
+    lt_ring_put(pos, 1, ptr);
+    lt_ring_publish(pos, type, 2);
+    return pos;
+}
+
+/* REALLOC_END for the REALLOC_BEGIN at position `begin`. */
+static inline void lt_record_realloc_end(uint64_t begin, uint64_t new_ptr, uint64_t size, uint32_t stack,
+                                         uint8_t status, uint8_t kind) {
+    uint64_t pos = lt_ring_claim(5);
+    if (LT_UNLIKELY(pos == UINT64_MAX)) return;
+    lt_ring_put(pos, 1, begin & LT_TAG_MASK);
+    lt_ring_put(pos, 2, new_ptr);
+    lt_ring_put(pos, 3, size);
+    lt_ring_put(pos, 4, (uint64_t)stack | ((uint64_t)status << 32) | ((uint64_t)kind << 40));
+    lt_ring_publish(pos, LT_REC_REALLOC_END, 5);
+}
+
+/* STACK: `depth` frames (at most LT_MAX_DEPTH), innermost first. */
+void lt_record_stack(uint32_t id, void *const *frames, uint32_t depth, int truncated);
+/* MODULES_BEGIN or MODULES_END (`type`), with the loader's counters. */
+void lt_record_modules_mark(uint32_t type, uint64_t adds, uint64_t subs);
+/* MODULE: one loaded object. 0, or -1 if the record was dropped. */
+int lt_record_module(uint64_t bias, const struct lt_segment *segments, uint16_t nsegments,
+                     const unsigned char *build_id, uint32_t build_id_len, const char *path, uint32_t path_len);
+/* FINAL, with the loss counters (lt_counters) and the exit status. Returns the position after it, or
+ * UINT64_MAX if it was dropped. */
+uint64_t lt_record_final(uint64_t exit_status);
+
+/* The most words a HELLO takes: the fixed part, the longest executable path and command line, padding. */
+#define LT_HELLO_MAX_WORDS ((sizeof(struct lt_hello) + LT_MAX_PATH + LT_MAX_CMDLINE) / 8 + 2)
+/* Builds HELLO (this process's identity and clocks) into `words`, which holds LT_HELLO_MAX_WORDS; returns its
+ * length in words. `exe_len` is at most LT_MAX_PATH, `cmdline_len` at most LT_MAX_CMDLINE. */
+uint32_t lt_record_hello(uint64_t *words, int forked, uint32_t max_depth, uint32_t ring_log2, const char *exe,
+                         uint32_t exe_len, const char *cmdline, uint32_t cmdline_len);
+
+#endif /* LT_RECORDS_H */
