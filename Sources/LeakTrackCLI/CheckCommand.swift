@@ -97,26 +97,27 @@ struct CheckCommand: ParsableCommand {
             Output.error("wrote the baseline of \(result.callSites.count) call sites to \(writeBaseline)")
         }
 
-        let status: Int32 = !result.passed ? 1 : (commandStatus ?? 0) != 0 ? 3 : 0
+        let verdict = GateVerdict(result, commandStatus: commandStatus)
+        let status = verdict.exitStatus
         let root = FileManager.default.currentDirectoryPath
-        let text = GateTextRenderer(stackDepth: analysis.stackDepth).render(result, commandStatus: commandStatus)
-        let rendered: String
-        switch analysis.format {
-        case .text: rendered = text
-        case .json: rendered = GateJSONRenderer().render(result, exitStatus: status, commandStatus: commandStatus)
-        case .junit: rendered = JUnitRenderer().render(result, commandStatus: commandStatus)
-        case .sarif: rendered = SARIFRenderer(sourceRoot: root, toolVersion: LeakTrack.configuration.version).render(result)
-        }
+        let text = GateTextRenderer(stackDepth: analysis.stackDepth)
+        let renderer: any Renderer<GateVerdict> =
+            switch analysis.format {
+            case .text: text
+            case .json: GateJSONRenderer()
+            case .junit: JUnitRenderer()
+            case .sarif: SARIFRenderer(sourceRoot: root, toolVersion: LeakTrack.configuration.version)
+            }
         if let output {
-            try writeFileAtomically(Array(rendered.utf8), to: output, replacing: true)
+            try writeFileAtomically(Array(renderer.render(verdict).utf8), to: output, replacing: true)
             // The verdict still reaches the log.
-            Output.error(text.split(separator: "\n").first.map(String.init) ?? "")
+            Output.error(text.render(verdict).split(separator: "\n").first.map(String.init) ?? "")
         } else {
-            Output.print(rendered, closedPipeStatus: status)
+            Output.print(renderer.render(verdict), closedPipeStatus: status)
         }
         if ProcessEnvironment.get("GITHUB_ACTIONS") == "true" {
             // The runner reads workflow commands from either stream; stdout only while it carries text.
-            let annotations = GitHubAnnotations(sourceRoot: ProcessEnvironment.get("GITHUB_WORKSPACE") ?? root).render(result)
+            let annotations = GitHubAnnotations(sourceRoot: ProcessEnvironment.get("GITHUB_WORKSPACE") ?? root).render(verdict)
             if analysis.format == .text || output != nil {
                 Output.print(annotations, closedPipeStatus: status)
             } else {

@@ -24,6 +24,9 @@ final class SymbolizerFaultTests: EndToEndTestCase {
             XCTAssertNotNil(note, "\(symbolizer): \(dump.stdout)")
             XCTAssertTrue(note?.contains(reason) ?? false, "\(note ?? "")")
             XCTAssertFalse(note?.contains("unanswered=0 ") ?? true, "\(note ?? "")")
+            let report = try harness.run([harness.leaktrack, "report", trace])
+            XCTAssertTrue(report.stdout.contains("frames are unsymbolized: "), report.stdout)
+            XCTAssertTrue(report.stdout.contains("77 B in 1 allocations"), "the leak is still reported: \(report.stdout)")
         }
     }
 }

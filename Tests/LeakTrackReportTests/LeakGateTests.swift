@@ -123,11 +123,11 @@ final class OverflowTests: XCTestCase {
 
         XCTAssertTrue(TextRenderer().render(report).contains("big.c:-5"))
         XCTAssertTrue(JSONRenderer().render(report).contains("\"line\": -5"))
-        XCTAssertTrue(GateJSONRenderer().render(gate, exitStatus: 1).contains("\"line\": -5"))
-        XCTAssertFalse(GateTextRenderer().render(gate).isEmpty)
-        XCTAssertFalse(JUnitRenderer().render(gate).isEmpty)
-        XCTAssertFalse(SARIFRenderer(sourceRoot: "/src", toolVersion: "0").render(gate).isEmpty)
-        XCTAssertTrue(GitHubAnnotations(sourceRoot: "/src").render(gate).contains("line=-5"))
+        XCTAssertTrue(GateJSONRenderer().render(GateVerdict(gate)).contains("\"line\": -5"))
+        XCTAssertFalse(GateTextRenderer().render(GateVerdict(gate)).isEmpty)
+        XCTAssertFalse(JUnitRenderer().render(GateVerdict(gate)).isEmpty)
+        XCTAssertFalse(SARIFRenderer(sourceRoot: "/src", toolVersion: "0").render(GateVerdict(gate)).isEmpty)
+        XCTAssertTrue(GitHubAnnotations(sourceRoot: "/src").render(GateVerdict(gate)).contains("line=-5"))
     }
 }
 

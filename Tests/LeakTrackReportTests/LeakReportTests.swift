@@ -319,16 +319,16 @@ final class ControlCharacterTests: XCTestCase {
         let result = LeakGate(rules: [rule], baseline: baseline,
                               suppressions: [Suppressions.Rule(pattern: Pattern("no\u{1b}ne"), reason: "s:1")]).evaluate([report])
         XCTAssertFalse(result.passed)
-        let text = GateTextRenderer().render(result)
+        let text = GateTextRenderer().render(GateVerdict(result))
         assertNoControlCharacters(text)
         XCTAssertTrue(text.contains("budget: function evil\\x1b*: at most 0 bytes (b\\x1b:1)"), text)
         XCTAssertTrue(text.contains("new     evil\\x1b[2J"), text)
         XCTAssertTrue(text.contains("warning: suppression leak:no\\x1bne (s:1) matched nothing"), text)
-        let annotations = GitHubAnnotations(sourceRoot: "/src").render(result)
+        let annotations = GitHubAnnotations(sourceRoot: "/src").render(GateVerdict(result))
         assertNoControlCharacters(annotations)
         XCTAssertEqual(annotations.split(separator: "\n").count, result.offenders.count, annotations)
         XCTAssertTrue(annotations.contains("title=leak in evil\\x1b[2J\\x1b]0;owned\\x07\\n#0 forged_frame  forged.c"), annotations)
-        for rendered in [GateJSONRenderer().render(result, exitStatus: 1), SARIFRenderer(sourceRoot: "/src", toolVersion: "0").render(result)] {
+        for rendered in [GateJSONRenderer().render(GateVerdict(result)), SARIFRenderer(sourceRoot: "/src", toolVersion: "0").render(GateVerdict(result))] {
             assertNoControlCharacters(rendered)
             XCTAssertNotNil(try? JSONSerialization.jsonObject(with: Data(rendered.utf8)))
         }

@@ -214,11 +214,11 @@ final class TraceFuzzTests: XCTestCase {
         let gate = LeakGate(maxLeakedBytes: 4096, rules: [budget], baseline: Baseline(callSites: first.callSites),
                             tolerancePercent: 10, suppressions: [rule]).evaluate(reports)
         for result in [first, gate] {
-            _ = GateTextRenderer().render(result, commandStatus: 1)
-            _ = GateJSONRenderer().render(result, exitStatus: result.passed ? 0 : 1, commandStatus: 1)
-            _ = JUnitRenderer().render(result, commandStatus: 1)
-            _ = SARIFRenderer(sourceRoot: "/srv/app", toolVersion: "0").render(result)
-            _ = GitHubAnnotations(sourceRoot: "/srv/app").render(result)
+            _ = GateTextRenderer().render(GateVerdict(result, commandStatus: 1))
+            _ = GateJSONRenderer().render(GateVerdict(result, commandStatus: 1))
+            _ = JUnitRenderer().render(GateVerdict(result, commandStatus: 1))
+            _ = SARIFRenderer(sourceRoot: "/srv/app", toolVersion: "0").render(GateVerdict(result))
+            _ = GitHubAnnotations(sourceRoot: "/srv/app").render(GateVerdict(result))
             _ = Baseline(callSites: result.callSites).encoded()
         }
     }

@@ -15,25 +15,8 @@ import LeakTrackCore
 public struct Baseline: Equatable, Sendable {
     public static let header = "# leaktrack baseline 1"
 
-    public struct Key: Hashable, Sendable, Comparable {
-        public var module: String
-        public var function: String
-        /// The source file's name without directories; "" without debug information.
-        public var file: String
-
-        public init(module: String, function: String, file: String) {
-            self.module = module
-            self.function = function
-            self.file = file
-        }
-
-        public init(_ site: LeakGroup) {
-            self.init(module: site.module, function: site.function,
-                      file: site.file.map(fileName) ?? "")
-        }
-
-        public static func < (a: Key, b: Key) -> Bool { (a.module, a.function, a.file) < (b.module, b.function, b.file) }
-    }
+    /// A baseline's call site: module, function and source file name (`CallSiteID.Precision.baseline`).
+    public typealias Key = CallSiteID
 
     public struct Entry: Equatable, Sendable {
         public var key: Key
@@ -57,7 +40,7 @@ public struct Baseline: Equatable, Sendable {
     public init(callSites: [LeakGroup]) {
         var entries: [Key: Entry] = [:]
         for site in callSites {
-            let key = Key(site)
+            let key = CallSiteID(site).at(.baseline)
             entries[key, default: Entry(key: key, bytes: 0, count: 0)].add(bytes: site.bytes, count: site.count)
         }
         self.entries = entries

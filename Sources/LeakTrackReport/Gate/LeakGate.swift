@@ -39,7 +39,7 @@ public struct LeakGate: Sendable {
             // Compared per baseline key (module, function, file): the lines of one function add up.
             let current = Baseline(callSites: sites)
             for site in sites {
-                let key = Baseline.Key(site)
+                let key = CallSiteID(site).at(.baseline)
                 guard let now = current.entries[key] else { continue }
                 guard let known = baseline.entries[key] else {
                     judged.append(site)
@@ -118,16 +118,16 @@ public struct LeakGate: Sendable {
 
     /// Call sites of several reports (one per process), merged by function, module, file and line.
     static func mergedCallSites(_ reports: [LeakReport]) -> [LeakGroup] {
-        var merged: [CallSiteKey: LeakGroup] = [:]
-        var order: [CallSiteKey] = []
+        var merged: [CallSiteID: LeakGroup] = [:]
+        var order: [CallSiteID] = []
         for report in reports {
             for group in report.groups {
-                let key = CallSiteKey(group)
+                let key = CallSiteID(group)
                 if var existing = merged[key] {
                     // Several traces: saturating, as within one report.
                     existing.bytes = existing.bytes.saturatingAdd(group.bytes)
                     existing.count = existing.count.saturatingAdd(group.count)
-                    existing.stackCount += group.stackCount
+                    existing.stacks = (existing.stacks + group.stacks).sorted(by: LeakStack.largerFirst)
                     merged[key] = existing
                 } else {
                     merged[key] = group
@@ -136,19 +136,6 @@ public struct LeakGate: Sendable {
             }
         }
         return order.compactMap { merged[$0] }.sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.function < $1.function }
-    }
-}
-
-/// A call site's identity across traces and across the gate's lists: module, function, file and line.
-struct CallSiteKey: Hashable {
-    var module, function, file: String
-    var line: Int
-
-    init(_ site: LeakGroup) {
-        module = site.module
-        function = site.function
-        file = site.file ?? ""
-        line = site.line ?? 0
     }
 }
 

@@ -2,14 +2,18 @@ import LeakTrackCore
 
 /// The human report, in the order of DebugDiag's leak analysis: the verdict, the top modules by bytes and by
 /// count, the functions inside each module, then the call sites with their full stacks.
-public struct TextRenderer {
+public struct TextRenderer: Renderer {
     public var stackDepth: Int
 
     public init(stackDepth: Int = 40) {
         self.stackDepth = stackDepth
     }
 
-    public func render(_ report: LeakReport) -> String {
+    public func render<Output: TextOutputStream>(_ report: LeakReport, to stream: inout Output) {
+        stream.write(text(report))
+    }
+
+    private func text(_ report: LeakReport) -> String {
         var out = ""
         let p = report.process
         // Everything that came from the traced program or a file is escaped (escapingControlCharacters): a
@@ -69,6 +73,10 @@ public struct TextRenderer {
         if l.skippedWords > 0 { notes.append("\(formatCount(l.skippedWords)) words of events were lost (a thread stopped mid-record)") }
         if l.bootstrapAllocations > 0 { notes.append("\(formatCount(l.bootstrapAllocations)) allocations before start-up were not traced") }
         if t.unknownFrees > 0 { notes.append("\(formatCount(t.unknownFrees)) frees of blocks allocated before tracing started") }
+        if let note = report.symbolization {
+            notes.append("\(formatCount(UInt64(note.unanswered))) of \(formatCount(UInt64(note.requested))) frames are unsymbolized: "
+                + note.reason.escapingControlCharacters)
+        }
         if !notes.isEmpty {
             out += "\nNotes\n" + notes.map { "  - \($0)\n" }.joined()
         }

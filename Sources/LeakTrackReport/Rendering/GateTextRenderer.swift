@@ -3,12 +3,16 @@ import LeakTrackCore
 /// The gate's verdict for people: one verdict line, then each offending call site with its stack and the
 /// budget it broke, the baseline's news, the budget rules' usage and the suppressions' matches. Names from
 /// traces, baselines and budget files are escaped (see `TextRenderer`).
-public struct GateTextRenderer {
+public struct GateTextRenderer: Renderer {
     public var stackDepth: Int
 
     public init(stackDepth: Int = 40) { self.stackDepth = stackDepth }
 
-    public func render(_ result: GateResult, commandStatus: Int32? = nil) -> String {
+    public func render<Output: TextOutputStream>(_ verdict: GateVerdict, to stream: inout Output) {
+        stream.write(text(verdict.result, commandStatus: verdict.commandStatus))
+    }
+
+    private func text(_ result: GateResult, commandStatus: Int32?) -> String {
         let text = TextRenderer(stackDepth: stackDepth)
         var out = ""
         let leaked = "\(formatBytes(result.leakedBytes)) in \(formatCount(result.leakedCount)) allocations leaked"

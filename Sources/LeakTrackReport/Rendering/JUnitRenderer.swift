@@ -1,10 +1,14 @@
 /// The gate's verdict as JUnit XML, for test dashboards: one test case per leaking call site (failed when it is
 /// over budget, its stack in the failure text) and one for the gate as a whole.
-public struct JUnitRenderer {
+public struct JUnitRenderer: Renderer {
     public init() {}
 
-    public func render(_ result: GateResult, commandStatus: Int32? = nil) -> String {
-        let offenders = Dictionary(result.offenders.map { (CallSiteKey($0.site), $0) }, uniquingKeysWith: { a, _ in a })
+    public func render<Output: TextOutputStream>(_ verdict: GateVerdict, to stream: inout Output) {
+        stream.write(document(verdict.result, commandStatus: verdict.commandStatus))
+    }
+
+    private func document(_ result: GateResult, commandStatus: Int32?) -> String {
+        let offenders = Dictionary(result.offenders.map { (CallSiteID($0.site), $0) }, uniquingKeysWith: { a, _ in a })
         var cases: [String] = []
         var failures = 0
         let verdict = result.passed ? nil : "\(result.offenders.count) call sites over budget"
@@ -17,7 +21,7 @@ public struct JUnitRenderer {
         for site in result.callSites {
             let name = "\(site.function)" + (site.file.map { " at \(fileName($0))" + (site.line.map { ":\($0)" } ?? "") } ?? "")
             var failure: (String, String)?
-            if let offender = offenders[CallSiteKey(site)] {
+            if let offender = offenders[CallSiteID(site)] {
                 failures += 1
                 let stack = site.stack.map { f in
                     "  \(f.function)" + (f.file.map { "  \($0)" + (f.line.map { ":\($0)" } ?? "") } ?? "") + "  [\(f.module)]"

@@ -1,6 +1,6 @@
 /// The gate's offenders as SARIF 2.1.0, so code-scanning UIs annotate the leaking source line. Paths under
 /// `sourceRoot` are written relative to it (against the `%SRCROOT%` base), as code scanning expects.
-public struct SARIFRenderer {
+public struct SARIFRenderer: Renderer {
     public var sourceRoot: String
     public var toolVersion: String
 
@@ -11,7 +11,11 @@ public struct SARIFRenderer {
 
     public static let ruleID = "leaktrack/leak-over-budget"
 
-    public func render(_ result: GateResult) -> String {
+    public func render<Output: TextOutputStream>(_ verdict: GateVerdict, to stream: inout Output) {
+        stream.write(document(verdict.result))
+    }
+
+    private func document(_ result: GateResult) -> String {
         let results: [JSONValue] = result.offenders.map { offender in
             let site = offender.site
             var members: [String: JSONValue] = [

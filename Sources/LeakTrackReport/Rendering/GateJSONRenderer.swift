@@ -1,14 +1,10 @@
-/// The gate's verdict as one JSON object (sorted keys), for tools.
-public struct GateJSONRenderer {
+/// The gate's verdict as one JSON object (sorted keys), for tools. Offenders are spelled as report JSON's call
+/// sites (`JSONEncoding.callSite`), with the budget they broke.
+public struct GateJSONRenderer: Renderer {
     public init() {}
 
-    public func render(_ result: GateResult, exitStatus: Int32, commandStatus: Int32? = nil) -> String {
-        func site(_ g: LeakGroup) -> JSONValue {
-            .object([
-                "function": .string(g.function), "module": .string(g.module), "file": .optional(g.file), "line": .optional(g.line),
-                "bytes": .number(g.bytes), "count": .number(g.count),
-            ])
-        }
+    public func render<Output: TextOutputStream>(_ verdict: GateVerdict, to out: inout Output) {
+        let result = verdict.result
         func entry(_ e: Baseline.Entry) -> JSONValue {
             .object([
                 "function": .string(e.function), "module": .string(e.module), "file": .string(e.key.file),
@@ -20,16 +16,12 @@ public struct GateJSONRenderer {
         }
         let root = JSONValue.object([
             "passed": .bool(result.passed),
-            "exitStatus": .integer(Int(exitStatus)),
-            "commandStatus": commandStatus.map { .number(UInt64(UInt32(bitPattern: $0))) } ?? .null,
+            "exitStatus": .integer(Int(verdict.exitStatus)),
+            "commandStatus": verdict.commandStatus.map { .number(UInt64(UInt32(bitPattern: $0))) } ?? .null,
             "leaked": .object(["bytes": .number(result.leakedBytes), "count": .number(result.leakedCount)]),
             "offenders": .array(result.offenders.map {
-                guard case .object(var members) = site($0.site) else { return .null }
+                var members = JSONEncoding.callSite($0.site)
                 members["budget"] = .string($0.budget)
-                members["stack"] = .generated($0.site.stack, { frame in
-                    .object(["function": .string(frame.function), "module": .string(frame.module), "file": .optional(frame.file),
-                             "line": .optional(frame.line), "inlined": .bool(frame.inlined)])
-                })
                 return .object(members)
             }),
             "baseline": .object([
@@ -44,6 +36,7 @@ public struct GateJSONRenderer {
                          "count": .number($0.count), "unused": .bool($0.count == 0)])
             }),
         ])
-        return root.rendered() + "\n"
+        root.write(to: &out)
+        out.write("\n")
     }
 }
