@@ -20,7 +20,7 @@ final class BadInputTests: EndToEndTestCase {
         try assertToolError(["dump", harness.path("foreign.trace")], mentions: "not a leaktrack trace")
 
         try harness.compile(["exit_status.c"], output: "exit_status")
-        _ = try harness.run([harness.leaktrack, "record", "-o", harness.path("good.trace"), "--", harness.path("exit_status")])
+        _ = try harness.record([harness.path("exit_status")], trace: "good.trace")
         let good = try Data(contentsOf: URL(fileURLWithPath: harness.path("good.trace")))
         try good.prefix(good.count / 2).write(to: URL(fileURLWithPath: harness.path("half.trace")))
         try assertToolError(["report", harness.path("half.trace")], mentions: "truncated")

@@ -19,7 +19,7 @@ final class BarePreloadTests: EndToEndTestCase {
         // The trace is complete when the program has exited: report on it at once, by default the newest.
         let report = try harness.reportJSON(harness.path(name))
         XCTAssertEqual(Leak.total(report).bytes, 5779)
-        XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true)
+        XCTAssertEqual(report.process.complete, true)
         let defaultReport = try harness.run([harness.leaktrack, "report"])
         XCTAssertTrue(defaultReport.stdout.contains("LEAK DETECTED"), defaultReport.stdout)
     }
@@ -35,7 +35,7 @@ final class BarePreloadTests: EndToEndTestCase {
             Leak(function: "second_image", module: "exec_self", bytes: 222, count: 1),
         ])
         // Under record, -o names the last image the command's pid ran, whichever stream ended first.
-        let recorded = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", harness.path("exec_self")])
+        let recorded = try harness.record([harness.path("exec_self")], trace: "out.trace")
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
         XCTAssertEqual(Leak.callSites(try harness.reportJSON(harness.path("out.trace"))),
                        [Leak(function: "second_image", module: "exec_self", bytes: 222, count: 1)])
@@ -60,7 +60,7 @@ final class BarePreloadTests: EndToEndTestCase {
             ["sh", harness.path("git.sh")], environment: dates.merging(["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"]) { $1 })
         XCTAssertEqual(preloaded.status, 0, preloaded.stderr)
         XCTAssertEqual(preloaded.stdout, bare.stdout)
-        let recorded = try harness.run([harness.leaktrack, "record", "-o", harness.path("git.trace"), "--", "sh", harness.path("git.sh")], environment: dates)
+        let recorded = try harness.record(["sh", harness.path("git.sh")], trace: "git.trace", environment: dates)
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
         XCTAssertEqual(recorded.stdout, bare.stdout)
         // Every git process got a trace of its own (at least one per commit).
@@ -103,8 +103,7 @@ final class BarePreloadTests: EndToEndTestCase {
             XCTAssertEqual(recorded.status, bare.status, "\(program[0]): \(recorded.stderr)")
             XCTAssertEqual(recorded.stdout, bare.stdout, program[0])
             let report = try harness.reportJSON(harness.path("real.trace"))
-            let totals = report["totals"] as? [String: Any]
-            XCTAssertGreaterThan(totals?["allocations"] as? Int ?? 0, 10, program[0])
+            XCTAssertGreaterThan(report.totals.allocations, 10, program[0])
         }
     }
 }

@@ -53,7 +53,7 @@ final class CheckTests: EndToEndTestCase {
         let server = try demo()
         // 50 requests: CFoo_crtheap leaks 5 x 10240 bytes; open_session 2 x 16 and strdup 2 x 6 bytes.
         XCTAssertEqual(try check(["--", server, "50"]).status, 1)
-        let recorded = try harness.run([harness.leaktrack, "record", "-o", harness.path("demo.trace"), "--", server, "50"])
+        let recorded = try harness.record([server, "50"], trace: "demo.trace")
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
         let trace = harness.path("demo.trace")
         XCTAssertEqual(try check(["--max-leaked-bytes", "1000000", "--max-leaks", "1000", trace]).status, 0)
@@ -81,7 +81,7 @@ final class CheckTests: EndToEndTestCase {
 
     func testSuppressionsCountTheirMatchesAndWarnWhenUnused() throws {
         let server = try demo()
-        _ = try harness.run([harness.leaktrack, "record", "-o", harness.path("demo.trace"), "--", server, "50"])
+        _ = try harness.record([server, "50"], trace: "demo.trace")
         try "# known\nleak:CFoo_crtheap\nleak:open_session\nleak:no_such_function\n".write(
             toFile: harness.path("supp"), atomically: true, encoding: .utf8)
         let result = try check(["--suppressions", harness.path("supp"), harness.path("demo.trace")])
@@ -130,12 +130,11 @@ final class CheckTests: EndToEndTestCase {
             harness.path("out.sarif"), Harness.fixtures + "/sarif-2.1.0-subset.schema.json",
         ])
         XCTAssertEqual(validate.stdout, "valid\n", validate.stderr)
-        let log = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(sarif.stdout.utf8)) as? [String: Any])
-        let results = ((log["runs"] as? [[String: Any]])?.first?["results"] as? [[String: Any]]) ?? []
+        let results = try SARIFLog.decode(sarif.stdout).runs.first?.results ?? []
         XCTAssertEqual(results.count, 3)
-        let top = (results.first?["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any]
-        XCTAssertEqual((top?["region"] as? [String: Any])?["startLine"] as? Int, 11)
-        XCTAssertTrue(((top?["artifactLocation"] as? [String: Any])?["uri"] as? String ?? "").hasSuffix("demo-server/leakcom.c"))
+        let top = results.first?.locations.first?.physicalLocation
+        XCTAssertEqual(top?.region?.startLine, 11)
+        XCTAssertTrue(top?.artifactLocation.uri.hasSuffix("demo-server/leakcom.c") ?? false, "\(String(describing: top))")
 
         let junit = try check(["--format", "junit", "-o", harness.path("out.xml"), "--", server, "50"])
         XCTAssertEqual(junit.status, 1)
@@ -147,10 +146,14 @@ final class CheckTests: EndToEndTestCase {
         XCTAssertEqual(parse.stdout, "4 4 4\n", parse.stderr)
 
         let json = try check(["--format", "json", "--", server, "50"])
-        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
-        XCTAssertEqual(object["passed"] as? Bool, false)
-        XCTAssertEqual(object["exitStatus"] as? Int, 1)
-        XCTAssertEqual((object["offenders"] as? [[String: Any]])?.first?["function"] as? String, "CFoo_crtheap")
+        let verdict = try GateJSON.decode(json.stdout)
+        XCTAssertEqual(verdict.passed, false)
+        XCTAssertEqual(verdict.exitStatus, 1)
+        XCTAssertEqual(verdict.offenders.first?.function, "CFoo_crtheap")
+        // Offenders are spelled as report JSON's call sites: frames with addresses, the stack count.
+        XCTAssertEqual(verdict.offenders.first?.stack.first?.function, "CFoo_crtheap")
+        XCTAssertTrue(verdict.offenders.first?.stack.first?.address.hasPrefix("0x") ?? false)
+        XCTAssertEqual(verdict.offenders.first?.stacks, 1)
     }
 
     func testGitHubActionsAnnotationsNameTheLeakingLine() throws {

@@ -86,7 +86,7 @@ final class CollectorFaultTests: EndToEndTestCase {
         let traces = try harness.traces(of: "steady")
         let report = try harness.reportJSON(harness.path(try XCTUnwrap(traces.first)))
         XCTAssertEqual(Leak.callSites(report), [Leak(function: "steady_leak", module: "steady", bytes: 15 * 48, count: 15)])
-        XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true)
+        XCTAssertEqual(report.process.complete, true)
     }
 
     func testCollectorStoppedWithSigtermStoresWhatArrived() throws {
@@ -96,7 +96,7 @@ final class CollectorFaultTests: EndToEndTestCase {
         let traces = try harness.traces(of: "steady")
         XCTAssertEqual(traces.count, 1, "\(traces); stderr: \(result.stderr)")
         let report = try harness.reportJSON(harness.path(try XCTUnwrap(traces.first)))
-        XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, false)
+        XCTAssertEqual(report.process.complete, false)
         // Some of the 15 leaks happened before the collector stopped; none of the churn shows as a leak.
         let sites = Leak.callSites(report)
         XCTAssertEqual(sites.map(\.function), ["steady_leak"], "\(sites)")

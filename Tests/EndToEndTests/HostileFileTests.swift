@@ -372,8 +372,8 @@ final class HostileFileTests: EndToEndTestCase {
         XCTAssertTrue(dump.stdout.hasPrefix("PROCESS pid=7 ppid=1 exe=/bin/\\x1bapp args=[\"app\", \"--x=\\x1b[31mred\\nLEAK DETECTED: forged\"]"), dump.stdout)
         // JSON keeps the exact names, escaped by the encoder.
         let json = try harness.reportJSON(path)
-        XCTAssertEqual((json["process"] as? [String: Any])?["arguments"] as? [String], trace.process.arguments)
-        XCTAssertEqual((json["callSites"] as? [[String: Any]])?.first?["function"] as? String, evil)
+        XCTAssertEqual(json.process.arguments, trace.process.arguments)
+        XCTAssertEqual(json.callSites.first?.function, evil)
 
         // A file's text quoted in an error: escaped, and short.
         let suppressions = try write(Array("leak:ok\nbad \u{1b}[31m\r\(String(repeating: "z", count: 5000))\n".utf8), "s.supp")
@@ -406,10 +406,9 @@ final class HostileFileTests: EndToEndTestCase {
         let out = harness.path("wide.json")
         let run = try measure(["report", "--format", "json", trace], stdout: out)
         XCTAssertEqual(run.status, 0)
-        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
-        let callSites = try XCTUnwrap(json["callSites"] as? [[String: Any]])
+        let callSites = try ReportJSON.decode(String(contentsOfFile: out, encoding: .utf8)).callSites
         XCTAssertEqual(callSites.count, sites)
-        XCTAssertEqual(callSites.map { ($0["stack"] as? [Any])?.count ?? 0 }, [Int](repeating: 512, count: sites))
+        XCTAssertEqual(callSites.map(\.stack.count), [Int](repeating: 512, count: sites))
         XCTAssertLessThan(run.maxRSSKiB, 128 << 10, "report --format json of \(sites) x 512 frames: \(run.maxRSSKiB) KiB")
     }
 }

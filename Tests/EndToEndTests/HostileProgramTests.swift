@@ -11,7 +11,6 @@ final class HostileProgramTests: EndToEndTestCase {
 
     private var hostile: String { harness.path("hostile") }
 
-    private func process(_ report: [String: Any]) -> [String: Any] { report["process"] as? [String: Any] ?? [:] }
 
     /// Runs `body`, and fails if it took `limit` seconds or more.
     private func within<T>(_ limit: TimeInterval, _ what: String, _ body: () throws -> T) rethrows -> T {
@@ -24,26 +23,25 @@ final class HostileProgramTests: EndToEndTestCase {
 
     /// `leaktrack record -o out.trace -- hostile ARGUMENTS`.
     private func record(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 120) throws -> Harness.Result {
-        try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile] + arguments,
-                        environment: environment, timeout: timeout)
+        try harness.record([hostile] + arguments, environment: environment, timeout: timeout).result
     }
 
     /// The report of out.trace, asserted to hold exactly `leaks` and to be complete.
     @discardableResult
-    private func assertOutTrace(_ leaks: Set<Leak>, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+    private func assertOutTrace(_ leaks: Set<Leak>, file: StaticString = #filePath, line: UInt = #line) throws -> ReportJSON {
         let report = try harness.reportJSON(harness.path("out.trace"))
         XCTAssertEqual(Leak.callSites(report), leaks, file: file, line: line)
-        XCTAssertEqual(process(report)["complete"] as? Bool, true, file: file, line: line)
+        XCTAssertEqual(report.process.complete, true, file: file, line: line)
         return report
     }
 
     /// The parent's and the child's traces of `hostile steal-fds`, which must be exact and complete.
-    private func checkStealFdsTraces(parent: [String: Any], child: [String: Any]) {
+    private func checkStealFdsTraces(parent: ReportJSON, child: ReportJSON) {
         XCTAssertEqual(Leak.callSites(parent), [Leak(function: "leak_after_close", module: "hostile", bytes: 700, count: 7)])
-        XCTAssertEqual(process(parent)["complete"] as? Bool, true)
-        XCTAssertEqual(process(parent)["exitStatus"] as? Int, 3)
+        XCTAssertEqual(parent.process.complete, true)
+        XCTAssertEqual(parent.process.exitStatus, 3)
         XCTAssertEqual(Leak.callSites(child), [Leak(function: "child_after_close", module: "hostile", bytes: 300, count: 3)])
-        XCTAssertEqual(process(child)["complete"] as? Bool, true)
+        XCTAssertEqual(child.process.complete, true)
     }
 
     func testAProgramThatClosesAndReusesTheShimsDescriptorsKeepsItsFilesAndItsTrace() throws {
@@ -70,11 +68,11 @@ final class HostileProgramTests: EndToEndTestCase {
         XCTAssertEqual(result.status, 3, result.stderr)
         XCTAssertEqual(result.stderr, "")
         XCTAssertEqual(try String(contentsOfFile: file), "child 4\nchild 900\nparent 4\n")
-        var reports: [[String: Any]] = []
+        var reports: [ReportJSON] = []
         for name in try harness.traces(of: "hostile") { reports.append(try harness.reportJSON(harness.path(name))) }
         XCTAssertEqual(reports.count, 2)
-        let parent = try XCTUnwrap(reports.first { process($0)["exitStatus"] as? Int == 3 })
-        let child = try XCTUnwrap(reports.first { process($0)["exitStatus"] as? Int == 0 })
+        let parent = try XCTUnwrap(reports.first { $0.process.exitStatus == 3 })
+        let child = try XCTUnwrap(reports.first { $0.process.exitStatus == 0 })
         checkStealFdsTraces(parent: parent, child: child)
     }
 
@@ -82,12 +80,12 @@ final class HostileProgramTests: EndToEndTestCase {
         // bash's `exec 4>&2` used to land on the shim's socket: the program then waited the whole exit timeout.
         let script = "exec 4>&2; exec 5>&2; exec 6>/dev/null; echo hi"
         let recorded = try within(15, "record") {
-            try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", "bash", "-c", script],
+            try harness.record(["bash", "-c", script], trace: "out.trace",
                             environment: ["LEAKTRACK_EXIT_TIMEOUT": "60"])
         }
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
         XCTAssertEqual(recorded.stdout, "hi\n")
-        XCTAssertEqual(process(try harness.reportJSON(harness.path("out.trace")))["complete"] as? Bool, true)
+        XCTAssertEqual(try harness.reportJSON(harness.path("out.trace")).process.complete, true)
         let bare = try within(15, "the bare run") {
             try harness.run(["bash", "-c", script],
                             environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1", "LEAKTRACK_EXIT_TIMEOUT": "60"])
@@ -131,8 +129,7 @@ final class HostileProgramTests: EndToEndTestCase {
         XCTAssertEqual(result.stdout, "472\n")
         let report = try harness.reportJSON(harness.path("out.trace"))
         XCTAssertEqual(Leak.callSites(report), [Leak(function: "leak_in_handler", module: "hostile", bytes: 472 * 24, count: 472)])
-        let shimOwn = report["internal"] as? [String: Any]
-        XCTAssertEqual(shimOwn?["count"] as? Int, 0, "\(shimOwn ?? [:])")
+        XCTAssertEqual(report.shimOwn.count, 0, "\(report.shimOwn)")
     }
 
     func testForkChildrenThatNeverAllocateCostLittleAndSayNothing() throws {
@@ -156,8 +153,8 @@ final class HostileProgramTests: EndToEndTestCase {
             let recorded = try record([mode, String(status)])
             XCTAssertEqual(recorded.status, Int32(status), recorded.stderr)
             let report = try harness.reportJSON(harness.path("out.trace"))
-            XCTAssertEqual(process(report)["exitStatus"] as? Int, status, mode)
-            XCTAssertEqual(process(report)["complete"] as? Bool, true, mode)
+            XCTAssertEqual(report.process.exitStatus, status, mode)
+            XCTAssertEqual(report.process.complete, true, mode)
             XCTAssertEqual(Leak.callSites(report), [Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)], mode)
         }
     }
@@ -197,7 +194,7 @@ final class HostileProgramTests: EndToEndTestCase {
         let named = try harness.run(["python3", "-c", descend, harness.leaktrack, "record", "-o", harness.path("out.trace"), "--",
                                      hostile, "return", "4"])
         XCTAssertEqual(named.status, 4, named.stderr)
-        XCTAssertEqual(process(try harness.reportJSON(harness.path("out.trace")))["exitStatus"] as? Int, 4)
+        XCTAssertEqual(try harness.reportJSON(harness.path("out.trace")).process.exitStatus, 4)
     }
 
     func testAnOutputDirectoryThatLooksLikeAFlag() throws {
@@ -214,18 +211,18 @@ final class HostileProgramTests: EndToEndTestCase {
         // The shim's descriptors (and the bare-mode collector's files) must not land on 0, 1 or 2, where
         // every message would be written into them.
         let closed = "exec 0<&- 1>&- 2>&- \"$0\" return 5"
-        let recorded = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", "sh", "-c", closed, hostile])
+        let recorded = try harness.record(["sh", "-c", closed, hostile], trace: "out.trace")
         XCTAssertEqual(recorded.status, 5, recorded.stderr)
         let report = try harness.reportJSON(harness.path("out.trace"))
         XCTAssertEqual(Leak.callSites(report), [Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)])
-        XCTAssertEqual(process(report)["complete"] as? Bool, true)
+        XCTAssertEqual(report.process.complete, true)
         let bare = try harness.run(["sh", "-c", "LD_PRELOAD=\"$1\" " + closed, hostile, harness.shim])
         XCTAssertEqual(bare.status, 5, bare.stderr)
         let traces = try harness.traces(of: "hostile")
         XCTAssertEqual(traces.count, 1, "\(traces)")
         let bareReport = try harness.reportJSON(harness.path(try XCTUnwrap(traces.first)))
         XCTAssertEqual(Leak.callSites(bareReport), [Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)])
-        XCTAssertEqual(process(bareReport)["complete"] as? Bool, true)
+        XCTAssertEqual(bareReport.process.complete, true)
     }
 
     func testEndingMainWithPthreadExitEndsTheProcess() throws {
@@ -239,7 +236,7 @@ final class HostileProgramTests: EndToEndTestCase {
         }
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
         let report = try assertOutTrace([Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)])
-        XCTAssertEqual(process(report)["exitStatus"] as? Int, 0)
+        XCTAssertEqual(report.process.exitStatus, 0)
     }
 
     func testAChildMadeWithoutForkHandlersNeverWritesIntoItsParentsTrace() throws {
@@ -258,7 +255,7 @@ final class HostileProgramTests: EndToEndTestCase {
         XCTAssertEqual(siblings.count, 1, "\(siblings); \(result.stderr)")
         let sibling = try harness.reportJSON(harness.path(try XCTUnwrap(siblings.first)))
         XCTAssertEqual(Leak.callSites(sibling), [Leak(function: "sibling_leaks", module: "hostile", bytes: 369, count: 3)])
-        XCTAssertEqual(process(sibling)["complete"] as? Bool, true)
+        XCTAssertEqual(sibling.process.complete, true)
     }
 
     func testTheShimTakesNoDescriptorFromTheProgram() throws {
@@ -284,25 +281,25 @@ final class HostileProgramTests: EndToEndTestCase {
         XCTAssertEqual(children.count, 150)
         XCTAssertEqual(try harness.leaks(inTraces: children), [Leak(function: "concurrent_leak", module: "hostile", bytes: 16, count: 1)])
         var complete = 0
-        for name in children where process(try harness.reportJSON(harness.path(name)))["complete"] as? Bool == true { complete += 1 }
+        for name in children where try harness.reportJSON(harness.path(name)).process.complete == true { complete += 1 }
         XCTAssertEqual(complete, 150)
     }
 
     func testAStackCutAtTheDepthLimitSaysSo() throws {
         // 500 frames deep: cut at the default 128, whole at 512.
-        let cut = try harness.run([harness.leaktrack, "record", "-o", harness.path("cut.trace"), "--", hostile, "deep", "500"])
+        let cut = try harness.record([hostile, "deep", "500"], trace: "cut.trace")
         XCTAssertEqual(cut.status, 0, cut.stderr)
-        let site = try XCTUnwrap((try harness.reportJSON(harness.path("cut.trace"))["callSites"] as? [[String: Any]])?.first)
-        XCTAssertEqual(site["function"] as? String, "deep_leak")
-        XCTAssertEqual(site["stackTruncated"] as? Bool, true)
-        XCTAssertEqual((site["stack"] as? [Any])?.count, 128)
+        let site = try XCTUnwrap(try harness.reportJSON(harness.path("cut.trace")).callSites.first)
+        XCTAssertEqual(site.function, "deep_leak")
+        XCTAssertEqual(site.stackTruncated, true)
+        XCTAssertEqual(site.stack.count, 128)
         let text = try harness.run([harness.leaktrack, "report", harness.path("cut.trace")])
         XCTAssertTrue(text.stdout.contains("the stack went deeper: the shim keeps LEAKTRACK_DEPTH frames"), text.stdout)
-        let whole = try harness.run([harness.leaktrack, "record", "--depth", "512", "-o", harness.path("whole.trace"), "--", hostile, "deep", "500"])
+        let whole = try harness.record([hostile, "deep", "500"], trace: "whole.trace", options: ["--depth", "512"])
         XCTAssertEqual(whole.status, 0, whole.stderr)
-        let wholeSite = try XCTUnwrap((try harness.reportJSON(harness.path("whole.trace"))["callSites"] as? [[String: Any]])?.first)
-        XCTAssertEqual(wholeSite["stackTruncated"] as? Bool, false)
-        XCTAssertGreaterThan((wholeSite["stack"] as? [Any])?.count ?? 0, 500)
+        let wholeSite = try XCTUnwrap(try harness.reportJSON(harness.path("whole.trace")).callSites.first)
+        XCTAssertEqual(wholeSite.stackTruncated, false)
+        XCTAssertGreaterThan(wholeSite.stack.count, 500)
         XCTAssertFalse(try harness.run([harness.leaktrack, "report", harness.path("whole.trace")]).stdout.contains("went deeper"))
     }
 

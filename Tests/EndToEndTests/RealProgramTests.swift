@@ -54,9 +54,7 @@ final class RealProgramTests: EndToEndTestCase {
         }
     }
 
-    private func allocations(_ report: [String: Any]) -> Int {
-        (report["totals"] as? [String: Any])?["allocations"] as? Int ?? 0
-    }
+    private func allocations(_ report: ReportJSON) -> Int { report.totals.allocations }
 
     func testSqliteBuildsAndQueriesAHundredThousandRows() throws {
         let script = """
@@ -82,7 +80,7 @@ final class RealProgramTests: EndToEndTestCase {
         XCTAssertEqual(recorded.stdout, bare.stdout)
         // record -o names the trace of the last program the command's pid ran: sh exec'd sqlite3.
         let report = try harness.reportJSON(harness.path("sqlite.trace"))
-        XCTAssertEqual((report["process"] as? [String: Any])?["executable"] as? String, "/usr/bin/sqlite3")
+        XCTAssertEqual(report.process.executable, "/usr/bin/sqlite3")
         XCTAssertGreaterThan(allocations(report), 100_000)
         XCTAssertEqual(Leak.total(report).count, 0, "glibc's name-service caches are suppressed by default: \(Leak.callSites(report))")
     }
@@ -96,7 +94,7 @@ final class RealProgramTests: EndToEndTestCase {
         let preloaded = try harness.run([harness.path("cpp_threads")], environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"])
         XCTAssertEqual(preloaded.status, 0, preloaded.stderr)
         XCTAssertEqual(preloaded.stdout, bare.stdout)
-        let recorded = try harness.run([harness.leaktrack, "record", "-o", harness.path("cpp.trace"), "--", harness.path("cpp_threads")])
+        let recorded = try harness.record([harness.path("cpp_threads")], trace: "cpp.trace")
         XCTAssertEqual(recorded.stdout, bare.stdout)
         let report = try harness.reportJSON(harness.path("cpp.trace"))
         XCTAssertEqual(Leak.callSites(report), [Leak(function: "leak_in_worker(int)", module: "cpp_threads", bytes: 6400, count: 400)])
@@ -117,7 +115,7 @@ final class RealProgramTests: EndToEndTestCase {
         _ = try harness.run(["redis-cli", "-p", "\(port)", "shutdown", "nosave"])
         XCTAssertEqual(wait(), 0)
         let report = try harness.reportJSON(harness.path("redis.trace"))
-        XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true)
+        XCTAssertEqual(report.process.complete, true)
         XCTAssertGreaterThan(allocations(report), 400_000, "every request allocates")
     }
 
