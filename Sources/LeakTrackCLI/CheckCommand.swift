@@ -33,7 +33,10 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Total leaked allocations allowed, over the call sites no budget rule matches (default 0).")
     var maxLeaks: UInt64?
 
-    @Option(help: "A budget file: max-leaked-bytes N, max-leaks N, and function|module|callsite PATTERN max-bytes N max-count N lines.")
+    @Option(
+        help:
+            "A budget file: max-leaked-bytes N, max-leaks N, and function|module|callsite PATTERN max-bytes N max-count N lines."
+    )
     var budgets: String?
 
     @Option(help: "Fail only on call sites that are new or grew beyond this baseline (see --write-baseline).")
@@ -48,7 +51,9 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write the output (in --format) to this file instead of standard output.")
     var output: String?
 
-    @Option(name: .long, help: "Path of libleaktrack.so for -- CMD (default: beside this executable, or LEAKTRACK_PRELOAD).")
+    @Option(
+        name: .long, help: "Path of libleaktrack.so for -- CMD (default: beside this executable, or LEAKTRACK_PRELOAD)."
+    )
     var preload: String?
 
     @OptionGroup var analysis: AnalysisOptions
@@ -64,7 +69,9 @@ struct CheckCommand: ParsableCommand {
         if traces.isEmpty && command.isEmpty {
             throw ValidationError("give trace files, or a command after --, e.g. leaktrack check -- ./tests")
         }
-        if !traces.isEmpty && !command.isEmpty { throw ValidationError("give trace files or a command after --, not both") }
+        if !traces.isEmpty && !command.isEmpty {
+            throw ValidationError("give trace files or a command after --, not both")
+        }
         if tolerance > 0 && baseline == nil { throw ValidationError("--tolerance applies to --baseline only") }
     }
 
@@ -93,7 +100,8 @@ struct CheckCommand: ParsableCommand {
         let result = gate.evaluate(reports)
         try result.requireCompleteTraces(reports, paths: paths)
         if let writeBaseline {
-            try writeFileAtomically(Array(Baseline(callSites: result.callSites).encoded().utf8), to: writeBaseline, replacing: true)
+            try writeFileAtomically(
+                Array(Baseline(callSites: result.callSites).encoded().utf8), to: writeBaseline, replacing: true)
             Output.error("wrote the baseline of \(result.callSites.count) call sites to \(writeBaseline)")
         }
 
@@ -117,7 +125,8 @@ struct CheckCommand: ParsableCommand {
         }
         if ProcessEnvironment.get("GITHUB_ACTIONS") == "true" {
             // The runner reads workflow commands from either stream; stdout only while it carries text.
-            let annotations = GitHubAnnotations(sourceRoot: ProcessEnvironment.get("GITHUB_WORKSPACE") ?? root).render(verdict)
+            let annotations = GitHubAnnotations(sourceRoot: ProcessEnvironment.get("GITHUB_WORKSPACE") ?? root).render(
+                verdict)
             if analysis.format == .text || output != nil {
                 Output.print(annotations, closedPipeStatus: status)
             } else {

@@ -93,7 +93,7 @@ enum QualifiedName {
             case ">": depth = max(0, depth - 1)
             case "(" where depth == 0:
                 end = index
-                index = function.index(before: function.endIndex)  // stop scanning
+                index = function.index(before: function.endIndex) // stop scanning
             case " " where depth == 0:
                 // "operator new" and friends contain spaces of their own.
                 if !function[start..<index].hasSuffix("operator") { start = function.index(after: index) }

@@ -47,8 +47,11 @@ public struct LeakStack: Equatable, Sendable {
 
     /// Larger first; equal ones in a stable order.
     static func largerFirst(_ a: LeakStack, _ b: LeakStack) -> Bool {
-        a.bytes != b.bytes ? a.bytes > b.bytes : a.count != b.count ? a.count > b.count
-            : a.frames.lexicographicallyPrecedes(b.frames) { $0.address < $1.address }
+        a.bytes != b.bytes
+            ? a.bytes > b.bytes
+            : a.count != b.count
+                ? a.count > b.count
+                : a.frames.lexicographicallyPrecedes(b.frames) { $0.address < $1.address }
     }
 }
 
@@ -135,12 +138,15 @@ extension LeakReport {
             }
             let frames = id == SpecialStack.dropped ? [] : resolver.frames(ofStack: Int(id))
             let site = options.rules.callSite(frames) ?? ReportFrame.unrecorded
-            if let reason = options.suppressions.reason(for: frames, allocatingFrame: options.rules.allocatingFrame(frames)) {
+            if let reason = options.suppressions.reason(
+                for: frames, allocatingFrame: options.rules.allocatingFrame(frames))
+            {
                 let sum = suppressed[reason, default: (0, 0)]
                 suppressed[reason] = (sum.bytes.saturatingAdd(amount.bytes), sum.count.saturatingAdd(amount.count))
                 continue
             }
-            let truncated = id != SpecialStack.dropped && Int(id) < trace.stacks.count && trace.stacks[Int(id)].truncated
+            let truncated =
+                id != SpecialStack.dropped && Int(id) < trace.stacks.count && trace.stacks[Int(id)].truncated
             leaks.append((frames, site, amount.bytes, amount.count, truncated))
         }
 
@@ -149,7 +155,10 @@ extension LeakReport {
             case site(CallSiteID)
             case stack([UInt64])
         }
-        func key(_ leak: (stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool), _ grouping: Grouping) -> GroupKey {
+        func key(
+            _ leak: (stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool),
+            _ grouping: Grouping
+        ) -> GroupKey {
             let site = CallSiteID(leak.site)
             switch grouping {
             case .callsite: return .site(site)
@@ -158,11 +167,15 @@ extension LeakReport {
             case .stack: return .stack(leak.stack.map(\.address))
             }
         }
-        func group(by grouping: Grouping, _ items: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool)]) -> [LeakGroup] {
+        func group(
+            by grouping: Grouping,
+            _ items: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool)]
+        ) -> [LeakGroup] {
             var groups: [GroupKey: LeakGroup] = [:]
             for leak in items {
                 let k = key(leak, grouping)
-                let stack = LeakStack(frames: leak.stack, bytes: leak.bytes, count: leak.count, truncated: leak.truncated)
+                let stack = LeakStack(
+                    frames: leak.stack, bytes: leak.bytes, count: leak.count, truncated: leak.truncated)
                 if var existing = groups[k] {
                     existing.bytes = existing.bytes.saturatingAdd(leak.bytes)
                     existing.count = existing.count.saturatingAdd(leak.count)
@@ -183,7 +196,8 @@ extension LeakReport {
         }
 
         // One pass each over the leaks and the modules: a trace can name many of both.
-        var leaksByModule: [String: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool)]] = [:]
+        var leaksByModule:
+            [String: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool)]] = [:]
         for leak in leaks { leaksByModule[leak.site.module, default: []].append(leak) }
         var buildIDs: [String: String] = [:]
         for module in trace.modules where buildIDs[module.path] == nil { buildIDs[module.path] = module.buildIDHex }
@@ -192,10 +206,11 @@ extension LeakReport {
             var functions = group(by: .function, leaksByModule[moduleGroup.module] ?? [])
             if let top = options.top { functions = Array(functions.prefix(top)) }
             modules.append(
-                ModuleLeaks(module: moduleGroup.module, path: moduleGroup.modulePath,
-                            buildID: buildIDs[moduleGroup.modulePath] ?? "",
-                            bytes: moduleGroup.bytes,
-                            count: moduleGroup.count, functions: functions))
+                ModuleLeaks(
+                    module: moduleGroup.module, path: moduleGroup.modulePath,
+                    buildID: buildIDs[moduleGroup.modulePath] ?? "",
+                    bytes: moduleGroup.bytes,
+                    count: moduleGroup.count, functions: functions))
         }
         var groups = group(by: options.grouping, leaks)
         if let top = options.top {
@@ -245,13 +260,20 @@ struct FrameResolver {
             let name = module?.name ?? "[anon]"
             let path = module?.path ?? ""
             if frame.symbols.isEmpty {
-                let function = module != nil ? "\(name)+0x\(String(frame.offset, radix: 16))" : "0x\(String(frame.address, radix: 16))"
-                return [ReportFrame(function: function, module: name, modulePath: path, file: nil, line: nil,
-                                    address: frame.address, inlined: false, symbolized: false)]
+                let function =
+                    module != nil
+                    ? "\(name)+0x\(String(frame.offset, radix: 16))" : "0x\(String(frame.address, radix: 16))"
+                return [
+                    ReportFrame(
+                        function: function, module: name, modulePath: path, file: nil, line: nil,
+                        address: frame.address, inlined: false, symbolized: false)
+                ]
             }
             return frame.symbols.map { symbol in
-                ReportFrame(function: demangle ? symbol.function : symbol.linkageName ?? symbol.function, module: name, modulePath: path, file: symbol.file, line: symbol.line,
-                            address: frame.address, inlined: symbol.inlined, symbolized: true)
+                ReportFrame(
+                    function: demangle ? symbol.function : symbol.linkageName ?? symbol.function, module: name,
+                    modulePath: path, file: symbol.file, line: symbol.line,
+                    address: frame.address, inlined: symbol.inlined, symbolized: true)
             }
         }
     }

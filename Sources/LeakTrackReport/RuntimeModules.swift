@@ -15,16 +15,18 @@ public enum RuntimeModules {
 
     /// Module file name patterns and what they are. Swift's libraries are matched with a trailing `*` like
     /// the others, so a versioned or suffixed name (libswiftCore.so.6) is still the runtime.
-    public static let table: [(pattern: Pattern, kind: Kind)] = ([
-        ("ld-linux*.so*", .loader), ("ld-*.so*", .loader),
-        ("libc.so*", .systemRuntime), ("libc-*.so", .systemRuntime), ("libstdc++.so*", .systemRuntime),
-        ("libc++.so*", .systemRuntime), ("libc++abi.so*", .systemRuntime), ("libgcc_s.so*", .systemRuntime),
-        ("libm.so*", .systemRuntime), ("libpthread.so*", .systemRuntime), ("libdl.so*", .systemRuntime),
-        ("librt.so*", .systemRuntime), ("linux-vdso.so*", .systemRuntime),
-        ("libswiftCore.so*", .swiftCore),
-        ("libswift_Concurrency.so*", .swiftRuntime), ("libswift_StringProcessing.so*", .swiftRuntime),
-        ("libdispatch.so*", .swiftRuntime), ("libFoundation*.so*", .swiftRuntime), ("libswiftDispatch.so*", .swiftRuntime),
-    ] as [(String, Kind)]).map { (Pattern($0.0), $0.1) }
+    public static let table: [(pattern: Pattern, kind: Kind)] =
+        ([
+            ("ld-linux*.so*", .loader), ("ld-*.so*", .loader),
+            ("libc.so*", .systemRuntime), ("libc-*.so", .systemRuntime), ("libstdc++.so*", .systemRuntime),
+            ("libc++.so*", .systemRuntime), ("libc++abi.so*", .systemRuntime), ("libgcc_s.so*", .systemRuntime),
+            ("libm.so*", .systemRuntime), ("libpthread.so*", .systemRuntime), ("libdl.so*", .systemRuntime),
+            ("librt.so*", .systemRuntime), ("linux-vdso.so*", .systemRuntime),
+            ("libswiftCore.so*", .swiftCore),
+            ("libswift_Concurrency.so*", .swiftRuntime), ("libswift_StringProcessing.so*", .swiftRuntime),
+            ("libdispatch.so*", .swiftRuntime), ("libFoundation*.so*", .swiftRuntime),
+            ("libswiftDispatch.so*", .swiftRuntime),
+        ] as [(String, Kind)]).map { (Pattern($0.0), $0.1) }
 
     /// Every runtime module's pattern.
     public static let all: [Pattern] = table.map(\.pattern)

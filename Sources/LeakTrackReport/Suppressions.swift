@@ -20,16 +20,23 @@ public struct Suppressions: Sendable {
     /// Modules that belong to the language runtimes (`RuntimeModules`, shared with call-site selection).
     public static let runtimeModules: [Pattern] = RuntimeModules.all
 
-    public static let defaultRules: [Rule] = [
-        Rule(pattern: Pattern("_IO_file_doallocate"), reason: "stdio buffer, reachable from the FILE"),
-        // getpwuid, getaddrinfo and friends load /etc/nsswitch.conf once and keep it for the process's life.
-        Rule(pattern: Pattern("__nss_module_allocate"), reason: "glibc's name-service modules, kept for the process's life"),
-        Rule(pattern: Pattern("nss_database_check_reload_and_get"), reason: "glibc's name-service configuration, kept for the process's life"),
-    ] + [
-        // The non-reentrant lookups return a buffer the C library keeps in a static and reuses.
-        "getpwuid", "getpwnam", "getgrgid", "getgrnam", "getspnam", "gethostbyname", "gethostbyname2", "gethostbyaddr",
-        "getservbyname", "getservbyport", "getprotobyname", "getprotobynumber", "getnetbyname", "getnetbyaddr",
-    ].map { Rule(pattern: Pattern($0), reason: "the C library's static result buffer") }
+    public static let defaultRules: [Rule] =
+        [
+            Rule(pattern: Pattern("_IO_file_doallocate"), reason: "stdio buffer, reachable from the FILE"),
+            // getpwuid, getaddrinfo and friends load /etc/nsswitch.conf once and keep it for the process's life.
+            Rule(
+                pattern: Pattern("__nss_module_allocate"),
+                reason: "glibc's name-service modules, kept for the process's life"),
+            Rule(
+                pattern: Pattern("nss_database_check_reload_and_get"),
+                reason: "glibc's name-service configuration, kept for the process's life"),
+        ]
+        + [
+            // The non-reentrant lookups return a buffer the C library keeps in a static and reuses.
+            "getpwuid", "getpwnam", "getgrgid", "getgrnam", "getspnam", "gethostbyname", "gethostbyname2",
+            "gethostbyaddr",
+            "getservbyname", "getservbyport", "getprotobyname", "getprotobynumber", "getnetbyname", "getnetbyaddr",
+        ].map { Rule(pattern: Pattern($0), reason: "the C library's static result buffer") }
 
     public var useDefaults: Bool
     public var rules: [Rule]

@@ -83,8 +83,11 @@ struct Harness {
     /// include path, for fixtures that speak the protocol themselves).
     func compile(_ sources: [String], output: String, flags: [String] = []) throws {
         let result = try run(
-            ["cc", "-g", "-O0", "-Wno-alloc-size-larger-than", "-I", Harness.packageRoot + "/Sources/CLeakTrackWire/include",
-             "-o", directory + "/" + output]
+            [
+                "cc", "-g", "-O0", "-Wno-alloc-size-larger-than", "-I",
+                Harness.packageRoot + "/Sources/CLeakTrackWire/include",
+                "-o", directory + "/" + output,
+            ]
                 + sources.map { Harness.fixtures + "/" + $0 } + flags)
         guard result.status == 0 else { throw HarnessError("cc failed for \(sources): \(result.stderr)") }
     }
@@ -123,17 +126,24 @@ struct Harness {
     /// `leaktrack record [OPTIONS] -o TRACE -- COMMAND` in the test directory (TRACE by name there), the one
     /// way the tests record. `report(of:)` reads the trace.
     @discardableResult
-    func record(_ command: [String], trace: String = "out.trace", options: [String] = [],
-                environment: [String: String] = [:], timeout: TimeInterval = 120) throws -> Recorded {
+    func record(
+        _ command: [String], trace: String = "out.trace", options: [String] = [],
+        environment: [String: String] = [:], timeout: TimeInterval = 120
+    ) throws -> Recorded {
         let path = path(trace)
-        let result = try run([leaktrack, "record"] + options + ["-o", path, "--"] + command,
-                             environment: environment, timeout: timeout)
+        let result = try run(
+            [leaktrack, "record"] + options + ["-o", path, "--"] + command,
+            environment: environment, timeout: timeout)
         return Recorded(result: result, trace: path)
     }
 
     /// The report of a recording's trace, which must exist.
-    func report(of recorded: Recorded, extra: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> ReportJSON {
-        XCTAssertTrue(FileManager.default.fileExists(atPath: recorded.trace), "no trace; stderr: \(recorded.stderr)", file: file, line: line)
+    func report(of recorded: Recorded, extra: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws
+        -> ReportJSON
+    {
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: recorded.trace), "no trace; stderr: \(recorded.stderr)", file: file,
+            line: line)
         return try reportJSON(recorded.trace, extra: extra)
     }
 }

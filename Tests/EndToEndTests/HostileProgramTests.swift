@@ -11,7 +11,6 @@ final class HostileProgramTests: EndToEndTestCase {
 
     private var hostile: String { harness.path("hostile") }
 
-
     /// Runs `body`, and fails if it took `limit` seconds or more.
     private func within<T>(_ limit: TimeInterval, _ what: String, _ body: () throws -> T) rethrows -> T {
         let started = Date()
@@ -22,13 +21,17 @@ final class HostileProgramTests: EndToEndTestCase {
     }
 
     /// `leaktrack record -o out.trace -- hostile ARGUMENTS`.
-    private func record(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 120) throws -> Harness.Result {
+    private func record(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 120) throws
+        -> Harness.Result
+    {
         try harness.record([hostile] + arguments, environment: environment, timeout: timeout).result
     }
 
     /// The report of out.trace, asserted to hold exactly `leaks` and to be complete.
     @discardableResult
-    private func assertOutTrace(_ leaks: Set<Leak>, file: StaticString = #filePath, line: UInt = #line) throws -> ReportJSON {
+    private func assertOutTrace(_ leaks: Set<Leak>, file: StaticString = #filePath, line: UInt = #line) throws
+        -> ReportJSON
+    {
         let report = try harness.reportJSON(harness.path("out.trace"))
         XCTAssertEqual(Leak.callSites(report), leaks, file: file, line: line)
         XCTAssertEqual(report.process.complete, true, file: file, line: line)
@@ -37,10 +40,12 @@ final class HostileProgramTests: EndToEndTestCase {
 
     /// The parent's and the child's traces of `hostile steal-fds`, which must be exact and complete.
     private func checkStealFdsTraces(parent: ReportJSON, child: ReportJSON) {
-        XCTAssertEqual(Leak.callSites(parent), [Leak(function: "leak_after_close", module: "hostile", bytes: 700, count: 7)])
+        XCTAssertEqual(
+            Leak.callSites(parent), [Leak(function: "leak_after_close", module: "hostile", bytes: 700, count: 7)])
         XCTAssertEqual(parent.process.complete, true)
         XCTAssertEqual(parent.process.exitStatus, 3)
-        XCTAssertEqual(Leak.callSites(child), [Leak(function: "child_after_close", module: "hostile", bytes: 300, count: 3)])
+        XCTAssertEqual(
+            Leak.callSites(child), [Leak(function: "child_after_close", module: "hostile", bytes: 300, count: 3)])
         XCTAssertEqual(child.process.complete, true)
     }
 
@@ -55,15 +60,17 @@ final class HostileProgramTests: EndToEndTestCase {
         XCTAssertEqual(try String(contentsOfFile: file), "child 4\nchild 900\nparent 4\n")
         let children = try harness.traces(of: "hostile")
         XCTAssertEqual(children.count, 1, "\(children)")
-        checkStealFdsTraces(parent: try harness.reportJSON(harness.path("out.trace")),
-                            child: try harness.reportJSON(harness.path(try XCTUnwrap(children.first))))
+        checkStealFdsTraces(
+            parent: try harness.reportJSON(harness.path("out.trace")),
+            child: try harness.reportJSON(harness.path(try XCTUnwrap(children.first))))
     }
 
     func testTheSameUnderBarePreload() throws {
         let file = harness.path("own.txt")
         let result = try within(15, "the bare run") {
-            try harness.run([hostile, "steal-fds", file],
-                            environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1", "LEAKTRACK_EXIT_TIMEOUT": "60"])
+            try harness.run(
+                [hostile, "steal-fds", file],
+                environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1", "LEAKTRACK_EXIT_TIMEOUT": "60"])
         }
         XCTAssertEqual(result.status, 3, result.stderr)
         XCTAssertEqual(result.stderr, "")
@@ -80,15 +87,17 @@ final class HostileProgramTests: EndToEndTestCase {
         // bash's `exec 4>&2` used to land on the shim's socket: the program then waited the whole exit timeout.
         let script = "exec 4>&2; exec 5>&2; exec 6>/dev/null; echo hi"
         let recorded = try within(15, "record") {
-            try harness.record(["bash", "-c", script], trace: "out.trace",
-                            environment: ["LEAKTRACK_EXIT_TIMEOUT": "60"])
+            try harness.record(
+                ["bash", "-c", script], trace: "out.trace",
+                environment: ["LEAKTRACK_EXIT_TIMEOUT": "60"])
         }
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
         XCTAssertEqual(recorded.stdout, "hi\n")
         XCTAssertEqual(try harness.reportJSON(harness.path("out.trace")).process.complete, true)
         let bare = try within(15, "the bare run") {
-            try harness.run(["bash", "-c", script],
-                            environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1", "LEAKTRACK_EXIT_TIMEOUT": "60"])
+            try harness.run(
+                ["bash", "-c", script],
+                environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1", "LEAKTRACK_EXIT_TIMEOUT": "60"])
         }
         XCTAssertEqual(bare.status, 0, bare.stderr)
         XCTAssertEqual(bare.stdout, "hi\n")
@@ -105,8 +114,10 @@ final class HostileProgramTests: EndToEndTestCase {
     func testTheGateNeverPassesAnIncompleteTrace() throws {
         try harness.compile(["lifecycle.c"], output: "lifecycle", flags: ["-ldl", "-lpthread"])
         // Within budget, but killed: its silence proves nothing.
-        let passing = try harness.run([harness.leaktrack, "check", "--max-leaked-bytes", "100000", "--max-leaks", "100", "--",
-                                       harness.path("lifecycle"), "kill"])
+        let passing = try harness.run([
+            harness.leaktrack, "check", "--max-leaked-bytes", "100000", "--max-leaks", "100", "--",
+            harness.path("lifecycle"), "kill",
+        ])
         XCTAssertEqual(passing.status, 2, passing.stdout + passing.stderr)
         XCTAssertTrue(passing.stderr.contains("is incomplete"), passing.stderr)
         XCTAssertFalse(passing.stdout.contains("PASSED"), passing.stdout)
@@ -128,13 +139,15 @@ final class HostileProgramTests: EndToEndTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "472\n")
         let report = try harness.reportJSON(harness.path("out.trace"))
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "leak_in_handler", module: "hostile", bytes: 472 * 24, count: 472)])
+        XCTAssertEqual(
+            Leak.callSites(report), [Leak(function: "leak_in_handler", module: "hostile", bytes: 472 * 24, count: 472)])
         XCTAssertEqual(report.shimOwn.count, 0, "\(report.shimOwn)")
     }
 
     func testForkChildrenThatNeverAllocateCostLittleAndSayNothing() throws {
         let bare = try within(8, "200 forks under the bare preload") {
-            try harness.run([hostile, "forks", "200"], environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"])
+            try harness.run(
+                [hostile, "forks", "200"], environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"])
         }
         XCTAssertEqual(bare.status, 0, bare.stderr)
         XCTAssertEqual(bare.stderr, "")
@@ -142,7 +155,8 @@ final class HostileProgramTests: EndToEndTestCase {
             try record(["forks", "200"])
         }
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
-        XCTAssertEqual(recorded.stderr.split(separator: "\n").filter { $0.contains("did not") || $0.contains("untracked") }, [])
+        XCTAssertEqual(
+            recorded.stderr.split(separator: "\n").filter { $0.contains("did not") || $0.contains("untracked") }, [])
         // Only the parent's trace: children that allocated nothing leave none.
         XCTAssertEqual(try harness.traces(of: "hostile").count, 1)
     }
@@ -155,7 +169,9 @@ final class HostileProgramTests: EndToEndTestCase {
             let report = try harness.reportJSON(harness.path("out.trace"))
             XCTAssertEqual(report.process.exitStatus, status, mode)
             XCTAssertEqual(report.process.complete, true, mode)
-            XCTAssertEqual(Leak.callSites(report), [Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)], mode)
+            XCTAssertEqual(
+                Leak.callSites(report), [Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)],
+                mode)
         }
     }
 
@@ -163,8 +179,10 @@ final class HostileProgramTests: EndToEndTestCase {
         // -o on another file system (/dev/shm is tmpfs), and a current directory nobody can write (/proc).
         let target = "/dev/shm/leaktrack-test-\(getpid())-\(UUID().uuidString).trace"
         defer { unlink(target) }
-        let result = try harness.run(["sh", "-c", "cd /proc && exec \"$0\" record -o \"$1\" -- \"$2\" steal-fds \"$3\"",
-                                      harness.leaktrack, target, hostile, harness.path("own.txt")])
+        let result = try harness.run([
+            "sh", "-c", "cd /proc && exec \"$0\" record -o \"$1\" -- \"$2\" steal-fds \"$3\"",
+            harness.leaktrack, target, hostile, harness.path("own.txt"),
+        ])
         XCTAssertEqual(result.status, 3, result.stderr)
         XCTAssertFalse(result.stderr.contains("cannot"), result.stderr)
         let parent = try harness.reportJSON(target)
@@ -179,31 +197,48 @@ final class HostileProgramTests: EndToEndTestCase {
     func testACurrentDirectoryLongerThanPathMaxIsRefusedWithOneLine() throws {
         // 25 levels of 200-character names: over 5,000 bytes, more than PATH_MAX. Shells refuse to cd that
         // deep, so python3 descends one relative step at a time and then execs the command.
-        let descend = "import os, sys\nfor _ in range(25):\n    os.makedirs('d' * 200, exist_ok=True)\n    os.chdir('d' * 200)\n"
+        let descend =
+            "import os, sys\nfor _ in range(25):\n    os.makedirs('d' * 200, exist_ok=True)\n    os.chdir('d' * 200)\n"
             + "os.execvp(sys.argv[1], sys.argv[1:])"
-        let bare = try harness.run(["python3", "-c", descend, "env", "LD_PRELOAD=" + harness.shim, hostile, "return", "4"])
+        let bare = try harness.run([
+            "python3", "-c", descend, "env", "LD_PRELOAD=" + harness.shim, hostile, "return", "4",
+        ])
         XCTAssertEqual(bare.status, 4, bare.stderr)
         // One line from each traced program (env, then hostile), the same.
-        XCTAssertEqual(Set(bare.stderr.split(separator: "\n")), [
-            "leaktrack: cannot resolve the current directory (its path is too long or it was removed); set "
-                + "LEAKTRACK_OUTPUT_DIR to an absolute directory; the program runs untracked"])
-        let recorded = try harness.run(["python3", "-c", descend, harness.leaktrack, "record", "--", hostile, "return", "4"])
+        XCTAssertEqual(
+            Set(bare.stderr.split(separator: "\n")),
+            [
+                "leaktrack: cannot resolve the current directory (its path is too long or it was removed); set "
+                    + "LEAKTRACK_OUTPUT_DIR to an absolute directory; the program runs untracked"
+            ])
+        let recorded = try harness.run([
+            "python3", "-c", descend, harness.leaktrack, "record", "--", hostile, "return", "4",
+        ])
         XCTAssertEqual(recorded.status, 2)
-        XCTAssertEqual(recorded.stderr, "leaktrack: cannot resolve the current directory (its path is too long, or it was removed); "
-                       + "run from a shorter directory, or give -o an absolute path\n")
-        let named = try harness.run(["python3", "-c", descend, harness.leaktrack, "record", "-o", harness.path("out.trace"), "--",
-                                     hostile, "return", "4"])
+        XCTAssertEqual(
+            recorded.stderr,
+            "leaktrack: cannot resolve the current directory (its path is too long, or it was removed); "
+                + "run from a shorter directory, or give -o an absolute path\n")
+        let named = try harness.run([
+            "python3", "-c", descend, harness.leaktrack, "record", "-o", harness.path("out.trace"), "--",
+            hostile, "return", "4",
+        ])
         XCTAssertEqual(named.status, 4, named.stderr)
         XCTAssertEqual(try harness.reportJSON(harness.path("out.trace")).process.exitStatus, 4)
     }
 
     func testAnOutputDirectoryThatLooksLikeAFlag() throws {
         try FileManager.default.createDirectory(atPath: harness.path("-h"), withIntermediateDirectories: false)
-        let result = try harness.run([hostile, "return", "0"],
-                                     environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_OUTPUT_DIR": "-h"])
+        let result = try harness.run(
+            [hostile, "return", "0"],
+            environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_OUTPUT_DIR": "-h"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertTrue(result.stderr.contains("leaktrack: writing trace to \(harness.directory)/-h/leaktrack.hostile."), result.stderr)
-        let traces = try FileManager.default.contentsOfDirectory(atPath: harness.path("-h")).filter { $0.hasPrefix("leaktrack.hostile.") }
+        XCTAssertTrue(
+            result.stderr.contains("leaktrack: writing trace to \(harness.directory)/-h/leaktrack.hostile."),
+            result.stderr)
+        let traces = try FileManager.default.contentsOfDirectory(atPath: harness.path("-h")).filter {
+            $0.hasPrefix("leaktrack.hostile.")
+        }
         XCTAssertEqual(traces.count, 1, "\(traces); \(result.stderr)")
     }
 
@@ -214,21 +249,25 @@ final class HostileProgramTests: EndToEndTestCase {
         let recorded = try harness.record(["sh", "-c", closed, hostile], trace: "out.trace")
         XCTAssertEqual(recorded.status, 5, recorded.stderr)
         let report = try harness.reportJSON(harness.path("out.trace"))
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)])
+        XCTAssertEqual(
+            Leak.callSites(report), [Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)])
         XCTAssertEqual(report.process.complete, true)
         let bare = try harness.run(["sh", "-c", "LD_PRELOAD=\"$1\" " + closed, hostile, harness.shim])
         XCTAssertEqual(bare.status, 5, bare.stderr)
         let traces = try harness.traces(of: "hostile")
         XCTAssertEqual(traces.count, 1, "\(traces)")
         let bareReport = try harness.reportJSON(harness.path(try XCTUnwrap(traces.first)))
-        XCTAssertEqual(Leak.callSites(bareReport), [Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)])
+        XCTAssertEqual(
+            Leak.callSites(bareReport), [Leak(function: "leak_before_return", module: "hostile", bytes: 8, count: 1)])
         XCTAssertEqual(bareReport.process.complete, true)
     }
 
     func testEndingMainWithPthreadExitEndsTheProcess() throws {
         // glibc ends the process when its last thread exits: the shim has no thread that could keep it alive.
         let bare = try within(10, "the bare run") {
-            try harness.run([hostile, "pthread-exit"], environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"], timeout: 30)
+            try harness.run(
+                [hostile, "pthread-exit"], environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"],
+                timeout: 30)
         }
         XCTAssertEqual(bare.status, 0, bare.stderr)
         let recorded = try within(10, "record") {
@@ -254,7 +293,8 @@ final class HostileProgramTests: EndToEndTestCase {
         let siblings = try harness.traces(of: "hostile")
         XCTAssertEqual(siblings.count, 1, "\(siblings); \(result.stderr)")
         let sibling = try harness.reportJSON(harness.path(try XCTUnwrap(siblings.first)))
-        XCTAssertEqual(Leak.callSites(sibling), [Leak(function: "sibling_leaks", module: "hostile", bytes: 369, count: 3)])
+        XCTAssertEqual(
+            Leak.callSites(sibling), [Leak(function: "sibling_leaks", module: "hostile", bytes: 369, count: 3)])
         XCTAssertEqual(sibling.process.complete, true)
     }
 
@@ -262,8 +302,10 @@ final class HostileProgramTests: EndToEndTestCase {
         // All descriptors but one in use: every open must get that one, for a whole second (the shim used to
         // open /proc files every 100 ms).
         for environment in [["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"], [:]] {
-            let command = environment.isEmpty
-                ? [harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "fd-churn"] : [hostile, "fd-churn"]
+            let command =
+                environment.isEmpty
+                ? [harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", hostile, "fd-churn"]
+                : [hostile, "fd-churn"]
             let result = try harness.run(command, environment: environment)
             XCTAssertEqual(result.status, 0, result.stderr)
             XCTAssertEqual(result.stdout, "0\n", "opens that failed or got another number; \(result.stderr)")
@@ -273,13 +315,18 @@ final class HostileProgramTests: EndToEndTestCase {
     func testManyProcessesAtOnceUnderALowDescriptorLimit() throws {
         // 150 processes alive at once, with a soft limit of 256 descriptors: the collector raises its own limit
         // and serves them all, exactly.
-        let result = try harness.run(["sh", "-c", "ulimit -Sn 256 && exec \"$0\" record -o \"$1\" -- \"$2\" concurrent 150",
-                                      harness.leaktrack, harness.path("out.trace"), hostile], timeout: 180)
+        let result = try harness.run(
+            [
+                "sh", "-c", "ulimit -Sn 256 && exec \"$0\" record -o \"$1\" -- \"$2\" concurrent 150",
+                harness.leaktrack, harness.path("out.trace"), hostile,
+            ], timeout: 180)
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertFalse(result.stderr.contains("dropped") || result.stderr.contains("cannot"), result.stderr)
         let children = try harness.traces(of: "hostile")
         XCTAssertEqual(children.count, 150)
-        XCTAssertEqual(try harness.leaks(inTraces: children), [Leak(function: "concurrent_leak", module: "hostile", bytes: 16, count: 1)])
+        XCTAssertEqual(
+            try harness.leaks(inTraces: children),
+            [Leak(function: "concurrent_leak", module: "hostile", bytes: 16, count: 1)])
         var complete = 0
         for name in children where try harness.reportJSON(harness.path(name)).process.complete == true { complete += 1 }
         XCTAssertEqual(complete, 150)
@@ -300,21 +347,28 @@ final class HostileProgramTests: EndToEndTestCase {
         let wholeSite = try XCTUnwrap(try harness.reportJSON(harness.path("whole.trace")).callSites.first)
         XCTAssertEqual(wholeSite.stackTruncated, false)
         XCTAssertGreaterThan(wholeSite.stack.count, 500)
-        XCTAssertFalse(try harness.run([harness.leaktrack, "report", harness.path("whole.trace")]).stdout.contains("went deeper"))
+        XCTAssertFalse(
+            try harness.run([harness.leaktrack, "report", harness.path("whole.trace")]).stdout.contains("went deeper"))
     }
 
     func testRecordRefusesAnOutputDirectoryItCannotWriteBeforeRunningTheCommand() throws {
         let marker = harness.path("ran")
-        let result = try harness.run([harness.leaktrack, "record", "-o", "/proc/no-such-directory/x.trace", "--", "touch", marker])
+        let result = try harness.run([
+            harness.leaktrack, "record", "-o", "/proc/no-such-directory/x.trace", "--", "touch", marker,
+        ])
         XCTAssertEqual(result.status, 2)
-        XCTAssertTrue(result.stderr.hasPrefix("leaktrack: cannot write traces into /proc/no-such-directory"), result.stderr)
+        XCTAssertTrue(
+            result.stderr.hasPrefix("leaktrack: cannot write traces into /proc/no-such-directory"), result.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "the command ran")
     }
 
     func testArgumentsThatAreNotUTF8MakeATraceTheReportReads() throws {
         // 16,000 bytes of 0xFF: each is three bytes once decoded; the collector keeps what the reader accepts.
-        let result = try harness.run(["sh", "-c", "exec \"$0\" record -o \"$1\" -- \"$2\" return 0 \"$(head -c 16000 /dev/zero | tr '\\0' '\\377')\" x",
-                                      harness.leaktrack, harness.path("out.trace"), hostile])
+        let result = try harness.run([
+            "sh", "-c",
+            "exec \"$0\" record -o \"$1\" -- \"$2\" return 0 \"$(head -c 16000 /dev/zero | tr '\\0' '\\377')\" x",
+            harness.leaktrack, harness.path("out.trace"), hostile,
+        ])
         XCTAssertEqual(result.status, 0, result.stderr)
         let report = try harness.run([harness.leaktrack, "report", harness.path("out.trace")])
         XCTAssertEqual(report.status, 0, report.stderr)

@@ -22,7 +22,8 @@ final class LifecycleTests: EndToEndTestCase {
     func testForkChildHasItsOwnTraceAndTheParentsIsUntouched() throws {
         let (status, report, stderr) = try record(["fork"])
         XCTAssertEqual(status, 0, stderr)
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "parent_leak", module: "lifecycle", bytes: 100, count: 1)])
+        XCTAssertEqual(
+            Leak.callSites(report), [Leak(function: "parent_leak", module: "lifecycle", bytes: 100, count: 1)])
         let children = try otherTraces()
         XCTAssertEqual(children.count, 1, "\(children)")
         let child = try harness.reportJSON(harness.path(try XCTUnwrap(children.first)))
@@ -36,16 +37,19 @@ final class LifecycleTests: EndToEndTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let traces = try otherTraces()
         XCTAssertEqual(traces.count, 2, "the parent's and the child's: \(traces)")
-        XCTAssertEqual(try harness.leaks(inTraces: traces), [
-            Leak(function: "parent_leak", module: "lifecycle", bytes: 100, count: 1),
-            Leak(function: "child_leak", module: "lifecycle", bytes: 200, count: 1),
-        ])
+        XCTAssertEqual(
+            try harness.leaks(inTraces: traces),
+            [
+                Leak(function: "parent_leak", module: "lifecycle", bytes: 100, count: 1),
+                Leak(function: "child_leak", module: "lifecycle", bytes: 200, count: 1),
+            ])
     }
 
     func testPosixSpawnAndVforkExecLeaveTheParentsStreamAlone() throws {
         let (status, report, stderr) = try record(["spawn"])
         XCTAssertEqual(status, 0, stderr)
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "spawning_parent", module: "lifecycle", bytes: 600, count: 1)])
+        XCTAssertEqual(
+            Leak.callSites(report), [Leak(function: "spawning_parent", module: "lifecycle", bytes: 600, count: 1)])
         XCTAssertEqual(report.process.complete, true)
     }
 
@@ -53,10 +57,12 @@ final class LifecycleTests: EndToEndTestCase {
         let (status, report, stderr) = try record(["failed-exec"])
         XCTAssertEqual(status, 0, stderr)
         XCTAssertFalse(stderr.contains("exec failed"), stderr)
-        XCTAssertEqual(Leak.callSites(report), [
-            Leak(function: "before_failed_exec", module: "lifecycle", bytes: 700, count: 1),
-            Leak(function: "after_failed_exec", module: "lifecycle", bytes: 710, count: 1),
-        ])
+        XCTAssertEqual(
+            Leak.callSites(report),
+            [
+                Leak(function: "before_failed_exec", module: "lifecycle", bytes: 700, count: 1),
+                Leak(function: "after_failed_exec", module: "lifecycle", bytes: 710, count: 1),
+            ])
         XCTAssertEqual(report.process.complete, true)
     }
 
@@ -81,7 +87,8 @@ final class LifecycleTests: EndToEndTestCase {
     func testUnderscoreExitGivesACompleteTraceWithItsStatus() throws {
         let (status, report, stderr) = try record(["exit-now"])
         XCTAssertEqual(status, 5, stderr)
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "before_exit_now", module: "lifecycle", bytes: 500, count: 1)])
+        XCTAssertEqual(
+            Leak.callSites(report), [Leak(function: "before_exit_now", module: "lifecycle", bytes: 500, count: 1)])
         XCTAssertEqual(report.process.complete, true)
         XCTAssertEqual(report.process.exitStatus, 5)
     }
@@ -97,14 +104,16 @@ final class LifecycleTests: EndToEndTestCase {
         let children = try otherTraces()
         XCTAssertEqual(children.count, 1, "\(children)")
         let child = try harness.reportJSON(harness.path(try XCTUnwrap(children.first)))
-        XCTAssertEqual(Leak.callSites(child), [Leak(function: "daemon_leak", module: "lifecycle", bytes: 800, count: 1)])
+        XCTAssertEqual(
+            Leak.callSites(child), [Leak(function: "daemon_leak", module: "lifecycle", bytes: 800, count: 1)])
         XCTAssertEqual(child.process.complete, true)
     }
 
     func testThousandsOfThreadsComeAndGo() throws {
         let (status, report, stderr) = try record(["threads"])
         XCTAssertEqual(status, 0, stderr)
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "thread_leak", module: "lifecycle", bytes: 16000, count: 2000)])
+        XCTAssertEqual(
+            Leak.callSites(report), [Leak(function: "thread_leak", module: "lifecycle", bytes: 16000, count: 2000)])
     }
 
     func testLibraryLoadedAndUnloadedInALoop() throws {
@@ -113,15 +122,18 @@ final class LifecycleTests: EndToEndTestCase {
         XCTAssertEqual(build.status, 0, build.stderr)
         let (status, report, stderr) = try record(["dlopen", harness.path("plugin.so")])
         XCTAssertEqual(status, 0, stderr)
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "plugin_leak", module: "plugin.so", bytes: 4321 * 200, count: 200)])
+        XCTAssertEqual(
+            Leak.callSites(report), [Leak(function: "plugin_leak", module: "plugin.so", bytes: 4321 * 200, count: 200)])
     }
 
     func testLongjmpAndSignalHandlers() throws {
         let (jumpStatus, jumped, jumpErr) = try record(["longjmp"])
         XCTAssertEqual(jumpStatus, 0, jumpErr)
-        XCTAssertEqual(Leak.callSites(jumped), [Leak(function: "leak_then_jump", module: "lifecycle", bytes: 600, count: 10)])
+        XCTAssertEqual(
+            Leak.callSites(jumped), [Leak(function: "leak_then_jump", module: "lifecycle", bytes: 600, count: 10)])
         let (signalStatus, signalled, signalErr) = try record(["signal"])
         XCTAssertEqual(signalStatus, 0, signalErr)
-        XCTAssertEqual(Leak.callSites(signalled), [Leak(function: "on_signal", module: "lifecycle", bytes: 350, count: 5)])
+        XCTAssertEqual(
+            Leak.callSites(signalled), [Leak(function: "on_signal", module: "lifecycle", bytes: 350, count: 5)])
     }
 }

@@ -4,7 +4,9 @@ import XCTest
 /// C fixtures with known leaks, run under `leaktrack record`; the report must give exact bytes, counts,
 /// functions and modules.
 final class RecordEndToEndTests: EndToEndTestCase {
-    func record(_ command: [String], trace: String = "out.trace", environment: [String: String] = [:]) throws -> (Harness.Result, ReportJSON) {
+    func record(_ command: [String], trace: String = "out.trace", environment: [String: String] = [:]) throws -> (
+        Harness.Result, ReportJSON
+    ) {
         let recorded = try harness.record(command, trace: trace, environment: environment)
         return (recorded.result, try harness.report(of: recorded))
     }
@@ -47,10 +49,15 @@ final class RecordEndToEndTests: EndToEndTestCase {
     }
 
     func testLeaksAreAttributedToMainExecutableLinkedLibraryAndUnloadedPlugin() throws {
-        try harness.run(["cc", "-g", "-O0", "-fPIC", "-shared", "-o", harness.path("liblinked.so"), Harness.fixtures + "/linked.c"])
-        try harness.run(["cc", "-g", "-O0", "-fPIC", "-shared", "-o", harness.path("libplugin.so"), Harness.fixtures + "/plugin.c"])
+        try harness.run([
+            "cc", "-g", "-O0", "-fPIC", "-shared", "-o", harness.path("liblinked.so"), Harness.fixtures + "/linked.c",
+        ])
+        try harness.run([
+            "cc", "-g", "-O0", "-fPIC", "-shared", "-o", harness.path("libplugin.so"), Harness.fixtures + "/plugin.c",
+        ])
         try harness.compile(
-            ["modules_main.c"], output: "modules_main", flags: ["-L" + harness.directory, "-llinked", "-Wl,-rpath," + harness.directory, "-ldl"])
+            ["modules_main.c"], output: "modules_main",
+            flags: ["-L" + harness.directory, "-llinked", "-Wl,-rpath," + harness.directory, "-ldl"])
         let (result, report) = try record([harness.path("modules_main"), harness.path("libplugin.so")])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(
@@ -73,7 +80,8 @@ final class RecordEndToEndTests: EndToEndTestCase {
         // smallest ring, so producers wait on the collector all the time and the ring wraps constantly.
         for run in 0..<3 {
             let environment = run == 1 ? ["LEAKTRACK_BUFFER_SIZE": "64K"] : [:]
-            let (result, report) = try record([harness.path("threads")], trace: "threads\(run).trace", environment: environment)
+            let (result, report) = try record(
+                [harness.path("threads")], trace: "threads\(run).trace", environment: environment)
             XCTAssertEqual(result.status, 0, result.stderr)
             XCTAssertEqual(
                 Leak.callSites(report), [Leak(function: "worker_alloc", module: "threads", bytes: 800, count: 20)],

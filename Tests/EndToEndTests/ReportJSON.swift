@@ -110,7 +110,8 @@ struct ReportJSON: Decodable {
     var symbolization: Symbolization?
 
     enum CodingKeys: String, CodingKey {
-        case formatVersion, process, leaked, modules, grouping, callSites, suppressed, totals, lost, samples, symbolization
+        case formatVersion, process, leaked, modules, grouping, callSites, suppressed, totals, lost, samples,
+            symbolization
         case shimOwn = "internal"
     }
 

@@ -35,7 +35,9 @@ final class SymbolizationTests: EndToEndTestCase {
             sizes[String(parts[0])] = parts.dropFirst().compactMap { Int($0) }
         }
         let sites = try callSites()
-        func check(_ function: String, line: Int, bytes: Int, count: Int, file: StaticString = #filePath, at: UInt = #line) {
+        func check(
+            _ function: String, line: Int, bytes: Int, count: Int, file: StaticString = #filePath, at: UInt = #line
+        ) {
             let s = site(sites, function, line: line)
             XCTAssertNotNil(s, "\(function):\(line) in \(sites.map { ($0.function, $0.line) })", file: file, line: at)
             XCTAssertEqual(s?.bytes, bytes, "\(function):\(line)", file: file, line: at)
@@ -71,7 +73,8 @@ final class SymbolizationTests: EndToEndTestCase {
         XCTAssertEqual(result.stdout.split(separator: " ").prefix(2).joined(separator: " "), "sessions 10")
         // The same output bare and under the bare preload.
         let bare = try harness.run([harness.path("swift_leaks")])
-        let preloaded = try harness.run([harness.path("swift_leaks")], environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"])
+        let preloaded = try harness.run(
+            [harness.path("swift_leaks")], environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"])
         XCTAssertEqual(preloaded.status, 0, preloaded.stderr)
         XCTAssertEqual(preloaded.stdout, bare.stdout)
         XCTAssertEqual(result.stdout, bare.stdout)
@@ -136,7 +139,9 @@ final class SymbolizationTests: EndToEndTestCase {
     }
 
     func testSeparateDebugInfoByDebuglinkAndByBuildID() throws {
-        try harness.run(["cc", "-g", "-O0", "-Wl,--build-id", "-o", harness.path("symbols"), Harness.fixtures + "/symbols.c"])
+        try harness.run([
+            "cc", "-g", "-O0", "-Wl,--build-id", "-o", harness.path("symbols"), Harness.fixtures + "/symbols.c",
+        ])
         try harness.run(["objcopy", "--only-keep-debug", harness.path("symbols"), harness.path("symbols.debug")])
         try harness.run(["strip", "--strip-debug", "--strip-unneeded", harness.path("symbols")])
         try harness.run(["objcopy", "--add-gnu-debuglink=" + harness.path("symbols.debug"), harness.path("symbols")])
@@ -172,7 +177,10 @@ final class SymbolizationTests: EndToEndTestCase {
 
     func testTwoLibrariesLoadedAtTheSameAddressAreToldApart() throws {
         for name in ["a", "b"] {
-            try harness.run(["cc", "-g", "-O0", "-fPIC", "-shared", "-o", harness.path("lib_\(name).so"), Harness.fixtures + "/lib_\(name).c"])
+            try harness.run([
+                "cc", "-g", "-O0", "-fPIC", "-shared", "-o", harness.path("lib_\(name).so"),
+                Harness.fixtures + "/lib_\(name).c",
+            ])
         }
         try harness.compile(["same_address_main.c"], output: "same_address", flags: ["-ldl"])
         let result = try record([harness.path("same_address"), harness.path("lib_a.so"), harness.path("lib_b.so")])

@@ -65,7 +65,9 @@ final class GoldenTests: XCTestCase {
                     continue
                 }
                 compared += 1
-                if expected != actual { XCTFail("\(golden.name).\(suffix) differs:\n" + diff(expected: path, actual: actual)) }
+                if expected != actual {
+                    XCTFail("\(golden.name).\(suffix) differs:\n" + diff(expected: path, actual: actual))
+                }
             }
         }
         if !Self.updating { XCTAssertEqual(compared, Self.cases.count * 7) }

@@ -61,9 +61,11 @@ public struct Baseline: Equatable, Sendable {
         public var description: String {
             switch self {
             case .notABaseline(let name):
-                return "\(name) is not a leaktrack baseline (its first line is not \"\(Baseline.header)\"); write one with check --write-baseline"
+                return
+                    "\(name) is not a leaktrack baseline (its first line is not \"\(Baseline.header)\"); write one with check --write-baseline"
             case .badLine(let name, let line, let text):
-                return "\(name):\(line): expected bytes, count, module, function and file separated by tabs, found \"\(text.excerpt())\""
+                return
+                    "\(name):\(line): expected bytes, count, module, function and file separated by tabs, found \"\(text.excerpt())\""
             }
         }
     }
@@ -75,7 +77,8 @@ public struct Baseline: Equatable, Sendable {
         var entries: [Key: Entry] = [:]
         for (index, line) in lines.enumerated() where !line.isEmpty && !line.hasPrefix("#") {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard fields.count == 5, let bytes = UInt64(fields[0]), let count = UInt64(fields[1]), !fields[3].isEmpty else {
+            guard fields.count == 5, let bytes = UInt64(fields[0]), let count = UInt64(fields[1]), !fields[3].isEmpty
+            else {
                 throw ParseError.badLine(name: name, line: index + 2, text: line)
             }
             let key = Key(module: fields[2], function: fields[3], file: fields[4])

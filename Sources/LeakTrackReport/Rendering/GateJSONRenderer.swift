@@ -19,22 +19,30 @@ public struct GateJSONRenderer: Renderer {
             "exitStatus": .integer(Int(verdict.exitStatus)),
             "commandStatus": verdict.commandStatus.map { .number(UInt64(UInt32(bitPattern: $0))) } ?? .null,
             "leaked": .object(["bytes": .number(result.leakedBytes), "count": .number(result.leakedCount)]),
-            "offenders": .array(result.offenders.map {
-                var members = JSONEncoding.callSite($0.site)
-                members["budget"] = .string($0.budget)
-                return .object(members)
-            }),
+            "offenders": .array(
+                result.offenders.map {
+                    var members = JSONEncoding.callSite($0.site)
+                    members["budget"] = .string($0.budget)
+                    return .object(members)
+                }),
             "baseline": .object([
                 "new": .array(result.newSites.map(entry)), "grown": .array(result.grownSites.map(change)),
                 "shrunk": .array(result.shrunkSites.map(change)), "fixed": .array(result.fixedSites.map(entry)),
             ]),
-            "rules": .array(result.ruleUsage.map {
-                .object(["rule": .string($0.rule.description), "bytes": .number($0.bytes), "count": .number($0.count), "over": .bool($0.over)])
-            }),
-            "suppressions": .array(result.suppressionUsage.map {
-                .object(["suppression": .string(Suppressions.reasonText(for: $0.rule)), "bytes": .number($0.bytes),
-                         "count": .number($0.count), "unused": .bool($0.count == 0)])
-            }),
+            "rules": .array(
+                result.ruleUsage.map {
+                    .object([
+                        "rule": .string($0.rule.description), "bytes": .number($0.bytes), "count": .number($0.count),
+                        "over": .bool($0.over),
+                    ])
+                }),
+            "suppressions": .array(
+                result.suppressionUsage.map {
+                    .object([
+                        "suppression": .string(Suppressions.reasonText(for: $0.rule)), "bytes": .number($0.bytes),
+                        "count": .number($0.count), "unused": .bool($0.count == 0),
+                    ])
+                }),
         ])
         root.write(to: &out)
         out.write("\n")

@@ -23,7 +23,8 @@ public struct GitHubAnnotations: Renderer {
                 if let line = site.line { properties.append("line=\(line)") }
             }
             properties.append("title=" + escapeProperty("leak in \(site.function)"))
-            let message = "\(site.bytes) bytes in \(site.count) allocations leaked at \(site.function) [\(site.module)]; budget: \(offender.budget)"
+            let message =
+                "\(site.bytes) bytes in \(site.count) allocations leaked at \(site.function) [\(site.module)]; budget: \(offender.budget)"
             return "::error " + properties.joined(separator: ",") + "::" + escapeData(message) + "\n"
         }.joined()
     }

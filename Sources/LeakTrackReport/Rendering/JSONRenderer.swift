@@ -24,7 +24,10 @@ public struct JSONRenderer: Renderer {
                         "count": .number(m.count),
                         "functions": .array(
                             m.functions.map { f in
-                                .object(["function": .string(f.function), "bytes": .number(f.bytes), "count": .number(f.count)])
+                                .object([
+                                    "function": .string(f.function), "bytes": .number(f.bytes),
+                                    "count": .number(f.count),
+                                ])
                             }),
                     ])
                 }),

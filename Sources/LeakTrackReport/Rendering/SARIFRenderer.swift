@@ -22,12 +22,19 @@ public struct SARIFRenderer: Renderer {
                 "ruleId": .string(SARIFRenderer.ruleID),
                 "ruleIndex": .number(0),
                 "level": .string("error"),
-                "message": .object(["text": .string(
-                    "\(site.bytes) bytes in \(site.count) allocations leaked at \(site.function) [\(site.module)]; budget: \(offender.budget)")]),
-                "partialFingerprints": .object(["leaktrackCallSite/v1": .string("\(site.module)|\(site.function)|\(site.file ?? "")")]),
+                "message": .object([
+                    "text": .string(
+                        "\(site.bytes) bytes in \(site.count) allocations leaked at \(site.function) [\(site.module)]; budget: \(offender.budget)"
+                    )
+                ]),
+                "partialFingerprints": .object([
+                    "leaktrackCallSite/v1": .string("\(site.module)|\(site.function)|\(site.file ?? "")")
+                ]),
             ]
             var location: [String: JSONValue] = [
-                "logicalLocations": .array([.object(["fullyQualifiedName": .string(site.function), "kind": .string("function")])]),
+                "logicalLocations": .array([
+                    .object(["fullyQualifiedName": .string(site.function), "kind": .string("function")])
+                ])
             ]
             if let file = site.file {
                 var physical: [String: JSONValue] = ["artifactLocation": artifact(file)]
@@ -40,28 +47,40 @@ public struct SARIFRenderer: Renderer {
         let root = JSONValue.object([
             "$schema": .string("https://json.schemastore.org/sarif-2.1.0.json"),
             "version": .string("2.1.0"),
-            "runs": .array([.object([
-                "tool": .object(["driver": .object([
-                    "name": .string("leaktrack"),
-                    "version": .string(toolVersion),
-                    "rules": .array([.object([
-                        "id": .string(SARIFRenderer.ruleID),
-                        "name": .string("LeakOverBudget"),
-                        "shortDescription": .object(["text": .string("Memory allocated here is never freed, beyond the leak budget")]),
-                        "defaultConfiguration": .object(["level": .string("error")]),
-                    ])]),
-                ])]),
-                "originalUriBaseIds": .object(["%SRCROOT%": .object(["uri": .string("file://" + SARIFRenderer.encoded(sourceRoot) + "/")])]),
-                "results": .array(results),
-            ])]),
+            "runs": .array([
+                .object([
+                    "tool": .object([
+                        "driver": .object([
+                            "name": .string("leaktrack"),
+                            "version": .string(toolVersion),
+                            "rules": .array([
+                                .object([
+                                    "id": .string(SARIFRenderer.ruleID),
+                                    "name": .string("LeakOverBudget"),
+                                    "shortDescription": .object([
+                                        "text": .string("Memory allocated here is never freed, beyond the leak budget")
+                                    ]),
+                                    "defaultConfiguration": .object(["level": .string("error")]),
+                                ])
+                            ]),
+                        ])
+                    ]),
+                    "originalUriBaseIds": .object([
+                        "%SRCROOT%": .object(["uri": .string("file://" + SARIFRenderer.encoded(sourceRoot) + "/")])
+                    ]),
+                    "results": .array(results),
+                ])
+            ]),
         ])
         return root.rendered() + "\n"
     }
 
     private func artifact(_ file: String) -> JSONValue {
         if file.hasPrefix(sourceRoot + "/") {
-            return .object(["uri": .string(SARIFRenderer.encoded(String(file.dropFirst(sourceRoot.count + 1)))),
-                            "uriBaseId": .string("%SRCROOT%")])
+            return .object([
+                "uri": .string(SARIFRenderer.encoded(String(file.dropFirst(sourceRoot.count + 1)))),
+                "uriBaseId": .string("%SRCROOT%"),
+            ])
         }
         return .object(["uri": .string((file.hasPrefix("/") ? "file://" : "") + SARIFRenderer.encoded(file))])
     }
@@ -71,8 +90,9 @@ public struct SARIFRenderer: Renderer {
         var out = ""
         for byte in path.utf8 {
             switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"):
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"):
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             default:
                 let hex = Array("0123456789ABCDEF")
