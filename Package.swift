@@ -51,6 +51,8 @@ let package = Package(
         .target(name: "LeakTrackTestSupport", path: "Tests/LeakTrackTestSupport"),
         .testTarget(name: "LeakTrackCoreTests", dependencies: ["LeakTrackCore", "CLeakTrackWire", "LeakTrackTestSupport"]),
         .testTarget(name: "LeakTrackReportTests", dependencies: ["LeakTrackReport", "LeakTrackCore", "LeakTrackTestSupport"]),
+        // Saved traces rendered in every format, diffed against checked-in expected files (Tests/Golden).
+        .testTarget(name: "GoldenTests", dependencies: ["LeakTrackReport", "LeakTrackCore"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["LeakTrackCore", "LeakTrackCollector"],

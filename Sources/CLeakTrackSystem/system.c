@@ -32,8 +32,8 @@ long lt_receive(int fd, void *buffer, size_t size, int *received_fd, int *sender
         char buffer[CMSG_SPACE(sizeof(int) * 8) + CMSG_SPACE(sizeof(struct ucred))];
         struct cmsghdr align;
     } control;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer,
-                         .msg_controllen = sizeof control.buffer};
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer, .msg_controllen = sizeof control.buffer};
     ssize_t got = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
     if (got < 0) return -1;
     if (msg.msg_flags & MSG_CTRUNC) *control_truncated = 1;

@@ -13,7 +13,10 @@ struct AnalysisOptions: ParsableArguments {
     @Option(help: "Output format: text or json; check also writes junit and sarif.")
     var format: OutputFormat = .text
 
-    @Option(help: "Treat frames whose function matches PATTERN (* wildcards) as allocator wrappers when choosing call sites. Repeatable.")
+    @Option(
+        help:
+            "Treat frames whose function matches PATTERN (* wildcards) as allocator wrappers when choosing call sites. Repeatable."
+    )
     var fold: [String] = []
 
     @Option(help: "A file of fold patterns, one per line (# comments), as with --fold.")

@@ -33,7 +33,10 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Total leaked allocations allowed, over the call sites no budget rule matches (default 0).")
     var maxLeaks: UInt64?
 
-    @Option(help: "A budget file: max-leaked-bytes N, max-leaks N, and function|module|callsite PATTERN max-bytes N max-count N lines.")
+    @Option(
+        help:
+            "A budget file: max-leaked-bytes N, max-leaks N, and function|module|callsite PATTERN max-bytes N max-count N lines."
+    )
     var budgets: String?
 
     @Option(help: "Fail only on call sites that are new or grew beyond this baseline (see --write-baseline).")
@@ -48,7 +51,9 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write the output (in --format) to this file instead of standard output.")
     var output: String?
 
-    @Option(name: .long, help: "Path of libleaktrack.so for -- CMD (default: beside this executable, or LEAKTRACK_PRELOAD).")
+    @Option(
+        name: .long, help: "Path of libleaktrack.so for -- CMD (default: beside this executable, or LEAKTRACK_PRELOAD)."
+    )
     var preload: String?
 
     @OptionGroup var analysis: AnalysisOptions
@@ -64,7 +69,9 @@ struct CheckCommand: ParsableCommand {
         if traces.isEmpty && command.isEmpty {
             throw ValidationError("give trace files, or a command after --, e.g. leaktrack check -- ./tests")
         }
-        if !traces.isEmpty && !command.isEmpty { throw ValidationError("give trace files or a command after --, not both") }
+        if !traces.isEmpty && !command.isEmpty {
+            throw ValidationError("give trace files or a command after --, not both")
+        }
         if tolerance > 0 && baseline == nil { throw ValidationError("--tolerance applies to --baseline only") }
     }
 
@@ -93,30 +100,33 @@ struct CheckCommand: ParsableCommand {
         let result = gate.evaluate(reports)
         try result.requireCompleteTraces(reports, paths: paths)
         if let writeBaseline {
-            try writeFileAtomically(Array(Baseline(callSites: result.callSites).encoded().utf8), to: writeBaseline, replacing: true)
+            try writeFileAtomically(
+                Array(Baseline(callSites: result.callSites).encoded().utf8), to: writeBaseline, replacing: true)
             Output.error("wrote the baseline of \(result.callSites.count) call sites to \(writeBaseline)")
         }
 
-        let status: Int32 = !result.passed ? 1 : (commandStatus ?? 0) != 0 ? 3 : 0
+        let verdict = GateVerdict(result, commandStatus: commandStatus)
+        let status = verdict.exitStatus
         let root = FileManager.default.currentDirectoryPath
-        let text = GateTextRenderer(stackDepth: analysis.stackDepth).render(result, commandStatus: commandStatus)
-        let rendered: String
-        switch analysis.format {
-        case .text: rendered = text
-        case .json: rendered = GateJSONRenderer().render(result, exitStatus: status, commandStatus: commandStatus)
-        case .junit: rendered = JUnitRenderer().render(result, commandStatus: commandStatus)
-        case .sarif: rendered = SARIFRenderer(sourceRoot: root, toolVersion: LeakTrack.configuration.version).render(result)
-        }
+        let text = GateTextRenderer(stackDepth: analysis.stackDepth)
+        let renderer: any Renderer<GateVerdict> =
+            switch analysis.format {
+            case .text: text
+            case .json: GateJSONRenderer()
+            case .junit: JUnitRenderer()
+            case .sarif: SARIFRenderer(sourceRoot: root, toolVersion: LeakTrack.configuration.version)
+            }
         if let output {
-            try writeFileAtomically(Array(rendered.utf8), to: output, replacing: true)
+            try writeFileAtomically(Array(renderer.render(verdict).utf8), to: output, replacing: true)
             // The verdict still reaches the log.
-            Output.error(text.split(separator: "\n").first.map(String.init) ?? "")
+            Output.error(text.render(verdict).split(separator: "\n").first.map(String.init) ?? "")
         } else {
-            Output.print(rendered, closedPipeStatus: status)
+            Output.print(renderer.render(verdict), closedPipeStatus: status)
         }
         if ProcessEnvironment.get("GITHUB_ACTIONS") == "true" {
             // The runner reads workflow commands from either stream; stdout only while it carries text.
-            let annotations = GitHubAnnotations(sourceRoot: ProcessEnvironment.get("GITHUB_WORKSPACE") ?? root).render(result)
+            let annotations = GitHubAnnotations(sourceRoot: ProcessEnvironment.get("GITHUB_WORKSPACE") ?? root).render(
+                verdict)
             if analysis.format == .text || output != nil {
                 Output.print(annotations, closedPipeStatus: status)
             } else {

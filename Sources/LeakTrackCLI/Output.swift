@@ -51,4 +51,3 @@ struct BufferedOutput: TextOutputStream {
         buffer = ""
     }
 }
-

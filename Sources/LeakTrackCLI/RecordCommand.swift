@@ -11,7 +11,11 @@ struct RecordCommand: ParsableCommand {
             traced on its own connection into its own trace file, named leaktrack.PROGRAM.PID.trace.
             """)
 
-    @Option(name: .shortAndLong, help: "Trace file for the command's own process (default: leaktrack.PROGRAM.PID.trace here); the traces of the other processes go beside it.")
+    @Option(
+        name: .shortAndLong,
+        help:
+            "Trace file for the command's own process (default: leaktrack.PROGRAM.PID.trace here); the traces of the other processes go beside it."
+    )
     var output: String?
 
     @Option(name: .long, help: "Path of libleaktrack.so (default: beside this executable, or LEAKTRACK_PRELOAD).")
@@ -29,14 +33,18 @@ struct RecordCommand: ParsableCommand {
     func validate() throws {
         // Captured for passthrough, --help would be taken for the command to run.
         if let first = command.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
-        guard !program.isEmpty else { throw ValidationError("give the command to run after --, e.g. leaktrack record -- ./server") }
+        guard !program.isEmpty else {
+            throw ValidationError("give the command to run after --, e.g. leaktrack record -- ./server")
+        }
         if let depth, !(1...512).contains(depth) { throw ValidationError("--depth must be from 1 to 512") }
     }
 
     func run() throws {
         let recording = try Recording(command: program, output: output, preload: preload, depth: depth)
             .run { Output.error($0) }
-        if recording.traces.isEmpty { Output.error(CollectorError.nothingConnected(library: recording.library).description) }
+        if recording.traces.isEmpty {
+            Output.error(CollectorError.nothingConnected(library: recording.library).description)
+        }
         for trace in recording.traces {
             if let path = trace.path { Output.error("\(trace.summary) -> \(path)") }
         }

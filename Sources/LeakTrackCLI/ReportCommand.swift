@@ -31,13 +31,11 @@ struct ReportCommand: ParsableCommand {
         options.grouping = grouping
         options.top = top
         let report = LeakReport(trace: loaded, options: options)
-        switch analysis.format {
-        case .json:
-            // Written as it is rendered: a report can hold millions of frames.
-            var out = BufferedOutput()
-            JSONRenderer().render(report, to: &out)
-            out.flush()
-        default: Output.print(TextRenderer(stackDepth: analysis.stackDepth).render(report))
-        }
+        let renderer: any Renderer<LeakReport> =
+            analysis.format == .json ? JSONRenderer() : TextRenderer(stackDepth: analysis.stackDepth)
+        // Written as it is rendered: a JSON report can hold millions of frames.
+        var out = BufferedOutput()
+        renderer.render(report, to: &out)
+        out.flush()
     }
 }

@@ -31,7 +31,8 @@ public enum CollectorError: UserFacingError, Equatable {
         case .cannotRun(let command, let errno):
             return "cannot run \(command): \(String(cString: strerror(errno)))"
         case .nothingConnected(let library):
-            return "no process connected: the shim did not load (is \(library) built for this machine?) or the command never started"
+            return
+                "no process connected: the shim did not load (is \(library) built for this machine?) or the command never started"
         case .traceNotStored(let pid, let reason):
             return "the trace of pid \(pid) could not be stored: \(reason)"
         case .cannotWriteTraces(let directory, let errno):

@@ -21,7 +21,9 @@ public struct PrivateListener {
         }
         let directory = String(cString: template)
         let path = directory + "/socket"
-        let listening = try System.call("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        let listening = try System.call("socket") {
+            socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
         _ = lt_pass_credentials(listening)
         do {
             var address = try PrivateListener.socketAddress(path)

@@ -38,7 +38,9 @@ public struct Recording {
         public func storedPaths() throws -> [String] {
             guard !traces.isEmpty else { throw CollectorError.nothingConnected(library: library) }
             return try traces.map { trace in
-                guard let path = trace.path else { throw CollectorError.traceNotStored(pid: trace.pid, reason: trace.summary) }
+                guard let path = trace.path else {
+                    throw CollectorError.traceNotStored(pid: trace.pid, reason: trace.summary)
+                }
                 return path
             }
         }
@@ -54,7 +56,8 @@ public struct Recording {
             if path.hasPrefix("/") { return path }
             return try Locations.requireCurrentDirectory("give -o an absolute path") + "/" + path
         }
-        let directory = try target.map(Locations.directory(of:))
+        let directory =
+            try target.map(Locations.directory(of:))
             ?? Locations.requireCurrentDirectory("run from a shorter directory, or give -o an absolute path")
         // Found out now, not after the whole command has run.
         var status = stat()

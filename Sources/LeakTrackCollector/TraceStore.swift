@@ -30,7 +30,8 @@ public final class TraceStore: @unchecked Sendable {
     public func write(_ trace: Trace, hello: Hello) throws -> String {
         for attempt in 1...TraceStore.maxNameAttempts + 100 {
             // Past the predictable names (which anyone who can write to the directory can plant), random ones.
-            let path = attempt <= TraceStore.maxNameAttempts
+            let path =
+                attempt <= TraceStore.maxNameAttempts
                 ? path(for: hello, attempt: attempt)
                 : path(for: hello, suffix: String(UInt64.random(in: 0...UInt64.max), radix: 16))
             if !usedPaths.update({ $0.insert(path).inserted }) { continue }
@@ -50,7 +51,8 @@ public final class TraceStore: @unchecked Sendable {
         var best: (path: String, time: Date)?
         for name in names where name.hasPrefix("leaktrack.") && name.hasSuffix(".trace") {
             let path = directory + "/" + name
-            let time = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
+            let time =
+                (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
             if best == nil || time > best!.time { best = (path, time) }
         }
         guard let best else { throw CollectorError.noTrace(directory: directory) }

@@ -42,10 +42,13 @@ final class TracedProcess {
         defer { close(fd) }
         var text = [UInt8](repeating: 0, count: 128)
         guard let got = try? System.call("read", { read(fd, &text, text.count - 1) }), got > 0 else { return nil }
-        let fields = text[0..<got].split(separator: UInt8(ascii: " ")).prefix(2).map { UInt64(String(decoding: $0, as: UTF8.self)) ?? 0 }
+        let fields = text[0..<got].split(separator: UInt8(ascii: " ")).prefix(2).map {
+            UInt64(String(decoding: $0, as: UTF8.self)) ?? 0
+        }
         guard fields.count == 2 else { return nil }
         let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
-        return MemoryTick(monotonicNanoseconds: monotonicNanoseconds() &- clockOffset, residentBytes: fields[1] &* page,
-                          virtualBytes: fields[0] &* page)
+        return MemoryTick(
+            monotonicNanoseconds: monotonicNanoseconds() &- clockOffset, residentBytes: fields[1] &* page,
+            virtualBytes: fields[0] &* page)
     }
 }

@@ -123,7 +123,9 @@ public struct ByteReader {
         var buffer = [UInt8](repeating: 0, count: wanted - window.count)
         var filled = 0
         while filled < buffer.count {
-            let got = try buffer.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
+            let got = try buffer.withUnsafeMutableBytes {
+                try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...]))
+            }
             if got == 0 { break }
             filled += got
         }
@@ -184,7 +186,8 @@ public struct ByteReader {
     /// A count of entries that each take at least `entrySize` bytes: more than the bytes left before `limit`
     /// could hold is an error, so a damaged count cannot make the reader allocate more than the input's size
     /// warrants. `maximum` is the natural bound, if any (the shim's deepest stack); `what` names the entries.
-    public mutating func count(of what: String, entrySize: Int, maximum: Int = Int.max, why: String = "") throws -> Int {
+    public mutating func count(of what: String, entrySize: Int, maximum: Int = Int.max, why: String = "") throws -> Int
+    {
         let value = try varint()
         let fits = remaining / UInt64(entrySize)
         guard value <= fits else {
@@ -192,7 +195,8 @@ public struct ByteReader {
                 what: name, detail: "\(value) \(what) are announced but only \(remaining) bytes are left for them")
         }
         guard value <= UInt64(maximum) else {
-            throw LeakTrackError.corrupted(what: name, detail: "\(value) \(what), more than \(why.isEmpty ? "\(maximum)" : why)")
+            throw LeakTrackError.corrupted(
+                what: name, detail: "\(value) \(what), more than \(why.isEmpty ? "\(maximum)" : why)")
         }
         return Int(value)
     }

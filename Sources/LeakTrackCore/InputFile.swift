@@ -85,7 +85,9 @@ public final class InputFile {
         // One byte beyond the limit is enough to know the file is too large.
         let allowed = kind.limit - min(offset, kind.limit) + 1
         let wanted = Int(min(UInt64(buffer.count), allowed))
-        let got = try System.call("read", failure: { [path] in LeakTrackError.file(path: path, operation: "read", errno: $0) }) {
+        let got = try System.call(
+            "read", failure: { [path] in LeakTrackError.file(path: path, operation: "read", errno: $0) }
+        ) {
             Glibc.read(fd, buffer.baseAddress, wanted)
         }
         offset += UInt64(got)
@@ -95,7 +97,9 @@ public final class InputFile {
 
     /// Moves the read position to `position` bytes from the start.
     public func seek(to position: UInt64) throws {
-        guard position <= kind.limit else { throw LeakTrackError.tooLarge(path: path, kind: kind.name, limit: kind.limit) }
+        guard position <= kind.limit else {
+            throw LeakTrackError.tooLarge(path: path, kind: kind.name, limit: kind.limit)
+        }
         guard lseek(fd, off_t(position), SEEK_SET) >= 0 else {
             throw LeakTrackError.file(path: path, operation: "read", errno: errno)
         }

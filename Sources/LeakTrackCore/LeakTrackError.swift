@@ -42,9 +42,11 @@ public enum LeakTrackError: UserFacingError, Equatable {
         case .notRegularFile(let path, let kind, let type):
             return "cannot read \(kind) \(path): it is \(type), not a regular file"
         case .tooLarge(let path, let kind, let limit):
-            return "cannot read \(kind) \(path): it is larger than \(limit >> 20) MiB, the most leaktrack reads for a \(kind)"
+            return
+                "cannot read \(kind) \(path): it is larger than \(limit >> 20) MiB, the most leaktrack reads for a \(kind)"
         case .exists(let path):
-            return "\(path) already exists; leaktrack does not replace files it did not just write (choose another name or remove it)"
+            return
+                "\(path) already exists; leaktrack does not replace files it did not just write (choose another name or remove it)"
         case .malformed(let path, let line, let detail):
             return "\(path):\(line): \(detail)"
         case .system(let call, let errno):

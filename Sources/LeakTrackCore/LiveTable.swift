@@ -197,7 +197,7 @@ public final class LiveTable {
         // Entries move with their packed word (markers included): `oversized` is keyed by address.
         var leading: [Slot] = []
         var first = 0
-        while slots[first].key != 0 {  // ends: at most 3/4 of the old slots are full
+        while slots[first].key != 0 { // ends: at most 3/4 of the old slots are full
             leading.append(slots[first])
             slots[first] = Slot(key: 0, packed: 0)
             first += 1
@@ -367,7 +367,7 @@ public final class LiveTable {
     /// `realloc` down to `count` slots (at least one): the tail of a large buffer goes back to the system.
     private static func shrink(_ slots: UnsafeMutablePointer<Slot>, to count: Int) -> UnsafeMutablePointer<Slot> {
         let bytes = Swift.max(count, 1) * MemoryLayout<Slot>.stride
-        guard let raw = realloc(slots, bytes) else { return slots }  // the old buffer is still valid
+        guard let raw = realloc(slots, bytes) else { return slots } // the old buffer is still valid
         return raw.bindMemory(to: Slot.self, capacity: Swift.max(count, 1))
     }
 }

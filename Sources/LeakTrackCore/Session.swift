@@ -132,8 +132,9 @@ public final class Session {
     /// traced process, or a saved stream, that says so is damaged.
     @inline(__always)
     private func checkBlock(_ ptr: UInt64, size: UInt64) throws {
-        guard ptr == 0 || size > TraceFile.Limits.allocationSize || ptr.addingReportingOverflow(size).overflow
-            || liveBytes.addingReportingOverflow(size).overflow
+        guard
+            ptr == 0 || size > TraceFile.Limits.allocationSize || ptr.addingReportingOverflow(size).overflow
+                || liveBytes.addingReportingOverflow(size).overflow
         else { return }
         let detail: String
         if ptr == 0 {
@@ -141,11 +142,13 @@ public final class Session {
         } else if size > TraceFile.Limits.allocationSize {
             detail = "an allocation of \(size) bytes, more than any allocator returns"
         } else if ptr.addingReportingOverflow(size).overflow {
-            detail = "an allocation of \(size) bytes at 0x\(String(ptr, radix: 16)) runs past the end of the address space"
+            detail =
+                "an allocation of \(size) bytes at 0x\(String(ptr, radix: 16)) runs past the end of the address space"
         } else {
             detail = "the live allocations add up to more than 2^64 bytes"
         }
-        throw LeakTrackError.corrupted(what: hello.map { "the stream from pid \($0.pid)" } ?? "the stream", detail: detail)
+        throw LeakTrackError.corrupted(
+            what: hello.map { "the stream from pid \($0.pid)" } ?? "the stream", detail: detail)
     }
 
     /// FREE, straight from the decoder.
@@ -242,7 +245,9 @@ public final class Session {
             }
         }
         let index = Int(id)
-        if index >= stackFrames.count { stackFrames.append(contentsOf: repeatElement([], count: index + 1 - stackFrames.count)) }
+        if index >= stackFrames.count {
+            stackFrames.append(contentsOf: repeatElement([], count: index + 1 - stackFrames.count))
+        }
         stackFrames[index] = indexes
     }
 
@@ -254,7 +259,9 @@ public final class Session {
     /// `releasingLiveTable`: the session is done with; the live table is emptied, its memory turned into the
     /// sorted allocations as it goes (LiveTable.takeSortedAllocations), so the collector's peak is the
     /// larger of the two, not their sum.
-    public func makeTrace(symbolizer: Symbolizer?, endMonotonicNanoseconds: UInt64, releasingLiveTable: Bool = false) throws -> Trace {
+    public func makeTrace(symbolizer: Symbolizer?, endMonotonicNanoseconds: UInt64, releasingLiveTable: Bool = false)
+        throws -> Trace
+    {
         let liveAllocations = releasingLiveTable ? live.takeSortedAllocations() : live.sortedAllocations()
 
         let stackCount = max(stackFrames.count, stackCounters.count)
@@ -264,8 +271,10 @@ public final class Session {
             let frames = id < stackFrames.count ? stackFrames[id] : []
             if id < stackCounters.count {
                 stacks.append(
-                    Stack(frames: frames, allocations: stackCounters.allocations[id], allocatedBytes: stackCounters.allocatedBytes[id],
-                          liveCount: stackCounters.liveCount[id], liveBytes: stackCounters.liveBytes[id]))
+                    Stack(
+                        frames: frames, allocations: stackCounters.allocations[id],
+                        allocatedBytes: stackCounters.allocatedBytes[id],
+                        liveCount: stackCounters.liveCount[id], liveBytes: stackCounters.liveBytes[id]))
             } else {
                 stacks.append(Stack(frames: frames))
             }
@@ -316,7 +325,8 @@ extension Trace {
             answers = try symbolizer.symbolize(requests)
         } catch let failure as SymbolizerFailure {
             answers = failure.symbols
-            symbolization = SymbolizationNote(requested: order.count, unanswered: failure.unanswered, reason: failure.reason)
+            symbolization = SymbolizationNote(
+                requested: order.count, unanswered: failure.unanswered, reason: failure.reason)
         } catch {
             answers = []
             symbolization = SymbolizationNote(requested: order.count, unanswered: order.count, reason: "\(error)")

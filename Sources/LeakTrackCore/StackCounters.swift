@@ -14,7 +14,9 @@ final class StackCounters {
         allocatedBytes = .allocate(capacity: capacity)
         liveCount = .allocate(capacity: capacity)
         liveBytes = .allocate(capacity: capacity)
-        for buffer in [allocations, allocatedBytes, liveCount, liveBytes] { buffer.initialize(repeating: 0, count: capacity) }
+        for buffer in [allocations, allocatedBytes, liveCount, liveBytes] {
+            buffer.initialize(repeating: 0, count: capacity)
+        }
     }
 
     deinit {

@@ -148,8 +148,11 @@ public struct Stack: Equatable, Sendable {
     /// The stack went deeper than the shim's LEAKTRACK_DEPTH and was cut there.
     public var truncated: Bool
 
-    public init(frames: [Int], allocations: UInt64 = 0, allocatedBytes: UInt64 = 0, liveCount: UInt64 = 0, liveBytes: UInt64 = 0,
-                truncated: Bool = false) {
+    public init(
+        frames: [Int], allocations: UInt64 = 0, allocatedBytes: UInt64 = 0, liveCount: UInt64 = 0,
+        liveBytes: UInt64 = 0,
+        truncated: Bool = false
+    ) {
         self.frames = frames
         self.truncated = truncated
         self.allocations = allocations

@@ -10,7 +10,9 @@ public enum TraceDump {
         var head = [UInt8](repeating: 0, count: 16)
         var got = 0
         while got < head.count {
-            let n = try head.withUnsafeMutableBytes { try input.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[got...])) }
+            let n = try head.withUnsafeMutableBytes {
+                try input.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[got...]))
+            }
             if n == 0 { break }
             got += n
         }
@@ -35,23 +37,29 @@ public enum TraceDump {
     public static func line(_ record: WireRecord) -> String {
         switch record {
         case .hello(let h):
-            return "HELLO version=\(h.version) pid=\(h.pid) ppid=\(h.ppid) forked=\(h.forked) depth=\(h.maxDepth) exe=\(h.executable.escapingControlCharacters) args=\(list(h.arguments))"
+            return
+                "HELLO version=\(h.version) pid=\(h.pid) ppid=\(h.ppid) forked=\(h.forked) depth=\(h.maxDepth) exe=\(h.executable.escapingControlCharacters) args=\(list(h.arguments))"
         case .modulesBegin: return "MODULES_BEGIN"
         case .module(let m):
             let segments = m.segments.map { "\(hex($0.lowerBound))-\(hex($0.upperBound))" }.joined(separator: ",")
-            return "MODULE \(m.path.isEmpty ? "[no file]" : m.path.escapingControlCharacters) bias=\(hex(m.bias)) build-id=\(m.buildID.map { String($0, radix: 16) }.joined()) segments=\(segments)"
+            return
+                "MODULE \(m.path.isEmpty ? "[no file]" : m.path.escapingControlCharacters) bias=\(hex(m.bias)) build-id=\(m.buildID.map { String($0, radix: 16) }.joined()) segments=\(segments)"
         case .modulesEnd: return "MODULES_END"
         case .stack(let id, let frames, let truncated):
-            return "STACK \(id) " + frames.map(hex).joined(separator: " ") + (truncated ? " (cut at the depth limit)" : "")
-        case .alloc(let ptr, let size, let stack, let kind): return "ALLOC \(hex(ptr)) size=\(size) stack=\(stack) via=\(kind.functionName)"
+            return "STACK \(id) " + frames.map(hex).joined(separator: " ")
+                + (truncated ? " (cut at the depth limit)" : "")
+        case .alloc(let ptr, let size, let stack, let kind):
+            return "ALLOC \(hex(ptr)) size=\(size) stack=\(stack) via=\(kind.functionName)"
         case .free(let ptr): return "FREE \(hex(ptr))"
         case .reallocBegin(let ptr, let tag): return "REALLOC_BEGIN \(hex(ptr)) tag=\(tag)"
         case .reallocEnd(let tag, let ptr, let size, let stack, let failed, let kind):
-            return "REALLOC_END tag=\(tag) \(failed ? "FAILED" : hex(ptr)) size=\(size) stack=\(stack) via=\(kind.functionName)"
+            return
+                "REALLOC_END tag=\(tag) \(failed ? "FAILED" : hex(ptr)) size=\(size) stack=\(stack) via=\(kind.functionName)"
         case .tick(let t): return "TICK t=\(t.monotonicNanoseconds) rss=\(t.residentBytes) vm=\(t.virtualBytes)"
         case .skip(let from, let words): return "SKIP from=\(from) words=\(words)"
         case .final(let c):
-            return "FINAL no-stack=\(c.noStack) stacks-dropped=\(c.stacksDropped) bootstrap=\(c.bootstrapAllocations) failed=\(c.failedAllocations) skipped-words=\(c.skippedWords) exit=\(c.exitStatus.map(String.init) ?? "unknown")"
+            return
+                "FINAL no-stack=\(c.noStack) stacks-dropped=\(c.stacksDropped) bootstrap=\(c.bootstrapAllocations) failed=\(c.failedAllocations) skipped-words=\(c.skippedWords) exit=\(c.exitStatus.map(String.init) ?? "unknown")"
         }
     }
 
@@ -61,25 +69,31 @@ public enum TraceDump {
         switch item {
         case .count: return nil
         case .process(let p):
-            return "PROCESS pid=\(p.pid) ppid=\(p.ppid) exe=\(p.executable.escapingControlCharacters) args=\(list(p.arguments)) complete=\(p.complete) exit=\(p.exitStatus.map(String.init) ?? "unknown") duration-ns=\(p.durationNanoseconds)"
+            return
+                "PROCESS pid=\(p.pid) ppid=\(p.ppid) exe=\(p.executable.escapingControlCharacters) args=\(list(p.arguments)) complete=\(p.complete) exit=\(p.exitStatus.map(String.init) ?? "unknown") duration-ns=\(p.durationNanoseconds)"
         case .module(let i, let m):
             return "MODULE \(i) \(m.path.escapingControlCharacters) bias=\(hex(m.bias)) build-id=\(m.buildIDHex)"
         case .frame(let i, let f):
             let symbols = f.symbols.map { s in
-                (s.inlined ? "inlined " : "") + s.function + (s.file.map { " \($0)" + (s.line.map { ":\($0)" } ?? "") } ?? "")
+                (s.inlined ? "inlined " : "") + s.function
+                    + (s.file.map { " \($0)" + (s.line.map { ":\($0)" } ?? "") } ?? "")
             }.joined(separator: " <- ").escapingControlCharacters
-            return "FRAME \(i) \(hex(f.address)) module=\(f.module.map(String.init) ?? "anon") offset=\(hex(f.offset)) \(symbols)"
+            return
+                "FRAME \(i) \(hex(f.address)) module=\(f.module.map(String.init) ?? "anon") offset=\(hex(f.offset)) \(symbols)"
         case .stack(let i, let s):
             guard !s.frames.isEmpty || s.allocations > 0 else { return nil }
-            return "STACK \(i) allocations=\(s.allocations) bytes=\(s.allocatedBytes) live=\(s.liveCount) live-bytes=\(s.liveBytes) frames=\(s.frames.map(String.init).joined(separator: ","))"
+            return
+                "STACK \(i) allocations=\(s.allocations) bytes=\(s.allocatedBytes) live=\(s.liveCount) live-bytes=\(s.liveBytes) frames=\(s.frames.map(String.init).joined(separator: ","))"
         case .live(let a): return "LIVE \(hex(a.address)) size=\(a.size) stack=\(a.stack)"
         case .summary(let t, let l):
-            return "TOTALS events=\(t.events) allocations=\(t.allocations) frees=\(t.frees) bytes=\(t.allocatedBytes) peak=\(t.peakLiveBytes) unknown-frees=\(t.unknownFrees) dropped-stack=\(t.droppedStackAllocations)\n"
+            return
+                "TOTALS events=\(t.events) allocations=\(t.allocations) frees=\(t.frees) bytes=\(t.allocatedBytes) peak=\(t.peakLiveBytes) unknown-frees=\(t.unknownFrees) dropped-stack=\(t.droppedStackAllocations)\n"
                 + "LOST no-stack=\(l.noStack) stacks-dropped=\(l.stacksDropped) bootstrap=\(l.bootstrapAllocations) failed=\(l.failedAllocations) skipped-words=\(l.skippedWords)"
         case .sample(let s): return "SAMPLE t=\(s.time) rss=\(s.residentBytes) vm=\(s.virtualBytes) heap=\(s.heapBytes)"
         case .truncatedStack(let i): return "STACK \(i) was cut at the depth limit"
         case .symbolization(let n):
-            return "SYMBOLIZATION requested=\(n.requested) unanswered=\(n.unanswered) reason=\(n.reason.escapingControlCharacters)"
+            return
+                "SYMBOLIZATION requested=\(n.requested) unanswered=\(n.unanswered) reason=\(n.reason.escapingControlCharacters)"
         }
     }
 }

@@ -100,7 +100,10 @@ public enum TraceFile {
         }
         section(.summary, into: &afterLive) { w in
             let t = trace.totals
-            for value in [t.allocations, t.frees, t.allocatedBytes, t.peakLiveBytes, t.unknownFrees, t.droppedStackAllocations, t.events] {
+            for value in [
+                t.allocations, t.frees, t.allocatedBytes, t.peakLiveBytes, t.unknownFrees, t.droppedStackAllocations,
+                t.events,
+            ] {
                 w.varint(value)
             }
             let l = trace.lost
@@ -142,7 +145,8 @@ public enum TraceFile {
         // live blocks of one call site are close together in the heap and often of one size, so most
         // entries take 3-4 bytes instead of ~10.
         let live =
-            isInLiveOrder(trace.live) ? trace.live : trace.live.sorted { ($0.stack, $0.address) < ($1.stack, $1.address) }
+            isInLiveOrder(trace.live)
+            ? trace.live : trace.live.sorted { ($0.stack, $0.address) < ($1.stack, $1.address) }
         var liveLength = 0
         forEachLiveVarint(live) { liveLength += varintLength($0) }
         let total = file.bytes.count + 12 + liveLength + afterLive.bytes.count
@@ -267,8 +271,9 @@ public enum TraceFile {
     /// Decodes a whole trace into memory.
     public static func decode(_ reader: inout ByteReader) throws -> Trace {
         var trace = Trace(
-            process: ProcessSummary(pid: 0, ppid: 0, executable: "", arguments: [], forked: false, startTime: 0,
-                                    durationNanoseconds: 0, complete: false, exitStatus: nil),
+            process: ProcessSummary(
+                pid: 0, ppid: 0, executable: "", arguments: [], forked: false, startTime: 0,
+                durationNanoseconds: 0, complete: false, exitStatus: nil),
             modules: [], frames: [], stacks: [], live: [], totals: Totals(), lost: ShimCounters(), samples: [])
         try scan(&reader) { item in
             switch item {
@@ -325,8 +330,10 @@ public enum TraceFile {
             }
             // Known sections come in the order of their kinds, each once: what a section refers to is before it.
             if let last = state.last, section.rawValue <= last.rawValue {
-                throw fail(section == last ? "the \(section) section appears twice"
-                                           : "the \(section) section comes after the \(last) section")
+                throw fail(
+                    section == last
+                        ? "the \(section) section appears twice"
+                        : "the \(section) section comes after the \(last) section")
             }
             state.last = section
             reader.setLimit(end)
@@ -336,7 +343,8 @@ public enum TraceFile {
             }
             state.seen.insert(section)
         }
-        for required in [Section.process, .modules, .frames, .stacks, .live, .summary] where !state.seen.contains(required) {
+        for required in [Section.process, .modules, .frames, .stacks, .live, .summary]
+        where !state.seen.contains(required) {
             throw fail("the \(required) section is missing")
         }
     }
@@ -358,8 +366,9 @@ public enum TraceFile {
             let pid = UInt32(try r.bounded("the process id", max: UInt64(UInt32.max)))
             let ppid = UInt32(try r.bounded("the parent process id", max: UInt64(UInt32.max)))
             let executable = try r.string("the executable's path", maximum: Limits.path)
-            let count = try r.count(of: "arguments", entrySize: 1, maximum: Limits.commandLine + 1,
-                                    why: "a command line of \(Limits.commandLine) bytes can hold")
+            let count = try r.count(
+                of: "arguments", entrySize: 1, maximum: Limits.commandLine + 1,
+                why: "a command line of \(Limits.commandLine) bytes can hold")
             var arguments: [String] = []
             arguments.reserveCapacity(count)
             var commandLine = 0
@@ -377,9 +386,12 @@ public enum TraceFile {
             let duration = try r.varint()
             let complete = try r.bool("the complete flag")
             state.exitStatus = try r.optionalVarint("the exit status")
-            try handle(.process(ProcessSummary(
-                pid: pid, ppid: ppid, executable: executable, arguments: arguments, forked: forked, startTime: startTime,
-                durationNanoseconds: duration, complete: complete, exitStatus: state.exitStatus)))
+            try handle(
+                .process(
+                    ProcessSummary(
+                        pid: pid, ppid: ppid, executable: executable, arguments: arguments, forked: forked,
+                        startTime: startTime,
+                        durationNanoseconds: duration, complete: complete, exitStatus: state.exitStatus)))
         case .modules:
             let count = try r.count(of: "modules", entrySize: 3)
             try handle(.count(.modules, count))
@@ -404,26 +416,30 @@ public enum TraceFile {
                 var symbols: [Symbol] = []
                 symbols.reserveCapacity(symbolCount)
                 for _ in 0..<symbolCount {
-                    symbols.append(Symbol(
-                        function: try r.string("a function name", maximum: Limits.name),
-                        file: try r.optionalString("a source file name", maximum: Limits.name),
-                        line: try r.optionalVarint("a line number", maximum: Limits.line).map { Int($0) },
-                        column: try r.optionalVarint("a column number", maximum: Limits.line).map { Int($0) },
-                        inlined: try r.bool("the inlined flag"),
-                        linkageName: try r.optionalString("a linkage name", maximum: Limits.name)))
+                    symbols.append(
+                        Symbol(
+                            function: try r.string("a function name", maximum: Limits.name),
+                            file: try r.optionalString("a source file name", maximum: Limits.name),
+                            line: try r.optionalVarint("a line number", maximum: Limits.line).map { Int($0) },
+                            column: try r.optionalVarint("a column number", maximum: Limits.line).map { Int($0) },
+                            inlined: try r.bool("the inlined flag"),
+                            linkageName: try r.optionalString("a linkage name", maximum: Limits.name)))
                 }
-                let frame = Frame(address: address, module: module == 0 ? nil : Int(module - 1), offset: offset, symbols: symbols)
+                let frame = Frame(
+                    address: address, module: module == 0 ? nil : Int(module - 1), offset: offset, symbols: symbols)
                 try handle(.frame(index, frame))
             }
             state.frames = count
         case .stacks:
             // Stack ids are 32-bit, and 0xFFFFFFFF means "no stack recorded".
-            let count = try r.count(of: "stacks", entrySize: 5, maximum: Int(SpecialStack.dropped),
-                                    why: "32-bit stack ids allow")
+            let count = try r.count(
+                of: "stacks", entrySize: 5, maximum: Int(SpecialStack.dropped),
+                why: "32-bit stack ids allow")
             try handle(.count(.stacks, count))
             for index in 0..<count {
-                let depth = try r.count(of: "frames in a stack", entrySize: 1, maximum: Limits.framesPerStack,
-                                        why: "the shim's deepest stack (\(Limits.framesPerStack))")
+                let depth = try r.count(
+                    of: "frames in a stack", entrySize: 1, maximum: Limits.framesPerStack,
+                    why: "the shim's deepest stack (\(Limits.framesPerStack))")
                 var frames: [Int] = []
                 frames.reserveCapacity(depth)
                 for _ in 0..<depth {
@@ -433,9 +449,12 @@ public enum TraceFile {
                     }
                     frames.append(Int(frame))
                 }
-                try handle(.stack(index, Stack(
-                    frames: frames, allocations: try r.varint(), allocatedBytes: try r.varint(),
-                    liveCount: try r.varint(), liveBytes: try r.varint())))
+                try handle(
+                    .stack(
+                        index,
+                        Stack(
+                            frames: frames, allocations: try r.varint(), allocatedBytes: try r.varint(),
+                            liveCount: try r.varint(), liveBytes: try r.varint())))
             }
             state.stacks = count
         case .live:
@@ -465,7 +484,9 @@ public enum TraceFile {
                     throw fail("a live allocation's size is \(size) bytes, more than any allocator returns (2^63 - 1)")
                 }
                 guard !address.addingReportingOverflow(size).overflow else {
-                    throw fail("a live allocation of \(size) bytes at 0x\(String(address, radix: 16)) runs past the end of the address space")
+                    throw fail(
+                        "a live allocation of \(size) bytes at 0x\(String(address, radix: 16)) runs past the end of the address space"
+                    )
                 }
                 let (sum, tooMuch) = total.addingReportingOverflow(size)
                 guard !tooMuch else { throw fail("the live allocations add up to more than 2^64 bytes") }
@@ -490,8 +511,11 @@ public enum TraceFile {
             let count = try r.count(of: "memory samples", entrySize: 4)
             try handle(.count(.samples, count))
             for _ in 0..<count {
-                try handle(.sample(MemorySample(
-                    time: try r.varint(), residentBytes: try r.varint(), virtualBytes: try r.varint(), heapBytes: try r.varint())))
+                try handle(
+                    .sample(
+                        MemorySample(
+                            time: try r.varint(), residentBytes: try r.varint(), virtualBytes: try r.varint(),
+                            heapBytes: try r.varint())))
             }
         case .truncatedStacks:
             let count = try r.count(of: "cut stacks", entrySize: 1, maximum: state.stacks, why: "the stacks")

@@ -50,12 +50,8 @@ public struct CallSiteRules: Sendable {
         "*.__allocating_init",
     ].map(Pattern.init)
 
-    public static let defaultRuntimeModules: [Pattern] = [
-        "ld-linux*.so*", "ld-*.so*", "libc.so*", "libc-*.so", "libstdc++.so*", "libc++.so*", "libc++abi.so*",
-        "libgcc_s.so*", "libm.so*", "libpthread.so*", "libdl.so*", "librt.so*", "linux-vdso.so*",
-        "libswiftCore.so", "libswift_Concurrency.so", "libswift_StringProcessing.so", "libdispatch.so",
-        "libFoundation*.so", "libswiftDispatch.so",
-    ].map(Pattern.init)
+    /// The runtimes' and the loader's modules (`RuntimeModules`, one table shared with the suppressions).
+    public static let defaultRuntimeModules: [Pattern] = RuntimeModules.all
 
     public func isAllocator(_ frame: ReportFrame) -> Bool {
         matches(allocatorPatterns, frame.function)
@@ -97,7 +93,7 @@ enum QualifiedName {
             case ">": depth = max(0, depth - 1)
             case "(" where depth == 0:
                 end = index
-                index = function.index(before: function.endIndex)  // stop scanning
+                index = function.index(before: function.endIndex) // stop scanning
             case " " where depth == 0:
                 // "operator new" and friends contain spaces of their own.
                 if !function[start..<index].hasSuffix("operator") { start = function.index(after: index) }

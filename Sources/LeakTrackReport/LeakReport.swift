@@ -22,12 +22,37 @@ public struct LeakGroup: Equatable, Sendable {
     public var line: Int?
     public var bytes: UInt64
     public var count: UInt64
+    /// Every stack the group covers, the one holding the most bytes first (stack-level formats render them
+    /// all; the text report shows the first).
+    public var stacks: [LeakStack]
+
     /// The stack holding the most bytes in this group.
-    public var stack: [ReportFrame]
+    public var stack: [ReportFrame] { stacks.first?.frames ?? [] }
     /// How many distinct stacks the group covers.
-    public var stackCount: Int
+    public var stackCount: Int { stacks.count }
     /// The stack shown was cut at the shim's depth limit (LEAKTRACK_DEPTH): it went deeper.
-    public var stackTruncated = false
+    public var stackTruncated: Bool { stacks.first?.truncated ?? false }
+
+    /// This group's identity (the gate merges groups of several traces by it).
+    public var id: CallSiteID { CallSiteID(self) }
+}
+
+/// One stack's share of a group: what it still held, and its frames, innermost first.
+public struct LeakStack: Equatable, Sendable {
+    public var frames: [ReportFrame]
+    public var bytes: UInt64
+    public var count: UInt64
+    /// Cut at the shim's depth limit (LEAKTRACK_DEPTH): it went deeper.
+    public var truncated: Bool
+
+    /// Larger first; equal ones in a stable order.
+    static func largerFirst(_ a: LeakStack, _ b: LeakStack) -> Bool {
+        a.bytes != b.bytes
+            ? a.bytes > b.bytes
+            : a.count != b.count
+                ? a.count > b.count
+                : a.frames.lexicographicallyPrecedes(b.frames) { $0.address < $1.address }
+    }
 }
 
 public struct ModuleLeaks: Equatable, Sendable {
@@ -67,6 +92,10 @@ public struct LeakReport: Equatable, Sendable {
     public var totals: Totals
     public var lost: ShimCounters
     public var samples: [MemorySample]
+    /// How many stacks the shim cut at its depth limit (LEAKTRACK_DEPTH).
+    public var truncatedStacks: Int = 0
+    /// Set when symbolization was incomplete (see `Trace.symbolization`).
+    public var symbolization: SymbolizationNote?
 
     public var suppressedBytes: UInt64 { suppressed.reduce(UInt64(0)) { $0.saturatingAdd($1.bytes) } }
     public var suppressedCount: UInt64 { suppressed.reduce(UInt64(0)) { $0.saturatingAdd($1.count) } }
@@ -109,57 +138,66 @@ extension LeakReport {
             }
             let frames = id == SpecialStack.dropped ? [] : resolver.frames(ofStack: Int(id))
             let site = options.rules.callSite(frames) ?? ReportFrame.unrecorded
-            if let reason = options.suppressions.reason(for: frames, allocatingFrame: options.rules.allocatingFrame(frames)) {
+            if let reason = options.suppressions.reason(
+                for: frames, allocatingFrame: options.rules.allocatingFrame(frames))
+            {
                 let sum = suppressed[reason, default: (0, 0)]
                 suppressed[reason] = (sum.bytes.saturatingAdd(amount.bytes), sum.count.saturatingAdd(amount.count))
                 continue
             }
-            let truncated = id != SpecialStack.dropped && Int(id) < trace.stacks.count && trace.stacks[Int(id)].truncated
+            let truncated =
+                id != SpecialStack.dropped && Int(id) < trace.stacks.count && trace.stacks[Int(id)].truncated
             leaks.append((frames, site, amount.bytes, amount.count, truncated))
         }
 
-        func key(_ leak: (stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool), _ grouping: Grouping) -> String {
-            let s = leak.site
+        /// What a leak is grouped by: its call site at the grouping's precision, or its whole stack.
+        enum GroupKey: Hashable {
+            case site(CallSiteID)
+            case stack([UInt64])
+        }
+        func key(
+            _ leak: (stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool),
+            _ grouping: Grouping
+        ) -> GroupKey {
+            let site = CallSiteID(leak.site)
             switch grouping {
-            case .callsite: return "\(s.module)\u{0}\(s.function)\u{0}\(s.file ?? "")\u{0}\(s.line ?? 0)\u{0}\(s.symbolized ? 0 : s.address)"
-            case .function: return "\(s.module)\u{0}\(s.function)"
-            case .module: return s.module
-            case .stack: return leak.stack.map { String($0.address) + $0.function }.joined(separator: ",")
+            case .callsite: return .site(site)
+            case .function: return .site(site.at(.function))
+            case .module: return .site(site.at(.module))
+            case .stack: return .stack(leak.stack.map(\.address))
             }
         }
-        func group(by grouping: Grouping, _ items: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool)]) -> [LeakGroup] {
-            var groups: [String: (group: LeakGroup, best: UInt64)] = [:]
+        func group(
+            by grouping: Grouping,
+            _ items: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool)]
+        ) -> [LeakGroup] {
+            var groups: [GroupKey: LeakGroup] = [:]
             for leak in items {
                 let k = key(leak, grouping)
+                let stack = LeakStack(
+                    frames: leak.stack, bytes: leak.bytes, count: leak.count, truncated: leak.truncated)
                 if var existing = groups[k] {
-                    existing.group.bytes = existing.group.bytes.saturatingAdd(leak.bytes)
-                    existing.group.count = existing.group.count.saturatingAdd(leak.count)
-                    existing.group.stackCount += 1
-                    if leak.bytes > existing.best {
-                        existing.best = leak.bytes
-                        existing.group.stack = leak.stack
-                        existing.group.stackTruncated = leak.truncated
-                    }
+                    existing.bytes = existing.bytes.saturatingAdd(leak.bytes)
+                    existing.count = existing.count.saturatingAdd(leak.count)
+                    existing.stacks.append(stack)
                     groups[k] = existing
                 } else {
                     let s = leak.site
                     let byModule = grouping == .module
                     let byFunction = grouping == .function
-                    groups[k] = (
-                        LeakGroup(
-                            function: byModule ? "" : s.function, module: s.module, modulePath: s.modulePath,
-                            file: byModule || byFunction ? nil : s.file, line: byModule || byFunction ? nil : s.line,
-                            bytes: leak.bytes, count: leak.count, stack: leak.stack, stackCount: 1,
-                            stackTruncated: leak.truncated),
-                        leak.bytes
-                    )
+                    groups[k] = LeakGroup(
+                        function: byModule ? "" : s.function, module: s.module, modulePath: s.modulePath,
+                        file: byModule || byFunction ? nil : s.file, line: byModule || byFunction ? nil : s.line,
+                        bytes: leak.bytes, count: leak.count, stacks: [stack])
                 }
             }
-            return groups.values.map(\.group).sorted(by: LeakGroup.largerFirst)
+            for k in groups.keys { groups[k]!.stacks.sort(by: LeakStack.largerFirst) }
+            return groups.values.sorted(by: LeakGroup.largerFirst)
         }
 
         // One pass each over the leaks and the modules: a trace can name many of both.
-        var leaksByModule: [String: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool)]] = [:]
+        var leaksByModule:
+            [String: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool)]] = [:]
         for leak in leaks { leaksByModule[leak.site.module, default: []].append(leak) }
         var buildIDs: [String: String] = [:]
         for module in trace.modules where buildIDs[module.path] == nil { buildIDs[module.path] = module.buildIDHex }
@@ -168,10 +206,11 @@ extension LeakReport {
             var functions = group(by: .function, leaksByModule[moduleGroup.module] ?? [])
             if let top = options.top { functions = Array(functions.prefix(top)) }
             modules.append(
-                ModuleLeaks(module: moduleGroup.module, path: moduleGroup.modulePath,
-                            buildID: buildIDs[moduleGroup.modulePath] ?? "",
-                            bytes: moduleGroup.bytes,
-                            count: moduleGroup.count, functions: functions))
+                ModuleLeaks(
+                    module: moduleGroup.module, path: moduleGroup.modulePath,
+                    buildID: buildIDs[moduleGroup.modulePath] ?? "",
+                    bytes: moduleGroup.bytes,
+                    count: moduleGroup.count, functions: functions))
         }
         var groups = group(by: options.grouping, leaks)
         if let top = options.top {
@@ -187,7 +226,8 @@ extension LeakReport {
             suppressed: suppressed.map { SuppressedLeaks(reason: $0.key, bytes: $0.value.bytes, count: $0.value.count) }
                 .sorted { ($0.bytes, $0.reason) > ($1.bytes, $1.reason) },
             internalBytes: internalBytes, internalCount: internalCount,
-            totals: trace.totals, lost: trace.lost, samples: trace.samples)
+            totals: trace.totals, lost: trace.lost, samples: trace.samples,
+            truncatedStacks: trace.stacks.reduce(0) { $0 + ($1.truncated ? 1 : 0) }, symbolization: trace.symbolization)
     }
 }
 
@@ -220,13 +260,20 @@ struct FrameResolver {
             let name = module?.name ?? "[anon]"
             let path = module?.path ?? ""
             if frame.symbols.isEmpty {
-                let function = module != nil ? "\(name)+0x\(String(frame.offset, radix: 16))" : "0x\(String(frame.address, radix: 16))"
-                return [ReportFrame(function: function, module: name, modulePath: path, file: nil, line: nil,
-                                    address: frame.address, inlined: false, symbolized: false)]
+                let function =
+                    module != nil
+                    ? "\(name)+0x\(String(frame.offset, radix: 16))" : "0x\(String(frame.address, radix: 16))"
+                return [
+                    ReportFrame(
+                        function: function, module: name, modulePath: path, file: nil, line: nil,
+                        address: frame.address, inlined: false, symbolized: false)
+                ]
             }
             return frame.symbols.map { symbol in
-                ReportFrame(function: demangle ? symbol.function : symbol.linkageName ?? symbol.function, module: name, modulePath: path, file: symbol.file, line: symbol.line,
-                            address: frame.address, inlined: symbol.inlined, symbolized: true)
+                ReportFrame(
+                    function: demangle ? symbol.function : symbol.linkageName ?? symbol.function, module: name,
+                    modulePath: path, file: symbol.file, line: symbol.line,
+                    address: frame.address, inlined: symbol.inlined, symbolized: true)
             }
         }
     }

@@ -22,7 +22,8 @@ public enum SuppressionFile {
                 throw LeakTrackError.malformed(
                     path: path, line: number + 1, detail: "expected leak:PATTERN, found \"\(line.excerpt())\"")
             }
-            rules.append(Suppressions.Rule(pattern: Pattern(String(line.dropFirst(5))), reason: "\(path):\(number + 1)"))
+            rules.append(
+                Suppressions.Rule(pattern: Pattern(String(line.dropFirst(5))), reason: "\(path):\(number + 1)"))
         }
         return rules
     }

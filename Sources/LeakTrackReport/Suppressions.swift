@@ -17,19 +17,26 @@ public struct Suppressions: Sendable {
         }
     }
 
-    /// Modules that belong to the language runtimes (one list, shared with call-site selection).
-    public static let runtimeModules: [Pattern] = CallSiteRules.defaultRuntimeModules
+    /// Modules that belong to the language runtimes (`RuntimeModules`, shared with call-site selection).
+    public static let runtimeModules: [Pattern] = RuntimeModules.all
 
-    public static let defaultRules: [Rule] = [
-        Rule(pattern: Pattern("_IO_file_doallocate"), reason: "stdio buffer, reachable from the FILE"),
-        // getpwuid, getaddrinfo and friends load /etc/nsswitch.conf once and keep it for the process's life.
-        Rule(pattern: Pattern("__nss_module_allocate"), reason: "glibc's name-service modules, kept for the process's life"),
-        Rule(pattern: Pattern("nss_database_check_reload_and_get"), reason: "glibc's name-service configuration, kept for the process's life"),
-    ] + [
-        // The non-reentrant lookups return a buffer the C library keeps in a static and reuses.
-        "getpwuid", "getpwnam", "getgrgid", "getgrnam", "getspnam", "gethostbyname", "gethostbyname2", "gethostbyaddr",
-        "getservbyname", "getservbyport", "getprotobyname", "getprotobynumber", "getnetbyname", "getnetbyaddr",
-    ].map { Rule(pattern: Pattern($0), reason: "the C library's static result buffer") }
+    public static let defaultRules: [Rule] =
+        [
+            Rule(pattern: Pattern("_IO_file_doallocate"), reason: "stdio buffer, reachable from the FILE"),
+            // getpwuid, getaddrinfo and friends load /etc/nsswitch.conf once and keep it for the process's life.
+            Rule(
+                pattern: Pattern("__nss_module_allocate"),
+                reason: "glibc's name-service modules, kept for the process's life"),
+            Rule(
+                pattern: Pattern("nss_database_check_reload_and_get"),
+                reason: "glibc's name-service configuration, kept for the process's life"),
+        ]
+        + [
+            // The non-reentrant lookups return a buffer the C library keeps in a static and reuses.
+            "getpwuid", "getpwnam", "getgrgid", "getgrnam", "getspnam", "gethostbyname", "gethostbyname2",
+            "gethostbyaddr",
+            "getservbyname", "getservbyport", "getprotobyname", "getprotobynumber", "getnetbyname", "getnetbyaddr",
+        ].map { Rule(pattern: Pattern($0), reason: "the C library's static result buffer") }
 
     public var useDefaults: Bool
     public var rules: [Rule]
@@ -42,11 +49,11 @@ public struct Suppressions: Sendable {
     public static let runtimeStartupReason = "C runtime start-up (no frame outside the runtime's modules)"
     public static let loaderReason = "dynamic loader bookkeeping (link maps, thread DTVs, dlopen state)"
     public static let swiftRuntimeReason = "Swift runtime caches (type metadata, protocol conformances)"
-    static let swiftRuntimeModules: [Pattern] = ["libswiftCore.so*"].map(Pattern.init)
+    static let swiftRuntimeModules: [Pattern] = RuntimeModules.patterns(.swiftCore)
     /// The runtime's C++ (`swift::` namespace, `swift_`/`_swift_` entry points), not the standard library's
     /// Swift code (`Swift.Array...`), which allocates on behalf of the program.
     static let swiftRuntimeFunctions: [Pattern] = ["swift::*", "swift_*", "_swift_*", "__swift_*"].map(Pattern.init)
-    static let loaderModules: [Pattern] = ["ld-linux*.so*", "ld-*.so*"].map(Pattern.init)
+    static let loaderModules: [Pattern] = RuntimeModules.patterns(.loader)
 
     /// The reason a leak with these frames is suppressed, or nil. `allocatingFrame` is the innermost frame
     /// that is not an allocator wrapper (see `CallSiteRules.allocatingFrame`).

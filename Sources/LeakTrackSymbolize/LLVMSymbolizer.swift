@@ -24,7 +24,8 @@ public struct LLVMSymbolizer: Symbolizer {
         }
         let path = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
         for directory in path where fileManager.isExecutableFile(atPath: directory + "/swift") {
-            let resolved = URL(fileURLWithPath: directory + "/swift").resolvingSymlinksInPath().deletingLastPathComponent()
+            let resolved = URL(fileURLWithPath: directory + "/swift").resolvingSymlinksInPath()
+                .deletingLastPathComponent()
             let candidate = resolved.appendingPathComponent("llvm-symbolizer").path
             if fileManager.isExecutableFile(atPath: candidate) { return candidate }
         }
@@ -74,7 +75,8 @@ public struct LLVMSymbolizer: Symbolizer {
         guard !requests.isEmpty else { return Batch(symbols: []) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--output-style=JSON", "--inlining", "--no-demangle"]
+        process.arguments =
+            ["--output-style=JSON", "--inlining", "--no-demangle"]
             + debugDirectories.map { "--debug-file-directory=" + $0 }
         let input = Pipe(), output = Pipe()
         process.standardInput = input
@@ -113,7 +115,8 @@ public struct LLVMSymbolizer: Symbolizer {
         let killed = process.terminationReason == .uncaughtSignal
         if batch.unanswered > 0 || killed || status != 0 {
             let how = killed ? "was killed by signal \(status)" : "exited with status \(status)"
-            batch.failure = "\(executable) \(how) after answering \(requests.count - batch.unanswered) of \(requests.count) frames"
+            batch.failure =
+                "\(executable) \(how) after answering \(requests.count - batch.unanswered) of \(requests.count) frames"
         }
         return batch
     }
@@ -138,7 +141,8 @@ public struct LLVMSymbolizer: Symbolizer {
                     line: line <= 0 || line > TraceFile.Limits.line ? nil : line,
                     column: column <= 0 || column > TraceFile.Limits.line ? nil : column,
                     // Every entry but the last is a function inlined into the next one.
-                    inlined: position < entries.count - 1, linkageName: demangled == name ? nil : TraceFile.Limits.fitted(name)))
+                    inlined: position < entries.count - 1,
+                    linkageName: demangled == name ? nil : TraceFile.Limits.fitted(name)))
         }
         // An inline chain longer than a trace holds keeps its innermost functions and the containing one.
         if symbols.count > TraceFile.Limits.symbolsPerFrame {
@@ -147,4 +151,3 @@ public struct LLVMSymbolizer: Symbolizer {
         return symbols
     }
 }
-

@@ -9,7 +9,9 @@ final class BarePreloadTests: EndToEndTestCase {
         let result = try harness.run([harness.path("all_kinds")], environment: ["LD_PRELOAD": harness.shim])
         XCTAssertEqual(result.status, 0, result.stderr)
         // The harness starts programs through env, which execs them: env's own image has a trace of its own.
-        let lines = result.stderr.split(separator: "\n").filter { $0.contains("leaktrack:") && $0.contains(".all_kinds.") }
+        let lines = result.stderr.split(separator: "\n").filter {
+            $0.contains("leaktrack:") && $0.contains(".all_kinds.")
+        }
         XCTAssertEqual(lines.count, 1, "one message: \(result.stderr)")
         let traces = try harness.traces(of: "all_kinds")
         XCTAssertEqual(traces.count, 1, "\(traces)")
@@ -19,7 +21,7 @@ final class BarePreloadTests: EndToEndTestCase {
         // The trace is complete when the program has exited: report on it at once, by default the newest.
         let report = try harness.reportJSON(harness.path(name))
         XCTAssertEqual(Leak.total(report).bytes, 5779)
-        XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true)
+        XCTAssertEqual(report.process.complete, true)
         let defaultReport = try harness.run([harness.leaktrack, "report"])
         XCTAssertTrue(defaultReport.stdout.contains("LEAK DETECTED"), defaultReport.stdout)
     }
@@ -30,15 +32,18 @@ final class BarePreloadTests: EndToEndTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let traces = try harness.traces(of: "exec_self")
         XCTAssertEqual(traces.count, 2, "one trace per image: \(traces)")
-        XCTAssertEqual(try harness.leaks(inTraces: traces), [
-            Leak(function: "first_image", module: "exec_self", bytes: 111, count: 1),
-            Leak(function: "second_image", module: "exec_self", bytes: 222, count: 1),
-        ])
+        XCTAssertEqual(
+            try harness.leaks(inTraces: traces),
+            [
+                Leak(function: "first_image", module: "exec_self", bytes: 111, count: 1),
+                Leak(function: "second_image", module: "exec_self", bytes: 222, count: 1),
+            ])
         // Under record, -o names the last image the command's pid ran, whichever stream ended first.
-        let recorded = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", harness.path("exec_self")])
+        let recorded = try harness.record([harness.path("exec_self")], trace: "out.trace")
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
-        XCTAssertEqual(Leak.callSites(try harness.reportJSON(harness.path("out.trace"))),
-                       [Leak(function: "second_image", module: "exec_self", bytes: 222, count: 1)])
+        XCTAssertEqual(
+            Leak.callSites(try harness.reportJSON(harness.path("out.trace"))),
+            [Leak(function: "second_image", module: "exec_self", bytes: 222, count: 1)])
     }
 
     func testGitOnARealRepositoryKeepsItsOutput() throws {
@@ -57,10 +62,11 @@ final class BarePreloadTests: EndToEndTestCase {
         XCTAssertEqual(bare.status, 0, bare.stderr)
         XCTAssertTrue(bare.stdout.hasPrefix("commit 5\ncommit 4\n"), bare.stdout)
         let preloaded = try harness.run(
-            ["sh", harness.path("git.sh")], environment: dates.merging(["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"]) { $1 })
+            ["sh", harness.path("git.sh")],
+            environment: dates.merging(["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"]) { $1 })
         XCTAssertEqual(preloaded.status, 0, preloaded.stderr)
         XCTAssertEqual(preloaded.stdout, bare.stdout)
-        let recorded = try harness.run([harness.leaktrack, "record", "-o", harness.path("git.trace"), "--", "sh", harness.path("git.sh")], environment: dates)
+        let recorded = try harness.record(["sh", harness.path("git.sh")], trace: "git.trace", environment: dates)
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
         XCTAssertEqual(recorded.stdout, bare.stdout)
         // Every git process got a trace of its own (at least one per commit).
@@ -73,10 +79,16 @@ final class BarePreloadTests: EndToEndTestCase {
         let bare = try harness.run([harness.path("all_kinds")])
         // A directory that is not there is refused at start, with one line; one that exists but cannot be
         // written (even by root) fails when the trace is stored. Either way the program is unharmed.
-        for (directory, message) in [("/proc/no-such-directory", "leaktrack: the trace directory /proc/no-such-directory does not exist; the program runs untracked\n"),
-                                     ("/proc", nil)] {
+        for (directory, message) in [
+            (
+                "/proc/no-such-directory",
+                "leaktrack: the trace directory /proc/no-such-directory does not exist; the program runs untracked\n"
+            ),
+            ("/proc", nil),
+        ] {
             let result = try harness.run(
-                [harness.path("all_kinds")], environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_OUTPUT_DIR": directory])
+                [harness.path("all_kinds")],
+                environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_OUTPUT_DIR": directory])
             XCTAssertEqual(result.status, bare.status, result.stderr)
             XCTAssertEqual(result.stdout, bare.stdout)
             if let message {
@@ -91,7 +103,10 @@ final class BarePreloadTests: EndToEndTestCase {
     func testRealProgramsBehaveTheSameUnderTheShim() throws {
         let programs: [[String]] = [
             // Heavy allocation (200,000 dicts and strings) in four threads.
-            ["python3", "-c", "import threading, json\nout = []\ndef work(n):\n    d = [{'k': str(i), 'v': [i] * 8} for i in range(50000)]\n    out.append(len(json.dumps(d)) + n)\nt = [threading.Thread(target=work, args=(n,)) for n in range(4)]\n[x.start() for x in t]\n[x.join() for x in t]\nprint(sorted(out))"],
+            [
+                "python3", "-c",
+                "import threading, json\nout = []\ndef work(n):\n    d = [{'k': str(i), 'v': [i] * 8} for i in range(50000)]\n    out.append(len(json.dumps(d)) + n)\nt = [threading.Thread(target=work, args=(n,)) for n in range(4)]\n[x.start() for x in t]\n[x.join() for x in t]\nprint(sorted(out))",
+            ],
             ["git", "--version"],
         ]
         for program in programs {
@@ -99,12 +114,12 @@ final class BarePreloadTests: EndToEndTestCase {
             let preloaded = try harness.run(program, environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"])
             XCTAssertEqual(preloaded.status, bare.status, "\(program[0]): \(preloaded.stderr)")
             XCTAssertEqual(preloaded.stdout, bare.stdout, program[0])
-            let recorded = try harness.run([harness.leaktrack, "record", "-o", harness.path("real.trace"), "--"] + program)
+            let recorded = try harness.run(
+                [harness.leaktrack, "record", "-o", harness.path("real.trace"), "--"] + program)
             XCTAssertEqual(recorded.status, bare.status, "\(program[0]): \(recorded.stderr)")
             XCTAssertEqual(recorded.stdout, bare.stdout, program[0])
             let report = try harness.reportJSON(harness.path("real.trace"))
-            let totals = report["totals"] as? [String: Any]
-            XCTAssertGreaterThan(totals?["allocations"] as? Int ?? 0, 10, program[0])
+            XCTAssertGreaterThan(report.totals.allocations, 10, program[0])
         }
     }
 }

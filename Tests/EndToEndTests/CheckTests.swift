@@ -34,7 +34,8 @@ final class CheckTests: EndToEndTestCase {
         XCTAssertEqual(failing.status, 3, failing.stdout + failing.stderr)
         XCTAssertTrue(failing.stdout.contains("the checked command itself failed with exit status 3"), failing.stdout)
         // Over budget wins over the command's failure.
-        XCTAssertEqual(try check(["--max-leaked-bytes", "76", "--max-leaks", "1", "--", harness.path("exit_status")]).status, 1)
+        XCTAssertEqual(
+            try check(["--max-leaked-bytes", "76", "--max-leaks", "1", "--", harness.path("exit_status")]).status, 1)
     }
 
     func testAShimThatNeverConnectedIsAToolErrorNotAPass() throws {
@@ -53,20 +54,23 @@ final class CheckTests: EndToEndTestCase {
         let server = try demo()
         // 50 requests: CFoo_crtheap leaks 5 x 10240 bytes; open_session 2 x 16 and strdup 2 x 6 bytes.
         XCTAssertEqual(try check(["--", server, "50"]).status, 1)
-        let recorded = try harness.run([harness.leaktrack, "record", "-o", harness.path("demo.trace"), "--", server, "50"])
+        let recorded = try harness.record([server, "50"], trace: "demo.trace")
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
         let trace = harness.path("demo.trace")
         XCTAssertEqual(try check(["--max-leaked-bytes", "1000000", "--max-leaks", "1000", trace]).status, 0)
         XCTAssertEqual(try check(["--max-leaked-bytes", "20000", "--max-leaks", "1000", trace]).status, 1)
         try """
-            # the crtheap leak is known and capped; the rest must stay small
-            function CFoo_crtheap max-bytes 51200 max-count 5
-            module demo-server max-count 100
-            max-leaked-bytes 0
-            """.write(toFile: harness.path("budgets"), atomically: true, encoding: .utf8)
+        # the crtheap leak is known and capped; the rest must stay small
+        function CFoo_crtheap max-bytes 51200 max-count 5
+        module demo-server max-count 100
+        max-leaked-bytes 0
+        """.write(toFile: harness.path("budgets"), atomically: true, encoding: .utf8)
         let within = try check(["--budgets", harness.path("budgets"), trace])
         XCTAssertEqual(within.status, 0, within.stdout)
-        XCTAssertTrue(within.stdout.contains("ok  50.0 KiB  5            function CFoo_crtheap: at most 51200 bytes and 5 allocations"), within.stdout)
+        XCTAssertTrue(
+            within.stdout.contains(
+                "ok  50.0 KiB  5            function CFoo_crtheap: at most 51200 bytes and 5 allocations"),
+            within.stdout)
         try "function CFoo_crtheap max-count 1\nmodule demo-server max-count 100\n".write(
             toFile: harness.path("tight"), atomically: true, encoding: .utf8)
         let over = try check(["--budgets", harness.path("tight"), trace])
@@ -81,14 +85,16 @@ final class CheckTests: EndToEndTestCase {
 
     func testSuppressionsCountTheirMatchesAndWarnWhenUnused() throws {
         let server = try demo()
-        _ = try harness.run([harness.leaktrack, "record", "-o", harness.path("demo.trace"), "--", server, "50"])
+        _ = try harness.record([server, "50"], trace: "demo.trace")
         try "# known\nleak:CFoo_crtheap\nleak:open_session\nleak:no_such_function\n".write(
             toFile: harness.path("supp"), atomically: true, encoding: .utf8)
         let result = try check(["--suppressions", harness.path("supp"), harness.path("demo.trace")])
         XCTAssertEqual(result.status, 0, result.stdout)
         let supp = harness.path("supp")
         XCTAssertTrue(result.stdout.contains("50.0 KiB  5            leak:CFoo_crtheap (\(supp):2)"), result.stdout)
-        XCTAssertTrue(result.stdout.contains("warning: suppression leak:no_such_function (\(supp):4) matched nothing"), result.stdout)
+        XCTAssertTrue(
+            result.stdout.contains("warning: suppression leak:no_such_function (\(supp):4) matched nothing"),
+            result.stdout)
         XCTAssertFalse(result.stdout.contains("leak:open_session (\(supp):3) matched nothing"), result.stdout)
     }
 
@@ -104,12 +110,16 @@ final class CheckTests: EndToEndTestCase {
         XCTAssertEqual(try check(["--baseline", baseline, "--", server, "50"]).status, 0)
         let grown = try check(["--baseline", baseline, "--", server, "100"])
         XCTAssertEqual(grown.status, 1, grown.stdout)
-        XCTAssertTrue(grown.stdout.contains("grown   CFoo_crtheap [libleakcom.so] leakcom.c: 50.0 KiB in 5 -> 100.0 KiB in 10"), grown.stdout)
+        XCTAssertTrue(
+            grown.stdout.contains("grown   CFoo_crtheap [libleakcom.so] leakcom.c: 50.0 KiB in 5 -> 100.0 KiB in 10"),
+            grown.stdout)
         // 100% tolerance: twice the baseline is still accepted.
         XCTAssertEqual(try check(["--baseline", baseline, "--tolerance", "100", "--", server, "100"]).status, 0)
         let shrunk = try check(["--baseline", baseline, "--", server, "25"])
         XCTAssertEqual(shrunk.status, 0, shrunk.stdout)
-        XCTAssertTrue(shrunk.stdout.contains("shrunk  CFoo_crtheap [libleakcom.so] leakcom.c: 50.0 KiB in 5 -> 20.0 KiB in 2"), shrunk.stdout)
+        XCTAssertTrue(
+            shrunk.stdout.contains("shrunk  CFoo_crtheap [libleakcom.so] leakcom.c: 50.0 KiB in 5 -> 20.0 KiB in 2"),
+            shrunk.stdout)
         // A call site the baseline does not know is new: it fails even if it is small.
         try harness.run(["sh", "-c", "grep -v open_session '\(baseline)' > '\(baseline).less'"])
         let new = try check(["--baseline", baseline + ".less", "--", server, "50"])
@@ -130,12 +140,12 @@ final class CheckTests: EndToEndTestCase {
             harness.path("out.sarif"), Harness.fixtures + "/sarif-2.1.0-subset.schema.json",
         ])
         XCTAssertEqual(validate.stdout, "valid\n", validate.stderr)
-        let log = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(sarif.stdout.utf8)) as? [String: Any])
-        let results = ((log["runs"] as? [[String: Any]])?.first?["results"] as? [[String: Any]]) ?? []
+        let results = try SARIFLog.decode(sarif.stdout).runs.first?.results ?? []
         XCTAssertEqual(results.count, 3)
-        let top = (results.first?["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any]
-        XCTAssertEqual((top?["region"] as? [String: Any])?["startLine"] as? Int, 11)
-        XCTAssertTrue(((top?["artifactLocation"] as? [String: Any])?["uri"] as? String ?? "").hasSuffix("demo-server/leakcom.c"))
+        let top = results.first?.locations.first?.physicalLocation
+        XCTAssertEqual(top?.region?.startLine, 11)
+        XCTAssertTrue(
+            top?.artifactLocation.uri.hasSuffix("demo-server/leakcom.c") ?? false, "\(String(describing: top))")
 
         let junit = try check(["--format", "junit", "-o", harness.path("out.xml"), "--", server, "50"])
         XCTAssertEqual(junit.status, 1)
@@ -147,20 +157,27 @@ final class CheckTests: EndToEndTestCase {
         XCTAssertEqual(parse.stdout, "4 4 4\n", parse.stderr)
 
         let json = try check(["--format", "json", "--", server, "50"])
-        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
-        XCTAssertEqual(object["passed"] as? Bool, false)
-        XCTAssertEqual(object["exitStatus"] as? Int, 1)
-        XCTAssertEqual((object["offenders"] as? [[String: Any]])?.first?["function"] as? String, "CFoo_crtheap")
+        let verdict = try GateJSON.decode(json.stdout)
+        XCTAssertEqual(verdict.passed, false)
+        XCTAssertEqual(verdict.exitStatus, 1)
+        XCTAssertEqual(verdict.offenders.first?.function, "CFoo_crtheap")
+        // Offenders are spelled as report JSON's call sites: frames with addresses, the stack count.
+        XCTAssertEqual(verdict.offenders.first?.stack.first?.function, "CFoo_crtheap")
+        XCTAssertTrue(verdict.offenders.first?.stack.first?.address.hasPrefix("0x") ?? false)
+        XCTAssertEqual(verdict.offenders.first?.stacks, 1)
     }
 
     func testGitHubActionsAnnotationsNameTheLeakingLine() throws {
         let server = try demo()
-        let result = try check(["--", server, "50"], environment: ["GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": Harness.packageRoot])
+        let result = try check(
+            ["--", server, "50"], environment: ["GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": Harness.packageRoot])
         XCTAssertEqual(result.status, 1)
         let annotations = result.stdout.split(separator: "\n").filter { $0.hasPrefix("::error ") }
         XCTAssertEqual(annotations.count, 3, result.stdout)
-        XCTAssertTrue(annotations.first?.hasPrefix("::error file=examples/demo-server/leakcom.c,line=11,title=leak in CFoo_crtheap::") ?? false,
-                      "\(annotations)")
+        XCTAssertTrue(
+            annotations.first?.hasPrefix(
+                "::error file=examples/demo-server/leakcom.c,line=11,title=leak in CFoo_crtheap::") ?? false,
+            "\(annotations)")
         // With JSON on standard output the annotations go to standard error, and the JSON stays parseable.
         let json = try check(["--format", "json", "--", server, "50"], environment: ["GITHUB_ACTIONS": "true"])
         XCTAssertNotNil(try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8)), json.stdout)

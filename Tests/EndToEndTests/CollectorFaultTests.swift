@@ -6,7 +6,9 @@ import XCTest
 final class CollectorFaultTests: EndToEndTestCase {
     /// Runs `steady` under the bare preload, sends `signal` to the collector it started once it is running
     /// (and, for SIGSTOP, SIGCONT a second later), and returns the program's status, stdout and stderr.
-    private func runSteady(killingCollectorWith signal: Int32, environment extra: [String: String] = [:]) throws -> Harness.Result {
+    private func runSteady(killingCollectorWith signal: Int32, environment extra: [String: String] = [:]) throws
+        -> Harness.Result
+    {
         try harness.compile(["steady.c"], output: "steady")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: harness.path("steady"))
@@ -57,9 +59,12 @@ final class CollectorFaultTests: EndToEndTestCase {
         let messages = shimMessages(result.stderr)
         // Said once, where the shim notices: a producer waiting for ring space, or the exit waiting for the trace.
         XCTAssertEqual(messages.count, 1, "\(messages)")
-        XCTAssertTrue(["leaktrack: lost the connection to the collector; the program continues untracked",
-                       "leaktrack: the collector went away before it stored the trace"].contains(String(messages.first ?? "")),
-                      "\(messages)")
+        XCTAssertTrue(
+            [
+                "leaktrack: lost the connection to the collector; the program continues untracked",
+                "leaktrack: the collector went away before it stored the trace",
+            ].contains(String(messages.first ?? "")),
+            "\(messages)")
     }
 
     func testACollectorKilledWhileTheRingFillsDoesNotStallTheProgram() throws {
@@ -85,8 +90,9 @@ final class CollectorFaultTests: EndToEndTestCase {
         XCTAssertFalse(result.stderr.contains("untracked"), result.stderr)
         let traces = try harness.traces(of: "steady")
         let report = try harness.reportJSON(harness.path(try XCTUnwrap(traces.first)))
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "steady_leak", module: "steady", bytes: 15 * 48, count: 15)])
-        XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true)
+        XCTAssertEqual(
+            Leak.callSites(report), [Leak(function: "steady_leak", module: "steady", bytes: 15 * 48, count: 15)])
+        XCTAssertEqual(report.process.complete, true)
     }
 
     func testCollectorStoppedWithSigtermStoresWhatArrived() throws {
@@ -96,7 +102,7 @@ final class CollectorFaultTests: EndToEndTestCase {
         let traces = try harness.traces(of: "steady")
         XCTAssertEqual(traces.count, 1, "\(traces); stderr: \(result.stderr)")
         let report = try harness.reportJSON(harness.path(try XCTUnwrap(traces.first)))
-        XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, false)
+        XCTAssertEqual(report.process.complete, false)
         // Some of the 15 leaks happened before the collector stopped; none of the churn shows as a leak.
         let sites = Leak.callSites(report)
         XCTAssertEqual(sites.map(\.function), ["steady_leak"], "\(sites)")

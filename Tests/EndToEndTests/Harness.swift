@@ -83,8 +83,11 @@ struct Harness {
     /// include path, for fixtures that speak the protocol themselves).
     func compile(_ sources: [String], output: String, flags: [String] = []) throws {
         let result = try run(
-            ["cc", "-g", "-O0", "-Wno-alloc-size-larger-than", "-I", Harness.packageRoot + "/Sources/CLeakTrackWire/include",
-             "-o", directory + "/" + output]
+            [
+                "cc", "-g", "-O0", "-Wno-alloc-size-larger-than", "-I",
+                Harness.packageRoot + "/Sources/CLeakTrackWire/include",
+                "-o", directory + "/" + output,
+            ]
                 + sources.map { Harness.fixtures + "/" + $0 } + flags)
         guard result.status == 0 else { throw HarnessError("cc failed for \(sources): \(result.stderr)") }
     }
@@ -104,14 +107,44 @@ struct Harness {
         return leaks
     }
 
-    /// `leaktrack report --format json` of a trace, parsed.
-    func reportJSON(_ trace: String, extra: [String] = []) throws -> [String: Any] {
+    /// `leaktrack report --format json` of a trace, decoded.
+    func reportJSON(_ trace: String, extra: [String] = []) throws -> ReportJSON {
         let result = try run([leaktrack, "report", "--format", "json", trace] + extra)
         guard result.status == 0 else { throw HarnessError("report failed: \(result.stderr)") }
-        guard let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] else {
-            throw HarnessError("report did not print a JSON object: \(result.stdout)")
-        }
-        return object
+        return try ReportJSON.decode(result.stdout)
+    }
+
+    /// What `record` did: the run, and where its trace is.
+    struct Recorded {
+        var result: Result
+        var trace: String
+        var status: Int32 { result.status }
+        var stdout: String { result.stdout }
+        var stderr: String { result.stderr }
+    }
+
+    /// `leaktrack record [OPTIONS] -o TRACE -- COMMAND` in the test directory (TRACE by name there), the one
+    /// way the tests record. `report(of:)` reads the trace.
+    @discardableResult
+    func record(
+        _ command: [String], trace: String = "out.trace", options: [String] = [],
+        environment: [String: String] = [:], timeout: TimeInterval = 120
+    ) throws -> Recorded {
+        let path = path(trace)
+        let result = try run(
+            [leaktrack, "record"] + options + ["-o", path, "--"] + command,
+            environment: environment, timeout: timeout)
+        return Recorded(result: result, trace: path)
+    }
+
+    /// The report of a recording's trace, which must exist.
+    func report(of recorded: Recorded, extra: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws
+        -> ReportJSON
+    {
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: recorded.trace), "no trace; stderr: \(recorded.stderr)", file: file,
+            line: line)
+        return try reportJSON(recorded.trace, extra: extra)
     }
 }
 
@@ -152,18 +185,11 @@ struct Leak: Hashable, CustomStringConvertible {
 
     var description: String { "\(function) [\(module)] \(bytes) B x\(count)" }
 
-    static func callSites(_ report: [String: Any]) -> Set<Leak> {
-        let sites = report["callSites"] as? [[String: Any]] ?? []
-        return Set(
-            sites.map {
-                Leak(
-                    function: $0["function"] as? String ?? "?", module: $0["module"] as? String ?? "?",
-                    bytes: $0["bytes"] as? Int ?? -1, count: $0["count"] as? Int ?? -1)
-            })
+    static func callSites(_ report: ReportJSON) -> Set<Leak> {
+        Set(report.callSites.map { Leak(function: $0.function, module: $0.module, bytes: $0.bytes, count: $0.count) })
     }
 
-    static func total(_ report: [String: Any]) -> (bytes: Int, count: Int) {
-        let leaked = report["leaked"] as? [String: Any] ?? [:]
-        return (leaked["bytes"] as? Int ?? -1, leaked["count"] as? Int ?? -1)
+    static func total(_ report: ReportJSON) -> (bytes: Int, count: Int) {
+        (report.leaked.bytes, report.leaked.count)
     }
 }

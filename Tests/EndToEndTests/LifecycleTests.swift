@@ -11,14 +11,10 @@ final class LifecycleTests: EndToEndTestCase {
     }
 
     /// `leaktrack record -o out.trace -- lifecycle MODE...`: its exit status and the report of out.trace.
-    private func record(_ arguments: [String]) throws -> (status: Int32, report: [String: Any], stderr: String) {
-        let trace = harness.path("out.trace")
-        let result = try harness.run([harness.leaktrack, "record", "-o", trace, "--", harness.path("lifecycle")] + arguments)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: trace), "no trace; stderr: \(result.stderr)")
-        return (result.status, try harness.reportJSON(trace), result.stderr)
+    private func record(_ arguments: [String]) throws -> (status: Int32, report: ReportJSON, stderr: String) {
+        let recorded = try harness.record([harness.path("lifecycle")] + arguments)
+        return (recorded.status, try harness.report(of: recorded), recorded.stderr)
     }
-
-    private func process(_ report: [String: Any]) -> [String: Any] { report["process"] as? [String: Any] ?? [:] }
 
     /// The traces in the test directory other than out.trace (fork children's, named by their pid).
     private func otherTraces() throws -> [String] { try harness.traces(of: "lifecycle") }
@@ -26,13 +22,14 @@ final class LifecycleTests: EndToEndTestCase {
     func testForkChildHasItsOwnTraceAndTheParentsIsUntouched() throws {
         let (status, report, stderr) = try record(["fork"])
         XCTAssertEqual(status, 0, stderr)
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "parent_leak", module: "lifecycle", bytes: 100, count: 1)])
+        XCTAssertEqual(
+            Leak.callSites(report), [Leak(function: "parent_leak", module: "lifecycle", bytes: 100, count: 1)])
         let children = try otherTraces()
         XCTAssertEqual(children.count, 1, "\(children)")
         let child = try harness.reportJSON(harness.path(try XCTUnwrap(children.first)))
         XCTAssertEqual(Leak.callSites(child), [Leak(function: "child_leak", module: "lifecycle", bytes: 200, count: 1)])
-        XCTAssertEqual(process(child)["ppid"] as? Int, process(report)["pid"] as? Int)
-        XCTAssertEqual(process(child)["complete"] as? Bool, true)
+        XCTAssertEqual(child.process.ppid, report.process.pid)
+        XCTAssertEqual(child.process.complete, true)
     }
 
     func testForkUnderBarePreload() throws {
@@ -40,28 +37,33 @@ final class LifecycleTests: EndToEndTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let traces = try otherTraces()
         XCTAssertEqual(traces.count, 2, "the parent's and the child's: \(traces)")
-        XCTAssertEqual(try harness.leaks(inTraces: traces), [
-            Leak(function: "parent_leak", module: "lifecycle", bytes: 100, count: 1),
-            Leak(function: "child_leak", module: "lifecycle", bytes: 200, count: 1),
-        ])
+        XCTAssertEqual(
+            try harness.leaks(inTraces: traces),
+            [
+                Leak(function: "parent_leak", module: "lifecycle", bytes: 100, count: 1),
+                Leak(function: "child_leak", module: "lifecycle", bytes: 200, count: 1),
+            ])
     }
 
     func testPosixSpawnAndVforkExecLeaveTheParentsStreamAlone() throws {
         let (status, report, stderr) = try record(["spawn"])
         XCTAssertEqual(status, 0, stderr)
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "spawning_parent", module: "lifecycle", bytes: 600, count: 1)])
-        XCTAssertEqual(process(report)["complete"] as? Bool, true)
+        XCTAssertEqual(
+            Leak.callSites(report), [Leak(function: "spawning_parent", module: "lifecycle", bytes: 600, count: 1)])
+        XCTAssertEqual(report.process.complete, true)
     }
 
     func testAFailedExecLeavesTheStreamRunning() throws {
         let (status, report, stderr) = try record(["failed-exec"])
         XCTAssertEqual(status, 0, stderr)
         XCTAssertFalse(stderr.contains("exec failed"), stderr)
-        XCTAssertEqual(Leak.callSites(report), [
-            Leak(function: "before_failed_exec", module: "lifecycle", bytes: 700, count: 1),
-            Leak(function: "after_failed_exec", module: "lifecycle", bytes: 710, count: 1),
-        ])
-        XCTAssertEqual(process(report)["complete"] as? Bool, true)
+        XCTAssertEqual(
+            Leak.callSites(report),
+            [
+                Leak(function: "before_failed_exec", module: "lifecycle", bytes: 700, count: 1),
+                Leak(function: "after_failed_exec", module: "lifecycle", bytes: 710, count: 1),
+            ])
+        XCTAssertEqual(report.process.complete, true)
     }
 
     func testAbortCrashAndKillKeepWhatWasPublished() throws {
@@ -77,17 +79,18 @@ final class LifecycleTests: EndToEndTestCase {
             let (status, report, stderr) = try record([mode])
             XCTAssertEqual(status, expectedStatus, "\(mode): \(stderr)")
             XCTAssertEqual(Leak.callSites(report), [leak], mode)
-            XCTAssertEqual(process(report)["complete"] as? Bool, complete, mode)
-            if complete { XCTAssertEqual(process(report)["exitStatus"] as? Int, Int(expectedStatus), mode) }
+            XCTAssertEqual(report.process.complete, complete, mode)
+            if complete { XCTAssertEqual(report.process.exitStatus, Int(expectedStatus), mode) }
         }
     }
 
     func testUnderscoreExitGivesACompleteTraceWithItsStatus() throws {
         let (status, report, stderr) = try record(["exit-now"])
         XCTAssertEqual(status, 5, stderr)
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "before_exit_now", module: "lifecycle", bytes: 500, count: 1)])
-        XCTAssertEqual(process(report)["complete"] as? Bool, true)
-        XCTAssertEqual(process(report)["exitStatus"] as? Int, 5)
+        XCTAssertEqual(
+            Leak.callSites(report), [Leak(function: "before_exit_now", module: "lifecycle", bytes: 500, count: 1)])
+        XCTAssertEqual(report.process.complete, true)
+        XCTAssertEqual(report.process.exitStatus, 5)
     }
 
     func testDaemonChildIsTracedAfterItsParentHasGone() throws {
@@ -96,19 +99,21 @@ final class LifecycleTests: EndToEndTestCase {
         // glibc's daemon() leaves the parent through its internal _exit, which no hook sees; the shim's own
         // daemon() leaves through ours, so the parent's trace is complete too.
         XCTAssertEqual(Leak.callSites(report), [], "daemon()'s parent leaks nothing of the program's")
-        XCTAssertEqual(process(report)["complete"] as? Bool, true)
-        XCTAssertEqual(process(report)["exitStatus"] as? Int, 0)
+        XCTAssertEqual(report.process.complete, true)
+        XCTAssertEqual(report.process.exitStatus, 0)
         let children = try otherTraces()
         XCTAssertEqual(children.count, 1, "\(children)")
         let child = try harness.reportJSON(harness.path(try XCTUnwrap(children.first)))
-        XCTAssertEqual(Leak.callSites(child), [Leak(function: "daemon_leak", module: "lifecycle", bytes: 800, count: 1)])
-        XCTAssertEqual(process(child)["complete"] as? Bool, true)
+        XCTAssertEqual(
+            Leak.callSites(child), [Leak(function: "daemon_leak", module: "lifecycle", bytes: 800, count: 1)])
+        XCTAssertEqual(child.process.complete, true)
     }
 
     func testThousandsOfThreadsComeAndGo() throws {
         let (status, report, stderr) = try record(["threads"])
         XCTAssertEqual(status, 0, stderr)
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "thread_leak", module: "lifecycle", bytes: 16000, count: 2000)])
+        XCTAssertEqual(
+            Leak.callSites(report), [Leak(function: "thread_leak", module: "lifecycle", bytes: 16000, count: 2000)])
     }
 
     func testLibraryLoadedAndUnloadedInALoop() throws {
@@ -117,15 +122,18 @@ final class LifecycleTests: EndToEndTestCase {
         XCTAssertEqual(build.status, 0, build.stderr)
         let (status, report, stderr) = try record(["dlopen", harness.path("plugin.so")])
         XCTAssertEqual(status, 0, stderr)
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "plugin_leak", module: "plugin.so", bytes: 4321 * 200, count: 200)])
+        XCTAssertEqual(
+            Leak.callSites(report), [Leak(function: "plugin_leak", module: "plugin.so", bytes: 4321 * 200, count: 200)])
     }
 
     func testLongjmpAndSignalHandlers() throws {
         let (jumpStatus, jumped, jumpErr) = try record(["longjmp"])
         XCTAssertEqual(jumpStatus, 0, jumpErr)
-        XCTAssertEqual(Leak.callSites(jumped), [Leak(function: "leak_then_jump", module: "lifecycle", bytes: 600, count: 10)])
+        XCTAssertEqual(
+            Leak.callSites(jumped), [Leak(function: "leak_then_jump", module: "lifecycle", bytes: 600, count: 10)])
         let (signalStatus, signalled, signalErr) = try record(["signal"])
         XCTAssertEqual(signalStatus, 0, signalErr)
-        XCTAssertEqual(Leak.callSites(signalled), [Leak(function: "on_signal", module: "lifecycle", bytes: 350, count: 5)])
+        XCTAssertEqual(
+            Leak.callSites(signalled), [Leak(function: "on_signal", module: "lifecycle", bytes: 350, count: 5)])
     }
 }

@@ -10,7 +10,8 @@ final class LiveSessionTests: EndToEndTestCase {
         try harness.compile(["held.c"], output: "held")
         let release = harness.path("release")
         let sessions = Locked<[LiveSession]>([])
-        var setUp = Recording(command: [harness.path("held"), release], output: harness.path("held.trace"), preload: harness.shim)
+        var setUp = Recording(
+            command: [harness.path("held"), release], output: harness.path("held.trace"), preload: harness.shim)
         setUp.onSession = { session, ended in if !ended { sessions.update { $0.append(session) } } }
         let recording = setUp
         let result = Locked<Result<Recording.Result, Error>?>(nil)

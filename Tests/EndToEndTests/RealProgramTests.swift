@@ -32,7 +32,9 @@ final class RealProgramTests: EndToEndTestCase {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: harness.directory)
-        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "LD_PRELOAD" && !$0.key.hasPrefix("LEAKTRACK_") }
+        process.environment = ProcessInfo.processInfo.environment.filter {
+            $0.key != "LD_PRELOAD" && !$0.key.hasPrefix("LEAKTRACK_")
+        }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
@@ -49,14 +51,14 @@ final class RealProgramTests: EndToEndTestCase {
     /// Waits (up to 10 s) until something accepts connections on the port (bash's /dev/tcp).
     private func waitForPort(_ port: Int) {
         for _ in 0..<200 {
-            if (try? harness.run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/\(port)"], timeout: 5))?.status == 0 { return }
+            if (try? harness.run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/\(port)"], timeout: 5))?.status == 0 {
+                return
+            }
             usleep(50_000)
         }
     }
 
-    private func allocations(_ report: [String: Any]) -> Int {
-        (report["totals"] as? [String: Any])?["allocations"] as? Int ?? 0
-    }
+    private func allocations(_ report: ReportJSON) -> Int { report.totals.allocations }
 
     func testSqliteBuildsAndQueriesAHundredThousandRows() throws {
         let script = """
@@ -82,9 +84,11 @@ final class RealProgramTests: EndToEndTestCase {
         XCTAssertEqual(recorded.stdout, bare.stdout)
         // record -o names the trace of the last program the command's pid ran: sh exec'd sqlite3.
         let report = try harness.reportJSON(harness.path("sqlite.trace"))
-        XCTAssertEqual((report["process"] as? [String: Any])?["executable"] as? String, "/usr/bin/sqlite3")
+        XCTAssertEqual(report.process.executable, "/usr/bin/sqlite3")
         XCTAssertGreaterThan(allocations(report), 100_000)
-        XCTAssertEqual(Leak.total(report).count, 0, "glibc's name-service caches are suppressed by default: \(Leak.callSites(report))")
+        XCTAssertEqual(
+            Leak.total(report).count, 0,
+            "glibc's name-service caches are suppressed by default: \(Leak.callSites(report))")
     }
 
     func testMultiThreadedCppWithExceptionsKeepsItsOutputAndExactLeaks() throws {
@@ -93,13 +97,16 @@ final class RealProgramTests: EndToEndTestCase {
         XCTAssertEqual(build.status, 0, build.stderr)
         let bare = try harness.run([harness.path("cpp_threads")])
         XCTAssertEqual(bare.stdout, "checksum 491560\n")
-        let preloaded = try harness.run([harness.path("cpp_threads")], environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"])
+        let preloaded = try harness.run(
+            [harness.path("cpp_threads")], environment: ["LD_PRELOAD": harness.shim, "LEAKTRACK_QUIET": "1"])
         XCTAssertEqual(preloaded.status, 0, preloaded.stderr)
         XCTAssertEqual(preloaded.stdout, bare.stdout)
-        let recorded = try harness.run([harness.leaktrack, "record", "-o", harness.path("cpp.trace"), "--", harness.path("cpp_threads")])
+        let recorded = try harness.record([harness.path("cpp_threads")], trace: "cpp.trace")
         XCTAssertEqual(recorded.stdout, bare.stdout)
         let report = try harness.reportJSON(harness.path("cpp.trace"))
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "leak_in_worker(int)", module: "cpp_threads", bytes: 6400, count: 400)])
+        XCTAssertEqual(
+            Leak.callSites(report),
+            [Leak(function: "leak_in_worker(int)", module: "cpp_threads", bytes: 6400, count: 400)])
     }
 
     func testRedisServesABenchmarkUnderRecord() throws {
@@ -109,7 +116,8 @@ final class RealProgramTests: EndToEndTestCase {
             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no",
         ])
         waitForPort(port)
-        let benchmark = try harness.run(["redis-benchmark", "-p", "\(port)", "-n", "100000", "-q", "-t", "set,get,lpush,lpop"], timeout: 300)
+        let benchmark = try harness.run(
+            ["redis-benchmark", "-p", "\(port)", "-n", "100000", "-q", "-t", "set,get,lpush,lpop"], timeout: 300)
         XCTAssertEqual(benchmark.status, 0, benchmark.stderr)
         XCTAssertEqual(benchmark.stdout.components(separatedBy: "requests per second").count - 1, 4, benchmark.stdout)
         let check = try harness.run(["redis-cli", "-p", "\(port)", "dbsize"])
@@ -117,7 +125,7 @@ final class RealProgramTests: EndToEndTestCase {
         _ = try harness.run(["redis-cli", "-p", "\(port)", "shutdown", "nosave"])
         XCTAssertEqual(wait(), 0)
         let report = try harness.reportJSON(harness.path("redis.trace"))
-        XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true)
+        XCTAssertEqual(report.process.complete, true)
         XCTAssertGreaterThan(allocations(report), 400_000, "every request allocates")
     }
 
@@ -126,23 +134,27 @@ final class RealProgramTests: EndToEndTestCase {
         let root = harness.directory
         try FileManager.default.createDirectory(atPath: root + "/html", withIntermediateDirectories: true)
         try "hello from nginx\n".write(toFile: root + "/html/index.html", atomically: true, encoding: .utf8)
-        let temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map { "\($0)_temp_path \(root)/\($0);" }.joined(separator: " ")
+        let temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map { "\($0)_temp_path \(root)/\($0);" }.joined(
+            separator: " ")
         try """
-            daemon off;
-            worker_processes 2;
-            pid \(root)/nginx.pid;
-            error_log \(root)/error.log warn;
-            events { worker_connections 64; }
-            http { access_log off; \(temp) server { listen 127.0.0.1:\(port); root \(root)/html; } }
-            """.write(toFile: root + "/nginx.conf", atomically: true, encoding: .utf8)
+        daemon off;
+        worker_processes 2;
+        pid \(root)/nginx.pid;
+        error_log \(root)/error.log warn;
+        events { worker_connections 64; }
+        http { access_log off; \(temp) server { listen 127.0.0.1:\(port); root \(root)/html; } }
+        """.write(toFile: root + "/nginx.conf", atomically: true, encoding: .utf8)
         let wait = try start([
-            harness.leaktrack, "record", "-o", harness.path("nginx.trace"), "--", "nginx", "-p", root, "-c", root + "/nginx.conf",
+            harness.leaktrack, "record", "-o", harness.path("nginx.trace"), "--", "nginx", "-p", root, "-c",
+            root + "/nginx.conf",
             "-e", root + "/error.log",
         ])
         waitForPort(port)
-        let requests = try harness.run(["sh", "-c", "for i in $(seq 200); do curl -s http://127.0.0.1:\(port)/; done"], timeout: 120)
+        let requests = try harness.run(
+            ["sh", "-c", "for i in $(seq 200); do curl -s http://127.0.0.1:\(port)/; done"], timeout: 120)
         XCTAssertEqual(requests.stdout, String(repeating: "hello from nginx\n", count: 200))
-        let pid = try String(contentsOfFile: root + "/nginx.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let pid = try String(contentsOfFile: root + "/nginx.pid", encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         XCTAssertEqual(kill(pid_t(pid) ?? 0, SIGQUIT), 0)
         XCTAssertEqual(wait(), 0)
         XCTAssertGreaterThan(allocations(try harness.reportJSON(harness.path("nginx.trace"))), 100)

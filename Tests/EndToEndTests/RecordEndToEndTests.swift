@@ -4,10 +4,11 @@ import XCTest
 /// C fixtures with known leaks, run under `leaktrack record`; the report must give exact bytes, counts,
 /// functions and modules.
 final class RecordEndToEndTests: EndToEndTestCase {
-    func record(_ command: [String], trace: String = "out.trace", environment: [String: String] = [:]) throws -> (Harness.Result, [String: Any]) {
-        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path(trace), "--"] + command, environment: environment)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: harness.path(trace)), "no trace; stderr: \(result.stderr)")
-        return (result, try harness.reportJSON(harness.path(trace)))
+    func record(_ command: [String], trace: String = "out.trace", environment: [String: String] = [:]) throws -> (
+        Harness.Result, ReportJSON
+    ) {
+        let recorded = try harness.record(command, trace: trace, environment: environment)
+        return (recorded.result, try harness.report(of: recorded))
     }
 
     func testEveryAllocationFunctionLeaksExactlyWhatItAllocated() throws {
@@ -33,25 +34,30 @@ final class RecordEndToEndTests: EndToEndTestCase {
         XCTAssertEqual(Leak.total(report).count, 13)
         // The failing calls in no_leaks(): calloc and reallocarray overflow, huge malloc and realloc,
         // posix_memalign with a bad alignment.
-        let lost = report["lost"] as? [String: Any]
-        XCTAssertEqual(lost?["failedAllocations"] as? Int, 5)
-        XCTAssertEqual((report["internal"] as? [String: Any])?["count"] as? Int, 0)
+        let lost = report.lost
+        XCTAssertEqual(lost.failedAllocations, 5)
+        XCTAssertEqual(report.shimOwn.count, 0)
 
         // The call site's file and line point at the allocating statement.
-        let sites = report["callSites"] as? [[String: Any]] ?? []
-        let calloc = sites.first { $0["function"] as? String == "leak_calloc" }
-        XCTAssertEqual(calloc?["line"] as? Int, 19)
-        XCTAssertEqual((calloc?["file"] as? String).map { ($0 as NSString).lastPathComponent }, "all_kinds.c")
-        let stack = calloc?["stack"] as? [[String: Any]] ?? []
-        XCTAssertEqual(stack.first?["function"] as? String, "leak_calloc")
-        XCTAssertTrue(stack.contains { $0["function"] as? String == "main" }, "stack: \(stack)")
+        let sites = report.callSites
+        let calloc = sites.first { $0.function == "leak_calloc" }
+        XCTAssertEqual(calloc?.line, 19)
+        XCTAssertEqual((calloc?.file).map { ($0 as NSString).lastPathComponent }, "all_kinds.c")
+        let stack = calloc?.stack ?? []
+        XCTAssertEqual(stack.first?.function, "leak_calloc")
+        XCTAssertTrue(stack.contains { $0.function == "main" }, "stack: \(stack)")
     }
 
     func testLeaksAreAttributedToMainExecutableLinkedLibraryAndUnloadedPlugin() throws {
-        try harness.run(["cc", "-g", "-O0", "-fPIC", "-shared", "-o", harness.path("liblinked.so"), Harness.fixtures + "/linked.c"])
-        try harness.run(["cc", "-g", "-O0", "-fPIC", "-shared", "-o", harness.path("libplugin.so"), Harness.fixtures + "/plugin.c"])
+        try harness.run([
+            "cc", "-g", "-O0", "-fPIC", "-shared", "-o", harness.path("liblinked.so"), Harness.fixtures + "/linked.c",
+        ])
+        try harness.run([
+            "cc", "-g", "-O0", "-fPIC", "-shared", "-o", harness.path("libplugin.so"), Harness.fixtures + "/plugin.c",
+        ])
         try harness.compile(
-            ["modules_main.c"], output: "modules_main", flags: ["-L" + harness.directory, "-llinked", "-Wl,-rpath," + harness.directory, "-ldl"])
+            ["modules_main.c"], output: "modules_main",
+            flags: ["-L" + harness.directory, "-llinked", "-Wl,-rpath," + harness.directory, "-ldl"])
         let (result, report) = try record([harness.path("modules_main"), harness.path("libplugin.so")])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(
@@ -62,10 +68,10 @@ final class RecordEndToEndTests: EndToEndTestCase {
                 // dlclose'd before exit, still named.
                 Leak(function: "plugin_leak", module: "libplugin.so", bytes: 4321, count: 1),
             ])
-        let modules = (report["modules"] as? [[String: Any]] ?? []).map { $0["module"] as? String ?? "" }
+        let modules = report.modules.map(\.module)
         XCTAssertEqual(modules, ["libplugin.so", "liblinked.so", "modules_main"], "sorted by bytes, descending")
-        let plugin = (report["modules"] as? [[String: Any]])?.first
-        XCTAssertEqual(plugin?["path"] as? String, harness.path("libplugin.so"))
+        let plugin = report.modules.first
+        XCTAssertEqual(plugin?.path, harness.path("libplugin.so"))
     }
 
     func testCrossThreadFreesLeaveNoPhantomAndNoLostLeaks() throws {
@@ -74,13 +80,14 @@ final class RecordEndToEndTests: EndToEndTestCase {
         // smallest ring, so producers wait on the collector all the time and the ring wraps constantly.
         for run in 0..<3 {
             let environment = run == 1 ? ["LEAKTRACK_BUFFER_SIZE": "64K"] : [:]
-            let (result, report) = try record([harness.path("threads")], trace: "threads\(run).trace", environment: environment)
+            let (result, report) = try record(
+                [harness.path("threads")], trace: "threads\(run).trace", environment: environment)
             XCTAssertEqual(result.status, 0, result.stderr)
             XCTAssertEqual(
                 Leak.callSites(report), [Leak(function: "worker_alloc", module: "threads", bytes: 800, count: 20)],
                 "run \(run)")
-            let totals = report["totals"] as? [String: Any]
-            XCTAssertEqual(totals?["unknownFrees"] as? Int, 0, "run \(run)")
+            let totals = report.totals
+            XCTAssertEqual(totals.unknownFrees, 0, "run \(run)")
         }
     }
 
@@ -96,10 +103,10 @@ final class RecordEndToEndTests: EndToEndTestCase {
         XCTAssertTrue(text.stdout.contains("No leaks"), text.stdout)
         // The stdio buffer is the C runtime's, suppressed by default and visible without the defaults.
         let raw = try harness.reportJSON(harness.path("out.trace"), extra: ["--no-default-suppressions"])
-        let sites = raw["callSites"] as? [[String: Any]] ?? []
+        let sites = raw.callSites
         XCTAssertEqual(sites.count, 1, "\(sites)")
-        XCTAssertEqual(sites.first?["function"] as? String, "main", "printf's buffer, on the line that printed")
-        let stack = (sites.first?["stack"] as? [[String: Any]] ?? []).compactMap { $0["function"] as? String }
+        XCTAssertEqual(sites.first?.function, "main", "printf's buffer, on the line that printed")
+        let stack = (sites.first?.stack ?? []).map(\.function)
         XCTAssertEqual(stack.first, "_IO_file_doallocate")
     }
 
@@ -107,7 +114,7 @@ final class RecordEndToEndTests: EndToEndTestCase {
         try harness.compile(["exit_status.c"], output: "exit_status")
         let (result, report) = try record([harness.path("exit_status")])
         XCTAssertEqual(result.status, 3)
-        XCTAssertEqual((report["process"] as? [String: Any])?["exitStatus"] as? Int, 3)
+        XCTAssertEqual(report.process.exitStatus, 3)
         XCTAssertEqual(Leak.total(report).bytes, 77)
     }
 
@@ -117,11 +124,11 @@ final class RecordEndToEndTests: EndToEndTestCase {
         let (result, report) = try record([harness.path("demo-server"), "200"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "served 200 requests (checksum 24392)\n")
-        let top = (report["callSites"] as? [[String: Any]])?.first
-        XCTAssertEqual(top?["function"] as? String, "CFoo_crtheap")
-        XCTAssertEqual(top?["module"] as? String, "libleakcom.so")
-        XCTAssertEqual(top?["bytes"] as? Int, 20 * 10240)
-        XCTAssertEqual(top?["count"] as? Int, 20)
+        let top = report.callSites.first
+        XCTAssertEqual(top?.function, "CFoo_crtheap")
+        XCTAssertEqual(top?.module, "libleakcom.so")
+        XCTAssertEqual(top?.bytes, 20 * 10240)
+        XCTAssertEqual(top?.count, 20)
         XCTAssertEqual(Leak.total(report).count, 20 + 2 * 8)
     }
 }

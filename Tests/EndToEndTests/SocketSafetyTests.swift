@@ -6,15 +6,16 @@ final class SocketSafetyTests: EndToEndTestCase {
     /// `leaktrack record -o out.trace -- peer MODE`, with peer.c compiled first.
     private func recordPeer(_ mode: String, timeout: TimeInterval = 120) throws -> Harness.Result {
         try harness.compile(["peer.c"], output: "peer")
-        return try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", harness.path("peer"), mode],
-                               timeout: timeout)
+        return try harness.record([harness.path("peer"), mode], timeout: timeout).result
     }
 
     /// The report of out.trace: only peer's own 123 bytes, and complete.
     private func assertPeersOwnTraceIsIntact(file: StaticString = #filePath, line: UInt = #line) throws {
         let report = try harness.reportJSON(harness.path("out.trace"))
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "after_garbage", module: "peer", bytes: 123, count: 1)], file: file, line: line)
-        XCTAssertEqual((report["process"] as? [String: Any])?["complete"] as? Bool, true, file: file, line: line)
+        XCTAssertEqual(
+            Leak.callSites(report), [Leak(function: "after_garbage", module: "peer", bytes: 123, count: 1)], file: file,
+            line: line)
+        XCTAssertEqual(report.process.complete, true, file: file, line: line)
     }
 
     func testSocketDirectoryAndSocketArePrivate() throws {
@@ -37,21 +38,27 @@ final class SocketSafetyTests: EndToEndTestCase {
         XCTAssertTrue(result.stderr.contains("not a memfd sealed against shrinking; refusing it"), result.stderr)
         try assertPeersOwnTraceIsIntact()
         // A refused stream leaves no trace behind.
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: harness.directory).filter { $0.hasPrefix("leaktrack.") }, [])
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: harness.directory).filter {
+                $0.hasPrefix("leaktrack.")
+            }, [])
     }
 
     func testAPeerThatNamesTheCollectorAsItsProcessCannotHoldItOpen() throws {
         // The collector knows each process by the credentials its HELLO came with, not by the pid it claims.
         try harness.compile(["peer.c"], output: "peer")
         let started = Date()
-        let result = try harness.run([harness.leaktrack, "record", "-o", harness.path("out.trace"), "--", harness.path("peer"), "liar"],
-                                     timeout: 60)
+        let result = try harness.record(
+            [harness.path("peer"), "liar"], trace: "out.trace",
+            timeout: 60)
         XCTAssertLessThan(Date().timeIntervalSince(started), 15)
         XCTAssertEqual(result.status, 0, result.stderr)
         let report = try harness.reportJSON(harness.path("out.trace"))
         XCTAssertEqual(Leak.callSites(report), [Leak(function: "after_garbage", module: "peer", bytes: 123, count: 1)])
         // A stream that only said HELLO leaves no trace behind.
-        let stray = try FileManager.default.contentsOfDirectory(atPath: harness.directory).filter { $0.hasPrefix("leaktrack.") }
+        let stray = try FileManager.default.contentsOfDirectory(atPath: harness.directory).filter {
+            $0.hasPrefix("leaktrack.")
+        }
         XCTAssertEqual(stray, [])
     }
 

@@ -8,19 +8,19 @@ final class StressTests: EndToEndTestCase {
         let full = ProcessInfo.processInfo.environment["LEAKTRACK_TORTURE_FULL"] == "1"
         let perThread = full ? 10_000_000 : 400_000
         try harness.compile(["stress.c"], output: "stress", flags: ["-O2", "-lpthread"])
-        let result = try harness.run(
-            [harness.leaktrack, "record", "-o", harness.path("stress.trace"), "--", harness.path("stress"), "\(perThread)"],
-            environment: ["LEAKTRACK_BUFFER_SIZE": "64K"], timeout: full ? 1800 : 300)
+        let result = try harness.record(
+            [harness.path("stress"), "\(perThread)"], trace: "stress.trace",
+            environment: ["LEAKTRACK_BUFFER_SIZE": "64K"],
+            timeout: full ? 1800 : 300)
         XCTAssertEqual(result.status, 0, result.stderr)
         let report = try harness.reportJSON(harness.path("stress.trace"))
-        XCTAssertEqual(Leak.callSites(report), [Leak(function: "stress_leak", module: "stress", bytes: 80 * 32, count: 80)])
-        let totals = report["totals"] as? [String: Any] ?? [:]
+        XCTAssertEqual(
+            Leak.callSites(report), [Leak(function: "stress_leak", module: "stress", bytes: 80 * 32, count: 80)])
         // The program's own allocations, plus whatever the C runtime allocated for its threads.
-        let allocations = totals["allocations"] as? Int ?? 0
+        let allocations = report.totals.allocations
         XCTAssertGreaterThanOrEqual(allocations, 8 * (perThread + 10))
         XCTAssertLessThan(allocations, 8 * (perThread + 10) + 100)
-        XCTAssertEqual(totals["unknownFrees"] as? Int, 0)
-        let lost = report["lost"] as? [String: Any] ?? [:]
-        XCTAssertEqual(lost["stacksDropped"] as? Int, 0, "\(lost)")
+        XCTAssertEqual(report.totals.unknownFrees, 0)
+        XCTAssertEqual(report.lost.stacksDropped, 0, "\(report.lost)")
     }
 }

@@ -11,7 +11,8 @@ final class SymbolizerFaultTests: EndToEndTestCase {
         chmod(crashing, 0o755)
         // The crash is run several times: one that dies before reading its input made the collector's write to
         // it fail (EPIPE), which once crashed the collector, and only now and then.
-        let cases = Array(repeating: (crashing, "was killed by signal 11"), count: 8) + [(harness.path("none"), "not found")]
+        let cases =
+            Array(repeating: (crashing, "was killed by signal 11"), count: 8) + [(harness.path("none"), "not found")]
         for (attempt, (symbolizer, reason)) in cases.enumerated() {
             let trace = harness.path("t\(attempt).trace")
             let record = try harness.run(
@@ -24,6 +25,10 @@ final class SymbolizerFaultTests: EndToEndTestCase {
             XCTAssertNotNil(note, "\(symbolizer): \(dump.stdout)")
             XCTAssertTrue(note?.contains(reason) ?? false, "\(note ?? "")")
             XCTAssertFalse(note?.contains("unanswered=0 ") ?? true, "\(note ?? "")")
+            let report = try harness.run([harness.leaktrack, "report", trace])
+            XCTAssertTrue(report.stdout.contains("frames are unsymbolized: "), report.stdout)
+            XCTAssertTrue(
+                report.stdout.contains("77 B in 1 allocations"), "the leak is still reported: \(report.stdout)")
         }
     }
 }

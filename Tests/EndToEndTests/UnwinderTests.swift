@@ -10,9 +10,11 @@ final class UnwinderTests: EndToEndTestCase {
             let level = flags.joined(separator: " ")
             let output = "unwind_compare\(flags.count)\(flags[0])"
             let build = try harness.run(
-                ["cc", "-g"] + flags + ["-std=gnu11", "-D_GNU_SOURCE", "-I", root + "/Sources/CLeakTrackWire/include",
-                 "-o", harness.path(output), Harness.fixtures + "/unwind_compare.c", root + "/preload/lt_unwind.c",
-                 "-lunwind", "-lpthread"])
+                ["cc", "-g"] + flags + [
+                    "-std=gnu11", "-D_GNU_SOURCE", "-I", root + "/Sources/CLeakTrackWire/include",
+                    "-o", harness.path(output), Harness.fixtures + "/unwind_compare.c", root + "/preload/lt_unwind.c",
+                    "-lunwind", "-lpthread",
+                ])
             XCTAssertEqual(build.status, 0, build.stderr)
             let result = try harness.run([harness.path(output)])
             XCTAssertEqual(result.status, 0, "\(level): \(result.stdout)")
@@ -20,7 +22,8 @@ final class UnwinderTests: EndToEndTestCase {
             // frames alone may be left to libunwind.
             let summary = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
             XCTAssertTrue(summary.hasPrefix("unwind: 85 stacks compared, "), "\(level): \(result.stdout)")
-            XCTAssertTrue(summary.hasSuffix(", 0 declined") || summary.hasSuffix(", 2 declined"), "\(level): \(summary)")
+            XCTAssertTrue(
+                summary.hasSuffix(", 0 declined") || summary.hasSuffix(", 2 declined"), "\(level): \(summary)")
         }
     }
 }

@@ -7,7 +7,8 @@ final class LeakGateTests: XCTestCase {
     /// Two call sites in `handle` (lines 10 and 12 of server.c), one in `parse`, one in libfoo.so.
     private func report() -> LeakReport {
         var b = TraceBuilder()
-        b.leak([b.frame("handle", "app", file: "/src/server.c", line: 10), b.frame("main", "app")], count: 2, size: 100)
+        b.leak(
+            [b.frame("handle", "app", file: "/src/server.c", line: 10), b.frame("main", "app")], count: 2, size: 100)
         b.leak([b.frame("handle", "app", file: "/src/server.c", line: 12), b.frame("main", "app")], count: 1, size: 50)
         b.leak([b.frame("parse", "app", file: "/src/parse.c", line: 7), b.frame("main", "app")], count: 3, size: 10)
         b.leak([b.frame("foo_alloc", "libfoo.so"), b.frame("main", "app")], count: 1, size: 1000)
@@ -44,19 +45,30 @@ final class LeakGateTests: XCTestCase {
         XCTAssertTrue(LeakGate(baseline: baseline).evaluate([report()]).passed)
 
         var grown = TraceBuilder()
-        grown.leak([grown.frame("handle", "app", file: "/src/server.c", line: 11), grown.frame("main", "app")], count: 4, size: 100)
-        grown.leak([grown.frame("fresh", "app", file: "/src/new.c", line: 1), grown.frame("main", "app")], count: 1, size: 8)
+        grown.leak(
+            [grown.frame("handle", "app", file: "/src/server.c", line: 11), grown.frame("main", "app")], count: 4,
+            size: 100)
+        grown.leak(
+            [grown.frame("fresh", "app", file: "/src/new.c", line: 1), grown.frame("main", "app")], count: 1, size: 8)
         let result = LeakGate(baseline: baseline).evaluate([LeakReport(trace: grown.trace)])
         XCTAssertEqual(Set(result.offenders.map(\.site.function)), ["handle", "fresh"])
         XCTAssertEqual(result.newSites.map(\.function), ["fresh"])
         XCTAssertEqual(result.grownSites.map(\.now.bytes), [400])
         XCTAssertEqual(Set(result.fixedSites.map(\.function)), ["parse", "foo_alloc"])
         // handle: 400 bytes in 4 against 250 in 3. 50% allows 375 bytes in 4: grown; 100% allows 500 in 6.
-        XCTAssertFalse(LeakGate(baseline: baseline, tolerancePercent: 50).evaluate([LeakReport(trace: grown.trace)]).grownSites.isEmpty)
-        XCTAssertTrue(LeakGate(baseline: baseline, tolerancePercent: 100).evaluate([LeakReport(trace: grown.trace)]).grownSites.isEmpty)
+        XCTAssertFalse(
+            LeakGate(baseline: baseline, tolerancePercent: 50).evaluate([LeakReport(trace: grown.trace)]).grownSites
+                .isEmpty)
+        XCTAssertTrue(
+            LeakGate(baseline: baseline, tolerancePercent: 100).evaluate([LeakReport(trace: grown.trace)]).grownSites
+                .isEmpty)
         // Absurd tolerances and hand-edited amounts saturate instead of trapping.
-        XCTAssertTrue(LeakGate(baseline: baseline, tolerancePercent: .max).evaluate([LeakReport(trace: grown.trace)]).grownSites.isEmpty)
-        let huge = try Baseline.parse(Baseline.header + "\n18446744073709551615\t1\tapp\thandle\tserver.c\n1\t1\tapp\thandle\tserver.c\n", name: "h")
+        XCTAssertTrue(
+            LeakGate(baseline: baseline, tolerancePercent: .max).evaluate([LeakReport(trace: grown.trace)]).grownSites
+                .isEmpty)
+        let huge = try Baseline.parse(
+            Baseline.header + "\n18446744073709551615\t1\tapp\thandle\tserver.c\n1\t1\tapp\thandle\tserver.c\n",
+            name: "h")
         XCTAssertEqual(huge.entries[Baseline.Key(module: "app", function: "handle", file: "server.c")]?.bytes, .max)
     }
 
@@ -72,7 +84,9 @@ final class LeakGateTests: XCTestCase {
         }
         let file = try? BudgetFile.parse("# c\nmax-leaks 3 # three\nfunction f* max-count 2 max-bytes 9\n", name: "f")
         XCTAssertEqual(file?.maxLeaks, 3)
-        XCTAssertEqual(file?.rules, [BudgetRule(subject: .function, pattern: Pattern("f*"), maxBytes: 9, maxCount: 2, origin: "f:3")])
+        XCTAssertEqual(
+            file?.rules,
+            [BudgetRule(subject: .function, pattern: Pattern("f*"), maxBytes: 9, maxCount: 2, origin: "f:3")])
     }
 
     func testSuppressionUsageCountsMatchesAndFindsUnusedOnes() {
@@ -119,15 +133,17 @@ final class OverflowTests: XCTestCase {
         XCTAssertEqual(gate.judgedBytes, .max)
         XCTAssertEqual(gate.suppressionUsage.map(\.bytes), [.max])
         XCTAssertFalse(gate.passed)
-        XCTAssertTrue(LeakGate(baseline: Baseline(callSites: gate.callSites), tolerancePercent: .max).evaluate([report, report]).passed)
+        XCTAssertTrue(
+            LeakGate(baseline: Baseline(callSites: gate.callSites), tolerancePercent: .max).evaluate([report, report])
+                .passed)
 
         XCTAssertTrue(TextRenderer().render(report).contains("big.c:-5"))
         XCTAssertTrue(JSONRenderer().render(report).contains("\"line\": -5"))
-        XCTAssertTrue(GateJSONRenderer().render(gate, exitStatus: 1).contains("\"line\": -5"))
-        XCTAssertFalse(GateTextRenderer().render(gate).isEmpty)
-        XCTAssertFalse(JUnitRenderer().render(gate).isEmpty)
-        XCTAssertFalse(SARIFRenderer(sourceRoot: "/src", toolVersion: "0").render(gate).isEmpty)
-        XCTAssertTrue(GitHubAnnotations(sourceRoot: "/src").render(gate).contains("line=-5"))
+        XCTAssertTrue(GateJSONRenderer().render(GateVerdict(gate)).contains("\"line\": -5"))
+        XCTAssertFalse(GateTextRenderer().render(GateVerdict(gate)).isEmpty)
+        XCTAssertFalse(JUnitRenderer().render(GateVerdict(gate)).isEmpty)
+        XCTAssertFalse(SARIFRenderer(sourceRoot: "/src", toolVersion: "0").render(GateVerdict(gate)).isEmpty)
+        XCTAssertTrue(GitHubAnnotations(sourceRoot: "/src").render(GateVerdict(gate)).contains("line=-5"))
     }
 }
 

@@ -22,7 +22,8 @@ struct TraceBuilder {
     /// symbols: innermost first; more than one means inlined frames at one address.
     mutating func frame(_ module: String?, _ symbols: [Symbol]) -> Int {
         nextAddress += 0x10
-        frames.append(Frame(address: nextAddress, module: module.map { self.module($0) }, offset: nextAddress, symbols: symbols))
+        frames.append(
+            Frame(address: nextAddress, module: module.map { self.module($0) }, offset: nextAddress, symbols: symbols))
         return frames.count - 1
     }
 
@@ -33,8 +34,10 @@ struct TraceBuilder {
     /// Adds a stack and `count` live allocations of `size` bytes on it; returns the stack id.
     @discardableResult
     mutating func leak(_ frames: [Int], count: Int, size: UInt64) -> UInt32 {
-        stacks.append(Stack(frames: frames, allocations: UInt64(count), allocatedBytes: UInt64(count) &* size,
-                            liveCount: UInt64(count), liveBytes: UInt64(count) &* size))
+        stacks.append(
+            Stack(
+                frames: frames, allocations: UInt64(count), allocatedBytes: UInt64(count) &* size,
+                liveCount: UInt64(count), liveBytes: UInt64(count) &* size))
         let id = UInt32(stacks.count - 1)
         for _ in 0..<count {
             nextAddress += 0x100
@@ -50,23 +53,25 @@ struct TraceBuilder {
 
     var trace: Trace {
         Trace(
-            process: ProcessSummary(pid: 1, ppid: 0, executable: "/bin/app", arguments: ["app"], forked: false, startTime: 0,
-                                    durationNanoseconds: 1_500_000, complete: true, exitStatus: 0),
-            modules: modules, frames: frames, stacks: stacks, live: live, totals: Totals(), lost: ShimCounters(), samples: [])
+            process: ProcessSummary(
+                pid: 1, ppid: 0, executable: "/bin/app", arguments: ["app"], forked: false, startTime: 0,
+                durationNanoseconds: 1_500_000, complete: true, exitStatus: 0),
+            modules: modules, frames: frames, stacks: stacks, live: live, totals: Totals(), lost: ShimCounters(),
+            samples: [])
     }
 }
 
 /// app: main -> Widget::make -> operator new (libstdc++) -> malloc; and a plain C leak in libfoo.so.
 func sampleTrace() -> TraceBuilder {
-        var b = TraceBuilder()
-        let newFrame = b.frame("operator new(unsigned long)", "libstdc++.so.6")
-        let make = b.frame("Widget::make()", "app", file: "/src/widget.cpp", line: 12)
-        let main = b.frame("main", "app", file: "/src/main.cpp", line: 3)
-        let start = b.frame("__libc_start_main", "libc.so.6")
-        b.leak([newFrame, make, main, start], count: 3, size: 100)
-        let foo = b.frame("foo_alloc", "libfoo.so", file: "/src/foo.c", line: 7)
-        b.leak([foo, main, start], count: 1, size: 1000)
-        return b
+    var b = TraceBuilder()
+    let newFrame = b.frame("operator new(unsigned long)", "libstdc++.so.6")
+    let make = b.frame("Widget::make()", "app", file: "/src/widget.cpp", line: 12)
+    let main = b.frame("main", "app", file: "/src/main.cpp", line: 3)
+    let start = b.frame("__libc_start_main", "libc.so.6")
+    b.leak([newFrame, make, main, start], count: 3, size: 100)
+    let foo = b.frame("foo_alloc", "libfoo.so", file: "/src/foo.c", line: 7)
+    b.leak([foo, main, start], count: 1, size: 1000)
+    return b
 }
 
 final class LeakReportTests: XCTestCase {
@@ -84,7 +89,9 @@ final class LeakReportTests: XCTestCase {
         XCTAssertEqual(widget.file, "/src/widget.cpp")
         XCTAssertEqual(widget.line, 12)
         XCTAssertEqual(widget.count, 3)
-        XCTAssertEqual(widget.stack.map(\.function), ["operator new(unsigned long)", "Widget::make()", "main", "__libc_start_main"])
+        XCTAssertEqual(
+            widget.stack.map(\.function),
+            ["operator new(unsigned long)", "Widget::make()", "main", "__libc_start_main"])
     }
 
     func testLibraryFramesFoldIntoTheProgramsOwnCaller() {
@@ -108,10 +115,12 @@ final class LeakReportTests: XCTestCase {
 
     func testInlinedSymbolsAreFramesOfTheirOwn() {
         var b = TraceBuilder()
-        let both = b.frame("app", [
-            Symbol(function: "make_buffer", file: "a.c", line: 7, inlined: true),
-            Symbol(function: "uses_inline", file: "a.c", line: 15),
-        ])
+        let both = b.frame(
+            "app",
+            [
+                Symbol(function: "make_buffer", file: "a.c", line: 7, inlined: true),
+                Symbol(function: "uses_inline", file: "a.c", line: 15),
+            ])
         b.leak([both], count: 1, size: 8)
         let group = LeakReport(trace: b.trace).groups[0]
         XCTAssertEqual(group.function, "make_buffer")
@@ -122,21 +131,34 @@ final class LeakReportTests: XCTestCase {
 
     func testRuntimeOnlyLoaderAndStdioLeaksAreSuppressedByDefaultOnly() {
         var b = sampleTrace()
-        b.leak([b.frame("pool::pool()", "libstdc++.so.6"), b.frame("call_init", "ld-linux-x86-64.so.2")], count: 1, size: 72704)
-        b.leak([b.frame("_dl_new_object", "ld-linux-x86-64.so.2"), b.frame("dlopen", "libc.so.6"), b.frame("main", "app")],
-               count: 2, size: 50)
-        b.leak([b.frame("_IO_file_doallocate", "libc.so.6"), b.frame("printf", "libc.so.6"), b.frame("main", "app")],
-               count: 1, size: 4096)
-        b.leak([b.frame("__nss_module_allocate", "libc.so.6"), b.frame("__nss_action_parse", "libc.so.6"),
+        b.leak(
+            [b.frame("pool::pool()", "libstdc++.so.6"), b.frame("call_init", "ld-linux-x86-64.so.2")], count: 1,
+            size: 72704)
+        b.leak(
+            [
+                b.frame("_dl_new_object", "ld-linux-x86-64.so.2"), b.frame("dlopen", "libc.so.6"),
+                b.frame("main", "app"),
+            ],
+            count: 2, size: 50)
+        b.leak(
+            [b.frame("_IO_file_doallocate", "libc.so.6"), b.frame("printf", "libc.so.6"), b.frame("main", "app")],
+            count: 1, size: 4096)
+        b.leak(
+            [
+                b.frame("__nss_module_allocate", "libc.so.6"), b.frame("__nss_action_parse", "libc.so.6"),
                 b.frame("nss_database_check_reload_and_get", "libc.so.6"), b.frame("getpwuid", "libc.so.6"),
-                b.frame("main", "app")], count: 3, size: 40)
+                b.frame("main", "app"),
+            ], count: 3, size: 40)
         let report = LeakReport(trace: b.trace)
         XCTAssertEqual(report.leakedBytes, 1300)
         XCTAssertEqual(report.suppressedBytes, 72704 + 100 + 4096 + 120)
         XCTAssertEqual(
             Set(report.suppressed.map(\.reason)),
-            [Suppressions.runtimeStartupReason, Suppressions.loaderReason, "leak:_IO_file_doallocate (stdio buffer, reachable from the FILE)",
-             "leak:__nss_module_allocate (glibc's name-service modules, kept for the process's life)"])
+            [
+                Suppressions.runtimeStartupReason, Suppressions.loaderReason,
+                "leak:_IO_file_doallocate (stdio buffer, reachable from the FILE)",
+                "leak:__nss_module_allocate (glibc's name-service modules, kept for the process's life)",
+            ])
         var options = ReportOptions()
         options.suppressions = Suppressions(useDefaults: false)
         let raw = LeakReport(trace: b.trace, options: options)
@@ -192,7 +214,8 @@ final class LeakReportTests: XCTestCase {
 
     func testNoDemangleShowsLinkageNames() {
         var b = TraceBuilder()
-        b.leak([b.frame("app", [Symbol(function: "Widget::make()", linkageName: "_ZN6Widget4makeEv")])], count: 1, size: 1)
+        b.leak(
+            [b.frame("app", [Symbol(function: "Widget::make()", linkageName: "_ZN6Widget4makeEv")])], count: 1, size: 1)
         var options = ReportOptions()
         XCTAssertEqual(LeakReport(trace: b.trace, options: options).groups.first?.function, "Widget::make()")
         options.demangle = false
@@ -240,7 +263,8 @@ final class RendererTests: XCTestCase {
 
     func testTextVerdicts() {
         let leaky = TextRenderer().render(LeakReport(trace: sampleTrace().trace))
-        XCTAssertTrue(leaky.contains("LEAK DETECTED: 1.3 KiB (1300 bytes) in 4 allocations still allocated at exit"), leaky)
+        XCTAssertTrue(
+            leaky.contains("LEAK DETECTED: 1.3 KiB (1300 bytes) in 4 allocations still allocated at exit"), leaky)
         XCTAssertTrue(leaky.contains("#1  1000 B in 1 allocations at foo_alloc [libfoo.so]  /src/foo.c:7"), leaky)
         let clean = TextRenderer().render(LeakReport(trace: TraceBuilder().trace))
         XCTAssertTrue(clean.contains("No leaks: every allocation was freed."), clean)
@@ -258,12 +282,14 @@ final class RendererTests: XCTestCase {
 /// bidirectional overrides. Text output escapes them (one line stays one line, the terminal is not driven);
 /// JSON keeps them exactly, as escapes.
 final class ControlCharacterTests: XCTestCase {
-    static let hostile = "evil\u{1b}[2J\u{1b}]0;owned\u{07}\n#0 forged_frame  forged.c:1  [app]\r\tx\u{7f}\u{9b}31m\u{202e}cod.exe"
+    static let hostile =
+        "evil\u{1b}[2J\u{1b}]0;owned\u{07}\n#0 forged_frame  forged.c:1  [app]\r\tx\u{7f}\u{9b}31m\u{202e}cod.exe"
 
     func trace() -> Trace {
         var b = TraceBuilder()
         let h = ControlCharacterTests.hostile
-        b.leak([b.frame(h, "lib\u{1b}[31m.so", file: "/src/\(h).c", line: 4), b.frame("main", "app")], count: 1, size: 64)
+        b.leak(
+            [b.frame(h, "lib\u{1b}[31m.so", file: "/src/\(h).c", line: 4), b.frame("main", "app")], count: 1, size: 64)
         b.leak([b.frame("quiet\u{1b}", "app")], count: 1, size: 8)
         var trace = b.trace
         trace.process.arguments = ["app", "--name=\u{1b}[31mred\nsecond line"]
@@ -278,8 +304,9 @@ final class ControlCharacterTests: XCTestCase {
 
     func testTheEscapes() {
         XCTAssertEqual("plain name, with \\ and é".escapingControlCharacters, "plain name, with \\ and é")
-        XCTAssertEqual("a\nb\rc\td\u{1b}[0m\u{7f}\u{0}\u{9b}\u{202e}\u{2028}".escapingControlCharacters,
-                       "a\\nb\\rc\\td\\x1b[0m\\x7f\\x00\\u{009b}\\u{202e}\\u{2028}")
+        XCTAssertEqual(
+            "a\nb\rc\td\u{1b}[0m\u{7f}\u{0}\u{9b}\u{202e}\u{2028}".escapingControlCharacters,
+            "a\\nb\\rc\\td\\x1b[0m\\x7f\\x00\\u{009b}\\u{202e}\\u{2028}")
         XCTAssertEqual(String(repeating: "x", count: 100).excerpt(limit: 5), "xxxxx…")
         XCTAssertEqual(JSONValue.quote("\u{1b}\u{7f}\u{9b}\u{202e}"), "\"\\u001b\\u007f\\u009b\\u202e\"")
     }
@@ -291,7 +318,10 @@ final class ControlCharacterTests: XCTestCase {
         let text = TextRenderer().render(report)
         assertNoControlCharacters(text)
         XCTAssertTrue(text.hasPrefix("leaktrack report: app --name=\\x1b[31mred\\nsecond line\n"), text)
-        XCTAssertTrue(text.contains("at evil\\x1b[2J\\x1b]0;owned\\x07\\n#0 forged_frame  forged.c:1  [app]\\r\\tx\\x7f\\u{009b}31m\\u{202e}cod.exe [lib\\x1b[31m.so]"), text)
+        XCTAssertTrue(
+            text.contains(
+                "at evil\\x1b[2J\\x1b]0;owned\\x07\\n#0 forged_frame  forged.c:1  [app]\\r\\tx\\x7f\\u{009b}31m\\u{202e}cod.exe [lib\\x1b[31m.so]"
+            ), text)
         XCTAssertFalse(text.split(separator: "\n").contains { $0.hasPrefix("#0 forged_frame") }, "no forged line")
         XCTAssertTrue(text.contains("leak:quiet* (s\\x1b:1)"), text)
         // Grouped by module and by stack, too.
@@ -314,33 +344,43 @@ final class ControlCharacterTests: XCTestCase {
 
     func testGateOutputEscapesToo() {
         let report = LeakReport(trace: trace())
-        let rule = BudgetRule(subject: .function, pattern: Pattern("evil\u{1b}*"), maxBytes: 0, maxCount: nil, origin: "b\u{1b}:1")
+        let rule = BudgetRule(
+            subject: .function, pattern: Pattern("evil\u{1b}*"), maxBytes: 0, maxCount: nil, origin: "b\u{1b}:1")
         let baseline = Baseline(entries: [:])
-        let result = LeakGate(rules: [rule], baseline: baseline,
-                              suppressions: [Suppressions.Rule(pattern: Pattern("no\u{1b}ne"), reason: "s:1")]).evaluate([report])
+        let result = LeakGate(
+            rules: [rule], baseline: baseline,
+            suppressions: [Suppressions.Rule(pattern: Pattern("no\u{1b}ne"), reason: "s:1")]
+        ).evaluate([report])
         XCTAssertFalse(result.passed)
-        let text = GateTextRenderer().render(result)
+        let text = GateTextRenderer().render(GateVerdict(result))
         assertNoControlCharacters(text)
         XCTAssertTrue(text.contains("budget: function evil\\x1b*: at most 0 bytes (b\\x1b:1)"), text)
         XCTAssertTrue(text.contains("new     evil\\x1b[2J"), text)
         XCTAssertTrue(text.contains("warning: suppression leak:no\\x1bne (s:1) matched nothing"), text)
-        let annotations = GitHubAnnotations(sourceRoot: "/src").render(result)
+        let annotations = GitHubAnnotations(sourceRoot: "/src").render(GateVerdict(result))
         assertNoControlCharacters(annotations)
         XCTAssertEqual(annotations.split(separator: "\n").count, result.offenders.count, annotations)
-        XCTAssertTrue(annotations.contains("title=leak in evil\\x1b[2J\\x1b]0;owned\\x07\\n#0 forged_frame  forged.c"), annotations)
-        for rendered in [GateJSONRenderer().render(result, exitStatus: 1), SARIFRenderer(sourceRoot: "/src", toolVersion: "0").render(result)] {
+        XCTAssertTrue(
+            annotations.contains("title=leak in evil\\x1b[2J\\x1b]0;owned\\x07\\n#0 forged_frame  forged.c"),
+            annotations)
+        for rendered in [
+            GateJSONRenderer().render(GateVerdict(result)),
+            SARIFRenderer(sourceRoot: "/src", toolVersion: "0").render(GateVerdict(result)),
+        ] {
             assertNoControlCharacters(rendered)
             XCTAssertNotNil(try? JSONSerialization.jsonObject(with: Data(rendered.utf8)))
         }
     }
 
     func testParseErrorsQuoteAShortEscapedExcerpt() {
-        XCTAssertThrowsError(try BudgetFile.parse("max-leaks \u{1b}[31m" + String(repeating: "9", count: 10_000) + "x\n", name: "f")) {
+        XCTAssertThrowsError(
+            try BudgetFile.parse("max-leaks \u{1b}[31m" + String(repeating: "9", count: 10_000) + "x\n", name: "f")
+        ) {
             XCTAssertEqual("\($0)", "f:1: \"\\x1b[31m" + String(repeating: "9", count: 75) + "…\" is not a number")
         }
         XCTAssertThrowsError(try Baseline.parse(Baseline.header + "\n1\t\u{1b}\n", name: "b")) {
-            XCTAssertEqual("\($0)", "b:2: expected bytes, count, module, function and file separated by tabs, found \"1\\t\\x1b\"")
+            XCTAssertEqual(
+                "\($0)", "b:2: expected bytes, count, module, function and file separated by tabs, found \"1\\t\\x1b\"")
         }
     }
 }
-

@@ -19,8 +19,12 @@ import XCTest
 /// `LEAKTRACK_FUZZ_ITERATIONS` (default 12,000, about 25 s in a debug build) and `LEAKTRACK_FUZZ_SEED` change
 /// the run; `scripts/torture` runs more.
 final class TraceFuzzTests: XCTestCase {
-    static var iterations: Int { ProcessInfo.processInfo.environment["LEAKTRACK_FUZZ_ITERATIONS"].flatMap { Int($0) } ?? 12_000 }
-    static var seed: UInt64 { ProcessInfo.processInfo.environment["LEAKTRACK_FUZZ_SEED"].flatMap { UInt64($0) } ?? 2609 }
+    static var iterations: Int {
+        ProcessInfo.processInfo.environment["LEAKTRACK_FUZZ_ITERATIONS"].flatMap { Int($0) } ?? 12_000
+    }
+    static var seed: UInt64 {
+        ProcessInfo.processInfo.environment["LEAKTRACK_FUZZ_SEED"].flatMap { UInt64($0) } ?? 2609
+    }
 
     /// A program's trace as the collector writes it: its executable and libraries, C++ and libc frames with
     /// inlined functions, leaks through operator new and strdup, runtime-only and loader stacks, a stack id the
@@ -35,22 +39,33 @@ final class TraceFuzzTests: XCTestCase {
             Module(path: "/srv/app/libplugin.so", buildID: [0xaa], bias: 0x7f30_0000_0000),
         ]
         let functions: [(module: Int, name: String, file: String?, linkage: String?)] = [
-            (1, "malloc", nil, nil), (1, "strdup", nil, nil), (1, "__libc_start_main", nil, nil), (1, "_IO_file_doallocate", nil, nil),
-            (2, "operator new(unsigned long)", nil, "_Znwm"), (2, "std::vector<int>::_M_realloc_insert(int const&)", nil, "_ZNSt6vectorIiE17_M_realloc_insertERKi"),
+            (1, "malloc", nil, nil), (1, "strdup", nil, nil), (1, "__libc_start_main", nil, nil),
+            (1, "_IO_file_doallocate", nil, nil),
+            (2, "operator new(unsigned long)", nil, "_Znwm"),
+            (2, "std::vector<int>::_M_realloc_insert(int const&)", nil, "_ZNSt6vectorIiE17_M_realloc_insertERKi"),
             (3, "_dl_new_object", nil, nil),
-            (0, "main", "/srv/app/src/main.cpp", nil), (0, "Server::handle(Request&)", "/srv/app/src/server.cpp", "_ZN6Server6handleER7Request"),
-            (0, "parse_header", "/srv/app/src/http.c", nil), (0, "Cache::insert(std::string const&)", "/srv/app/src/cache.cpp", "_ZN5Cache6insertERKSs"),
+            (0, "main", "/srv/app/src/main.cpp", nil),
+            (0, "Server::handle(Request&)", "/srv/app/src/server.cpp", "_ZN6Server6handleER7Request"),
+            (0, "parse_header", "/srv/app/src/http.c", nil),
+            (0, "Cache::insert(std::string const&)", "/srv/app/src/cache.cpp", "_ZN5Cache6insertERKSs"),
             (4, "plugin_init", "/srv/plugin/init.c", nil), (4, "plugin_alloc", "/srv/plugin/alloc.c", nil),
         ]
         var frames: [Frame] = []
         for (index, f) in functions.enumerated() {
             let offset = UInt64(0x1000 + index * 0x40)
-            var symbols = [Symbol(function: f.name, file: f.file, line: f.file == nil ? nil : 10 + index, column: f.file == nil ? nil : 5,
-                                  inlined: false, linkageName: f.linkage)]
+            var symbols = [
+                Symbol(
+                    function: f.name, file: f.file, line: f.file == nil ? nil : 10 + index,
+                    column: f.file == nil ? nil : 5,
+                    inlined: false, linkageName: f.linkage)
+            ]
             if index % 4 == 0, f.file != nil {
-                symbols.insert(Symbol(function: "inline_helper_\(index)", file: f.file, line: 3, column: nil, inlined: true), at: 0)
+                symbols.insert(
+                    Symbol(function: "inline_helper_\(index)", file: f.file, line: 3, column: nil, inlined: true), at: 0
+                )
             }
-            frames.append(Frame(address: modules[f.module].bias + offset, module: f.module, offset: offset, symbols: symbols))
+            frames.append(
+                Frame(address: modules[f.module].bias + offset, module: f.module, offset: offset, symbols: symbols))
         }
         // A frame the symbolizer found nothing for, and one outside every module (JIT code).
         frames.append(Frame(address: 0x7f30_0000_2345, module: 4, offset: 0x2345, symbols: []))
@@ -63,9 +78,9 @@ final class TraceFuzzTests: XCTestCase {
             let depth = Int.random(in: 1...12, using: &random)
             var chain: [Int]
             switch id % 5 {
-            case 0: chain = [0, 2]  // runtime only
-            case 1: chain = [4, 8, 7, 2]  // operator new in Server::handle
-            case 2: chain = [6, 3, 2]  // the loader
+            case 0: chain = [0, 2] // runtime only
+            case 1: chain = [4, 8, 7, 2] // operator new in Server::handle
+            case 2: chain = [6, 3, 2] // the loader
             default: chain = (0..<depth).map { _ in Int.random(in: 0..<frames.count, using: &random) }
             }
             let count = Int.random(in: 0...6, using: &random)
@@ -76,7 +91,10 @@ final class TraceFuzzTests: XCTestCase {
                 live.append(LiveAllocation(address: address, size: size, stack: UInt32(id)))
                 bytes += size
             }
-            stacks.append(Stack(frames: chain, allocations: UInt64(count + 3), allocatedBytes: bytes + 100, liveCount: UInt64(count), liveBytes: bytes))
+            stacks.append(
+                Stack(
+                    frames: chain, allocations: UInt64(count + 3), allocatedBytes: bytes + 100,
+                    liveCount: UInt64(count), liveBytes: bytes))
         }
         live.append(LiveAllocation(address: 0x10_0000, size: 64, stack: SpecialStack.none))
         live.append(LiveAllocation(address: 0x20_0000, size: 4096, stack: SpecialStack.dropped))
@@ -89,14 +107,20 @@ final class TraceFuzzTests: XCTestCase {
         totals.droppedStackAllocations = 1
         totals.events = 250_000
         return Trace(
-            process: ProcessSummary(pid: 4242, ppid: 1, executable: "/srv/app/server", arguments: ["server", "--port", "8080", "-v"],
-                                    forked: seed % 2 == 0, startTime: 1_700_000_000_000_000_000, durationNanoseconds: 2_500_000_000,
-                                    complete: seed % 3 != 0, exitStatus: seed % 3 == 0 ? nil : 0),
+            process: ProcessSummary(
+                pid: 4242, ppid: 1, executable: "/srv/app/server", arguments: ["server", "--port", "8080", "-v"],
+                forked: seed % 2 == 0, startTime: 1_700_000_000_000_000_000, durationNanoseconds: 2_500_000_000,
+                complete: seed % 3 != 0, exitStatus: seed % 3 == 0 ? nil : 0),
             modules: modules, frames: frames, stacks: stacks,
             live: live.sorted { ($0.stack, $0.address) < ($1.stack, $1.address) }, totals: totals,
-            lost: ShimCounters(noStack: 1, stacksDropped: 1, bootstrapAllocations: 2, failedAllocations: 0, skippedWords: 0,
-                               exitStatus: seed % 3 == 0 ? nil : 0),
-            samples: (0..<5).map { MemorySample(time: UInt64($0) * 100_000_000, residentBytes: 8 << 20, virtualBytes: 64 << 20, heapBytes: UInt64($0) << 16) })
+            lost: ShimCounters(
+                noStack: 1, stacksDropped: 1, bootstrapAllocations: 2, failedAllocations: 0, skippedWords: 0,
+                exitStatus: seed % 3 == 0 ? nil : 0),
+            samples: (0..<5).map {
+                MemorySample(
+                    time: UInt64($0) * 100_000_000, residentBytes: 8 << 20, virtualBytes: 64 << 20,
+                    heapBytes: UInt64($0) << 16)
+            })
     }
 
     /// Section boundaries of an encoded trace: (header offset, payload range).
@@ -123,8 +147,10 @@ final class TraceFuzzTests: XCTestCase {
         return w.bytes
     }
 
-    static let interesting: [UInt64] = [0, 1, 2, 0x7f, 0x80, 0xff, 511, 512, 513, 0xffff, 1 << 31, UInt64(UInt32.max), 1 << 32,
-                                        1 << 40, 1 << 62, UInt64(Int64.max), 1 << 63, UInt64.max - 1, .max]
+    static let interesting: [UInt64] = [
+        0, 1, 2, 0x7f, 0x80, 0xff, 511, 512, 513, 0xffff, 1 << 31, UInt64(UInt32.max), 1 << 32,
+        1 << 40, 1 << 62, UInt64(Int64.max), 1 << 63, UInt64.max - 1, .max,
+    ]
 
     /// One mutant of `good`: one to four mutations, each on the bytes the previous ones left.
     static func mutate(_ good: [UInt8], using random: inout SeededGenerator) -> [UInt8] {
@@ -134,35 +160,44 @@ final class TraceFuzzTests: XCTestCase {
             switch Int.random(in: 0..<3, using: &random) {
             case 0: return interesting.randomElement(using: &random)!
             case 1: return UInt64.random(in: 1 << 56...UInt64.max, using: &random)
-            default: return UInt64.random(in: 0...UInt64.max, using: &random) >> UInt64.random(in: 0...63, using: &random)
+            default:
+                return UInt64.random(in: 0...UInt64.max, using: &random) >> UInt64.random(in: 0...63, using: &random)
             }
         }
         for _ in 0..<Int.random(in: 1...4, using: &random) where !bytes.isEmpty {
             let sections = TraceFuzzTests.sections(bytes)
             switch Int.random(in: 0..<16, using: &random) {
-            case 0:  // bit flips
-                for _ in 0..<Int.random(in: 1...4, using: &random) { bytes[position()] ^= 1 << UInt8.random(in: 0...7, using: &random) }
-            case 1:  // a changed byte
-                bytes[position()] = [0, 0xff, 0x7f, 0x80, 1, UInt8.random(in: 0...255, using: &random)].randomElement(using: &random)!
-            case 2:  // truncation
+            case 0: // bit flips
+                for _ in 0..<Int.random(in: 1...4, using: &random) {
+                    bytes[position()] ^= 1 << UInt8.random(in: 0...7, using: &random)
+                }
+            case 1: // a changed byte
+                bytes[position()] = [0, 0xff, 0x7f, 0x80, 1, UInt8.random(in: 0...255, using: &random)].randomElement(
+                    using: &random)!
+            case 2: // truncation
                 bytes = Array(bytes.prefix(position()))
-            case 3:  // inserted or deleted bytes
+            case 3: // inserted or deleted bytes
                 let at = position()
                 if Bool.random(using: &random) {
-                    bytes.insert(contentsOf: (0..<Int.random(in: 1...8, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }, at: at)
+                    bytes.insert(
+                        contentsOf: (0..<Int.random(in: 1...8, using: &random)).map { _ in
+                            UInt8.random(in: 0...255, using: &random)
+                        }, at: at)
                 } else {
                     bytes.removeSubrange(at..<min(bytes.count, at + Int.random(in: 1...8, using: &random)))
                 }
-            case 4:  // a section's length
+            case 4: // a section's length
                 guard let section = sections.randomElement(using: &random) else { continue }
                 let length = UInt64(section.payload.count)
-                let changed: UInt64 = [0, length &+ 1, length &- 1, length / 2, length &* 2, value()].randomElement(using: &random)!
+                let changed: UInt64 = [0, length &+ 1, length &- 1, length / 2, length &* 2, value()].randomElement(
+                    using: &random)!
                 setLength(&bytes, header: section.header, changed)
-            case 5:  // a section's kind: another known one, END, an unknown one
+            case 5: // a section's kind: another known one, END, an unknown one
                 guard let section = sections.randomElement(using: &random) else { continue }
-                let kind: UInt32 = [1, 2, 3, 4, 5, 6, 7, 0xFFFF, 99, UInt32(truncatingIfNeeded: value())].randomElement(using: &random)!
+                let kind: UInt32 = [1, 2, 3, 4, 5, 6, 7, 0xFFFF, 99, UInt32(truncatingIfNeeded: value())].randomElement(
+                    using: &random)!
                 for i in 0..<4 { bytes[section.header + i] = UInt8(truncatingIfNeeded: kind >> (8 * UInt32(i))) }
-            case 6:  // a whole section repeated, dropped or moved
+            case 6: // a whole section repeated, dropped or moved
                 guard let section = sections.randomElement(using: &random) else { continue }
                 let whole = section.header..<section.payload.upperBound
                 let copy = Array(bytes[whole])
@@ -171,21 +206,30 @@ final class TraceFuzzTests: XCTestCase {
                 case 1: bytes.removeSubrange(whole)
                 default:
                     bytes.removeSubrange(whole)
-                    bytes.insert(contentsOf: copy, at: min(max(sections.randomElement(using: &random)!.header, 12), bytes.count))
+                    bytes.insert(
+                        contentsOf: copy, at: min(max(sections.randomElement(using: &random)!.header, 12), bytes.count))
                 }
-            default:  // a number inside a section, the framing kept consistent: counts, indexes, sizes, lines
+            default: // a number inside a section, the framing kept consistent: counts, indexes, sizes, lines
                 // The live section (sizes and addresses, delta-encoded) gets a third of these.
-                let live = sections.first { bytes[$0.header] == UInt8(TraceFile.Section.live.rawValue) && !$0.payload.isEmpty }
-                guard let section = Int.random(in: 0..<3, using: &random) == 0 && live != nil ? live
-                        : sections.filter({ !$0.payload.isEmpty }).randomElement(using: &random) else { continue }
+                let live = sections.first {
+                    bytes[$0.header] == UInt8(TraceFile.Section.live.rawValue) && !$0.payload.isEmpty
+                }
+                guard
+                    let section = Int.random(in: 0..<3, using: &random) == 0 && live != nil
+                        ? live
+                        : sections.filter({ !$0.payload.isEmpty }).randomElement(using: &random)
+                else { continue }
                 // The varint that starts at a random byte, or the section's count.
-                let start = Int.random(in: 0...4, using: &random) == 0 ? section.payload.lowerBound : Int.random(in: section.payload, using: &random)
+                let start =
+                    Int.random(in: 0...4, using: &random) == 0
+                    ? section.payload.lowerBound : Int.random(in: section.payload, using: &random)
                 var end = start
                 while end < section.payload.upperBound - 1 && bytes[end] & 0x80 != 0 { end += 1 }
                 end += 1
                 let replacement = varint(value())
                 bytes.replaceSubrange(start..<end, with: replacement)
-                setLength(&bytes, header: section.header, UInt64(section.payload.count - (end - start) + replacement.count))
+                setLength(
+                    &bytes, header: section.header, UInt64(section.payload.count - (end - start) + replacement.count))
             }
         }
         return bytes
@@ -211,14 +255,16 @@ final class TraceFuzzTests: XCTestCase {
         reports.append(LeakReport(trace: trace, options: options))
         let budget = BudgetRule(subject: .module, pattern: Pattern("server"), maxBytes: 1000, maxCount: 10)
         let first = LeakGate(rules: [budget], suppressions: [rule]).evaluate(reports)
-        let gate = LeakGate(maxLeakedBytes: 4096, rules: [budget], baseline: Baseline(callSites: first.callSites),
-                            tolerancePercent: 10, suppressions: [rule]).evaluate(reports)
+        let gate = LeakGate(
+            maxLeakedBytes: 4096, rules: [budget], baseline: Baseline(callSites: first.callSites),
+            tolerancePercent: 10, suppressions: [rule]
+        ).evaluate(reports)
         for result in [first, gate] {
-            _ = GateTextRenderer().render(result, commandStatus: 1)
-            _ = GateJSONRenderer().render(result, exitStatus: result.passed ? 0 : 1, commandStatus: 1)
-            _ = JUnitRenderer().render(result, commandStatus: 1)
-            _ = SARIFRenderer(sourceRoot: "/srv/app", toolVersion: "0").render(result)
-            _ = GitHubAnnotations(sourceRoot: "/srv/app").render(result)
+            _ = GateTextRenderer().render(GateVerdict(result, commandStatus: 1))
+            _ = GateJSONRenderer().render(GateVerdict(result, commandStatus: 1))
+            _ = JUnitRenderer().render(GateVerdict(result, commandStatus: 1))
+            _ = SARIFRenderer(sourceRoot: "/srv/app", toolVersion: "0").render(GateVerdict(result))
+            _ = GitHubAnnotations(sourceRoot: "/srv/app").render(GateVerdict(result))
             _ = Baseline(callSites: result.callSites).encoded()
         }
     }
@@ -227,14 +273,18 @@ final class TraceFuzzTests: XCTestCase {
     static func memory() -> (rss: Int, peak: Int) {
         let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
         func field(_ name: String) -> Int {
-            status.split(separator: "\n").first { $0.hasPrefix(name) }.flatMap { $0.split(separator: " ").dropFirst().first.flatMap { Int($0) } } ?? 0
+            status.split(separator: "\n").first { $0.hasPrefix(name) }.flatMap {
+                $0.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+            } ?? 0
         }
         return (field("VmRSS:"), field("VmHWM:"))
     }
 
     func testMutatedTracesNeverCrashAndStayBounded() throws {
-        let goods = [TraceFuzzTests.programTrace(seed: 1, stacks: 12), TraceFuzzTests.programTrace(seed: 2, stacks: 40),
-                     TraceFuzzTests.programTrace(seed: 3, stacks: 4)].map { TraceFile.encode($0) }
+        let goods = [
+            TraceFuzzTests.programTrace(seed: 1, stacks: 12), TraceFuzzTests.programTrace(seed: 2, stacks: 40),
+            TraceFuzzTests.programTrace(seed: 3, stacks: 4),
+        ].map { TraceFile.encode($0) }
         for good in goods { TraceFuzzTests.analyze(try TraceFile.decode(good, name: "good")) }
         let directory = NSTemporaryDirectory() + "leaktrack-fuzz-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -263,7 +313,8 @@ final class TraceFuzzTests: XCTestCase {
                 decoded += 1
                 TraceFuzzTests.analyze(trace)
                 // What decodes re-encodes to itself.
-                XCTAssertTrue(try TraceFile.decode(TraceFile.encode(trace), name: "again") == trace, "iteration \(iteration)")
+                XCTAssertTrue(
+                    try TraceFile.decode(TraceFile.encode(trace), name: "again") == trace, "iteration \(iteration)")
             case .failure(let error):
                 rejected += 1
                 let text = "\(error)"
@@ -276,7 +327,9 @@ final class TraceFuzzTests: XCTestCase {
                 try Data(mutant).write(to: URL(fileURLWithPath: path))
                 switch (outcome, Result { try TraceFile.read(path: path) }) {
                 case (.success(let a), .success(let b)): XCTAssertTrue(a == b, "iteration \(iteration)")
-                case (.failure(let a), .failure(let b)): XCTAssertEqual("\(a)".replacingOccurrences(of: "fuzz", with: path), "\(b)", "iteration \(iteration)")
+                case (.failure(let a), .failure(let b)):
+                    XCTAssertEqual(
+                        "\(a)".replacingOccurrences(of: "fuzz", with: path), "\(b)", "iteration \(iteration)")
                 default: XCTFail("iteration \(iteration): the file reader and the memory reader disagree")
                 }
             }
@@ -286,19 +339,28 @@ final class TraceFuzzTests: XCTestCase {
         }
         let after = TraceFuzzTests.memory()
         let seconds = Date().timeIntervalSince(started)
-        print("trace fuzzer: \(TraceFuzzTests.iterations) mutants (seed \(TraceFuzzTests.seed)) in \(String(format: "%.1f", seconds)) s: "
-              + "\(decoded) decoded and rendered, \(rejected) rejected; slowest \(String(format: "%.3f", slowest)) s; "
-              + "peak RSS \(after.peak >> 10) MiB (\(before.rss >> 10) MiB before)")
-        print("trace fuzzer: rejections by reason: \(reasons.sorted { $0.value > $1.value }.prefix(12).map { "\($0.key)…: \($0.value)" }.joined(separator: "; "))")
+        print(
+            "trace fuzzer: \(TraceFuzzTests.iterations) mutants (seed \(TraceFuzzTests.seed)) in \(String(format: "%.1f", seconds)) s: "
+                + "\(decoded) decoded and rendered, \(rejected) rejected; slowest \(String(format: "%.3f", slowest)) s; "
+                + "peak RSS \(after.peak >> 10) MiB (\(before.rss >> 10) MiB before)")
+        print(
+            "trace fuzzer: rejections by reason: \(reasons.sorted { $0.value > $1.value }.prefix(12).map { "\($0.key)…: \($0.value)" }.joined(separator: "; "))"
+        )
         XCTAssertGreaterThan(decoded, TraceFuzzTests.iterations / 20, "some mutants must get through to the renderers")
         XCTAssertGreaterThan(rejected, TraceFuzzTests.iterations / 2, "most damage must be detected")
-        XCTAssertLessThan(after.peak - before.rss, 256 << 10, "the fuzzer's mutants must not make the reader allocate much")
+        XCTAssertLessThan(
+            after.peak - before.rss, 256 << 10, "the fuzzer's mutants must not make the reader allocate much")
     }
 
     /// The gate's text inputs, damaged the same way: a parse error or a result, never a crash.
     func testMutatedBudgetAndBaselineFilesNeverCrash() {
-        let budget = Array("max-leaked-bytes 4096\nmax-leaks 10 # ten\nfunction CFoo_* max-bytes 1048576\nmodule lib*.so max-count 200\ncallsite server.c:16 max-bytes 1024 max-count 8\n".utf8)
-        let baseline = Array((Baseline.header + "\n# bytes\tcount\tmodule\tfunction\tfile\n1024000\t100\tlibleakcom.so\tCFoo_crtheap\tleakcom.c\n18446744073709551615\t1\tapp\tmain\tmain.c\n").utf8)
+        let budget = Array(
+            "max-leaked-bytes 4096\nmax-leaks 10 # ten\nfunction CFoo_* max-bytes 1048576\nmodule lib*.so max-count 200\ncallsite server.c:16 max-bytes 1024 max-count 8\n"
+                .utf8)
+        let baseline = Array(
+            (Baseline.header
+                + "\n# bytes\tcount\tmodule\tfunction\tfile\n1024000\t100\tlibleakcom.so\tCFoo_crtheap\tleakcom.c\n18446744073709551615\t1\tapp\tmain\tmain.c\n")
+                .utf8)
         var random = SeededGenerator(state: TraceFuzzTests.seed)
         for _ in 0..<2000 {
             for good in [budget, baseline] {

@@ -49,7 +49,7 @@ uint64_t lt_shared_published_end(const void *words, uint64_t mask, uint64_t read
 uint64_t lt_shared_next_published(const void *words, uint64_t mask, uint64_t read, uint64_t write);
 
 /// SIGTERM, SIGINT and SIGHUP only set a flag (a Swift closure cannot be a signal handler: globals are
-/// initialised lazily, which is not async-signal-safe).
+/// initialized lazily, which is not async-signal-safe).
 void lt_install_stop_handlers(void);
 /// Whether one of those signals has arrived.
 int lt_stop_requested(void);

@@ -15,25 +15,8 @@ import LeakTrackCore
 public struct Baseline: Equatable, Sendable {
     public static let header = "# leaktrack baseline 1"
 
-    public struct Key: Hashable, Sendable, Comparable {
-        public var module: String
-        public var function: String
-        /// The source file's name without directories; "" without debug information.
-        public var file: String
-
-        public init(module: String, function: String, file: String) {
-            self.module = module
-            self.function = function
-            self.file = file
-        }
-
-        public init(_ site: LeakGroup) {
-            self.init(module: site.module, function: site.function,
-                      file: site.file.map(fileName) ?? "")
-        }
-
-        public static func < (a: Key, b: Key) -> Bool { (a.module, a.function, a.file) < (b.module, b.function, b.file) }
-    }
+    /// A baseline's call site: module, function and source file name (`CallSiteID.Precision.baseline`).
+    public typealias Key = CallSiteID
 
     public struct Entry: Equatable, Sendable {
         public var key: Key
@@ -57,7 +40,7 @@ public struct Baseline: Equatable, Sendable {
     public init(callSites: [LeakGroup]) {
         var entries: [Key: Entry] = [:]
         for site in callSites {
-            let key = Key(site)
+            let key = CallSiteID(site).at(.baseline)
             entries[key, default: Entry(key: key, bytes: 0, count: 0)].add(bytes: site.bytes, count: site.count)
         }
         self.entries = entries
@@ -78,9 +61,11 @@ public struct Baseline: Equatable, Sendable {
         public var description: String {
             switch self {
             case .notABaseline(let name):
-                return "\(name) is not a leaktrack baseline (its first line is not \"\(Baseline.header)\"); write one with check --write-baseline"
+                return
+                    "\(name) is not a leaktrack baseline (its first line is not \"\(Baseline.header)\"); write one with check --write-baseline"
             case .badLine(let name, let line, let text):
-                return "\(name):\(line): expected bytes, count, module, function and file separated by tabs, found \"\(text.excerpt())\""
+                return
+                    "\(name):\(line): expected bytes, count, module, function and file separated by tabs, found \"\(text.excerpt())\""
             }
         }
     }
@@ -92,7 +77,8 @@ public struct Baseline: Equatable, Sendable {
         var entries: [Key: Entry] = [:]
         for (index, line) in lines.enumerated() where !line.isEmpty && !line.hasPrefix("#") {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard fields.count == 5, let bytes = UInt64(fields[0]), let count = UInt64(fields[1]), !fields[3].isEmpty else {
+            guard fields.count == 5, let bytes = UInt64(fields[0]), let count = UInt64(fields[1]), !fields[3].isEmpty
+            else {
                 throw ParseError.badLine(name: name, line: index + 2, text: line)
             }
             let key = Key(module: fields[2], function: fields[3], file: fields[4])

@@ -21,7 +21,8 @@ public struct BudgetFile: Equatable, Sendable {
     public static func parse(_ text: String, name: String) throws -> BudgetFile {
         var file = BudgetFile()
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let line =
+                raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             if words.isEmpty { continue }
             let origin = "\(name):\(index + 1)"
@@ -33,13 +34,18 @@ public struct BudgetFile: Equatable, Sendable {
             switch words[0] {
             case "max-leaked-bytes", "max-leaks":
                 guard words.count == 2 else { throw fail("expected \(words[0]) N") }
-                if words[0] == "max-leaks" { file.maxLeaks = try number(words[1]) } else { file.maxLeakedBytes = try number(words[1]) }
+                if words[0] == "max-leaks" {
+                    file.maxLeaks = try number(words[1])
+                } else {
+                    file.maxLeakedBytes = try number(words[1])
+                }
             case "function", "module", "callsite":
                 guard words.count >= 4, words.count % 2 == 0 else {
                     throw fail("expected \(words[0]) PATTERN max-bytes N and/or max-count N")
                 }
-                var rule = BudgetRule(subject: BudgetRule.Subject(rawValue: words[0])!, pattern: Pattern(words[1]),
-                                      maxBytes: nil, maxCount: nil, origin: origin)
+                var rule = BudgetRule(
+                    subject: BudgetRule.Subject(rawValue: words[0])!, pattern: Pattern(words[1]),
+                    maxBytes: nil, maxCount: nil, origin: origin)
                 for pair in stride(from: 2, to: words.count, by: 2) {
                     switch words[pair] {
                     case "max-bytes": rule.maxBytes = try number(words[pair + 1])
@@ -49,7 +55,9 @@ public struct BudgetFile: Equatable, Sendable {
                 }
                 file.rules.append(rule)
             default:
-                throw fail("unknown budget \"\(words[0].excerpt())\" (max-leaked-bytes, max-leaks, function, module or callsite)")
+                throw fail(
+                    "unknown budget \"\(words[0].excerpt())\" (max-leaked-bytes, max-leaks, function, module or callsite)"
+                )
             }
         }
         return file

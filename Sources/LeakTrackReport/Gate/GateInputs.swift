@@ -11,8 +11,10 @@ public struct GateInputs {
     public var tolerancePercent: UInt64
     public var suppressions: [Suppressions.Rule]
 
-    public init(budgetFile: String?, baselineFile: String?, maxLeakedBytes: UInt64?, maxLeaks: UInt64?,
-                tolerancePercent: UInt64, suppressions: [Suppressions.Rule]) {
+    public init(
+        budgetFile: String?, baselineFile: String?, maxLeakedBytes: UInt64?, maxLeaks: UInt64?,
+        tolerancePercent: UInt64, suppressions: [Suppressions.Rule]
+    ) {
         self.budgetFile = budgetFile
         self.baselineFile = baselineFile
         self.maxLeakedBytes = maxLeakedBytes

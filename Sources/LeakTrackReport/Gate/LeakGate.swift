@@ -18,8 +18,10 @@ public struct LeakGate: Sendable {
     /// The user's suppression rules, to count their matches (they are applied by the reports themselves).
     public var suppressions: [Suppressions.Rule]
 
-    public init(maxLeakedBytes: UInt64? = nil, maxLeaks: UInt64? = nil, rules: [BudgetRule] = [], baseline: Baseline? = nil,
-                tolerancePercent: UInt64 = 0, suppressions: [Suppressions.Rule] = []) {
+    public init(
+        maxLeakedBytes: UInt64? = nil, maxLeaks: UInt64? = nil, rules: [BudgetRule] = [], baseline: Baseline? = nil,
+        tolerancePercent: UInt64 = 0, suppressions: [Suppressions.Rule] = []
+    ) {
         self.maxLeakedBytes = maxLeakedBytes
         self.maxLeaks = maxLeaks
         self.rules = rules
@@ -39,7 +41,7 @@ public struct LeakGate: Sendable {
             // Compared per baseline key (module, function, file): the lines of one function add up.
             let current = Baseline(callSites: sites)
             for site in sites {
-                let key = Baseline.Key(site)
+                let key = CallSiteID(site).at(.baseline)
                 guard let now = current.entries[key] else { continue }
                 guard let known = baseline.entries[key] else {
                     judged.append(site)
@@ -58,7 +60,9 @@ public struct LeakGate: Sendable {
                     result.shrunkSites.append(GateResult.Change(now: now, baseline: known))
                 }
             }
-            result.fixedSites = baseline.entries.values.filter { current.entries[$0.key] == nil }.sorted { $0.key < $1.key }
+            result.fixedSites = baseline.entries.values.filter { current.entries[$0.key] == nil }.sorted {
+                $0.key < $1.key
+            }
         } else {
             judged = sites
         }
@@ -77,8 +81,10 @@ public struct LeakGate: Sendable {
         }
         for (index, rule) in rules.enumerated() {
             let usage = perRule[index]
-            let over = rule.maxBytes.map { usage.bytes > $0 } ?? false || rule.maxCount.map { usage.count > $0 } ?? false
-            result.ruleUsage.append(GateResult.RuleUsage(rule: rule, bytes: usage.bytes, count: usage.count, over: over))
+            let over =
+                rule.maxBytes.map { usage.bytes > $0 } ?? false || rule.maxCount.map { usage.count > $0 } ?? false
+            result.ruleUsage.append(
+                GateResult.RuleUsage(rule: rule, bytes: usage.bytes, count: usage.count, over: over))
             if over { result.offenders += usage.sites.map { GateResult.Offender(site: $0, budget: rule.description) } }
         }
 
@@ -89,11 +95,14 @@ public struct LeakGate: Sendable {
         result.judgedCount = totalCount
         let limitBytes = maxLeakedBytes ?? 0, limitCount = maxLeaks ?? 0
         if totalBytes > limitBytes || totalCount > limitCount {
-            let budget = "total: at most \(limitBytes) bytes in \(limitCount) allocations"
+            let budget =
+                "total: at most \(limitBytes) bytes in \(limitCount) allocations"
                 + (baseline == nil ? "" : " beyond the baseline")
             result.offenders += unruled.map { GateResult.Offender(site: $0, budget: budget) }
         }
-        result.offenders.sort { $0.site.bytes != $1.site.bytes ? $0.site.bytes > $1.site.bytes : $0.site.function < $1.site.function }
+        result.offenders.sort {
+            $0.site.bytes != $1.site.bytes ? $0.site.bytes > $1.site.bytes : $0.site.function < $1.site.function
+        }
 
         // Suppressions: how much each one took out of the reports, and which took nothing.
         for rule in suppressions {
@@ -118,16 +127,16 @@ public struct LeakGate: Sendable {
 
     /// Call sites of several reports (one per process), merged by function, module, file and line.
     static func mergedCallSites(_ reports: [LeakReport]) -> [LeakGroup] {
-        var merged: [CallSiteKey: LeakGroup] = [:]
-        var order: [CallSiteKey] = []
+        var merged: [CallSiteID: LeakGroup] = [:]
+        var order: [CallSiteID] = []
         for report in reports {
             for group in report.groups {
-                let key = CallSiteKey(group)
+                let key = CallSiteID(group)
                 if var existing = merged[key] {
                     // Several traces: saturating, as within one report.
                     existing.bytes = existing.bytes.saturatingAdd(group.bytes)
                     existing.count = existing.count.saturatingAdd(group.count)
-                    existing.stackCount += group.stackCount
+                    existing.stacks = (existing.stacks + group.stacks).sorted(by: LeakStack.largerFirst)
                     merged[key] = existing
                 } else {
                     merged[key] = group
@@ -135,20 +144,9 @@ public struct LeakGate: Sendable {
                 }
             }
         }
-        return order.compactMap { merged[$0] }.sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.function < $1.function }
-    }
-}
-
-/// A call site's identity across traces and across the gate's lists: module, function, file and line.
-struct CallSiteKey: Hashable {
-    var module, function, file: String
-    var line: Int
-
-    init(_ site: LeakGroup) {
-        module = site.module
-        function = site.function
-        file = site.file ?? ""
-        line = site.line ?? 0
+        return order.compactMap { merged[$0] }.sorted {
+            $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.function < $1.function
+        }
     }
 }
 

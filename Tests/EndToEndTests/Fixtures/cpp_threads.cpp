@@ -10,7 +10,7 @@
 static int *volatile sink;
 
 __attribute__((noinline)) void leak_in_worker(int i) {
-    sink = new int[4]{i, i, i, i};  // 16 bytes, never deleted
+    sink = new int[4]{i, i, i, i}; // 16 bytes, never deleted
 }
 
 __attribute__((noinline)) int thrower(int depth, int value) {

@@ -109,8 +109,7 @@ static int fd_churn(void) {
     struct rlimit limit = {64, 64};
     if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return 50;
     int fd;
-    while ((fd = open("/dev/null", O_RDONLY)) >= 0) {
-    }
+    while ((fd = open("/dev/null", O_RDONLY)) >= 0) {}
     if (errno != EMFILE) return 51;
     close(10);
     long failed = 0;
@@ -147,12 +146,13 @@ static int concurrent(int count) {
     close(gate[0]);
     usleep(300000);
     close(gate[1]);
-    while (wait(NULL) > 0) {
-    }
+    while (wait(NULL) > 0) {}
     return 0;
 }
 
-static int write_text(int fd, const char *text) { return write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : 1; }
+static int write_text(int fd, const char *text) {
+    return write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : 1;
+}
 
 static int steal_fds(const char *file) {
     close_range(3, ~0U, 0);

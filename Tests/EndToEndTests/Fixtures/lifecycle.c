@@ -134,6 +134,8 @@ int main(int argc, char **argv) {
         for (int round = 0; round < 5; round++) raise(SIGUSR1);
         return 0;
     }
-    fprintf(stderr, "usage: lifecycle fork|spawn|failed-exec|abort|crash|exit-now|kill|daemon|threads|dlopen LIB|longjmp|signal\n");
+    fprintf(
+        stderr,
+        "usage: lifecycle fork|spawn|failed-exec|abort|crash|exit-now|kill|daemon|threads|dlopen LIB|longjmp|signal\n");
     return 2;
 }

@@ -46,17 +46,20 @@ int main(int argc, char **argv) {
         int ring = memfd_create("hostile-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (ring < 0 || ftruncate(ring, LT_RING_HEADER_BYTES + (8u << LT_RING_MIN_LOG2)) != 0) return 6;
         if ((liar || old) && fcntl(ring, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) return 9;
-        struct lt_hello hello = {.header = lt_header_make(LT_REC_HELLO, sizeof hello / 8, 0), .version = old ? 1 : LT_WIRE_VERSION,
-                                 .pointer_size = 8, .little_endian = 1,
-                                 .pid = liar ? (uint32_t)getppid() : (uint32_t)getpid(), .ring_log2 = LT_RING_MIN_LOG2};
+        struct lt_hello hello = {.header = lt_header_make(LT_REC_HELLO, sizeof hello / 8, 0),
+                                 .version = old ? 1 : LT_WIRE_VERSION,
+                                 .pointer_size = 8,
+                                 .little_endian = 1,
+                                 .pid = liar ? (uint32_t)getppid() : (uint32_t)getpid(),
+                                 .ring_log2 = LT_RING_MIN_LOG2};
         memcpy(hello.magic, LT_WIRE_MAGIC, LT_WIRE_MAGIC_SIZE);
         union {
             char buffer[CMSG_SPACE(sizeof(int))];
             struct cmsghdr align;
         } control = {0};
         struct iovec iov = {.iov_base = &hello, .iov_len = sizeof hello};
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer,
-                             .msg_controllen = sizeof control.buffer};
+        struct msghdr msg = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer, .msg_controllen = sizeof control.buffer};
         struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
         cmsg->cmsg_level = SOL_SOCKET;
         cmsg->cmsg_type = SCM_RIGHTS;

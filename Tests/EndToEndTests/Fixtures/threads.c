@@ -5,9 +5,9 @@
 #include <stdlib.h>
 
 #define THREADS 4
-#define BLOCKS 2000
-#define LEAKED 5
-#define CHURN 20000
+#define BLOCKS  2000
+#define LEAKED  5
+#define CHURN   20000
 
 static void *blocks[THREADS][BLOCKS];
 static pthread_barrier_t barrier;

@@ -17,7 +17,7 @@ int lt_unwind_init(void);
 int lt_unwind_backtrace(const void *frame, void **frames, int max);
 void lt_unwind_forget(void);
 
-#define NOINLINE __attribute__((noinline))
+#define NOINLINE   __attribute__((noinline))
 #define MAX_FRAMES 600
 
 static int compared, declined, failed;

@@ -17,7 +17,8 @@ public indirect enum JSONValue {
     public static func optional(_ value: Int?) -> JSONValue { value.map { .integer($0) } ?? .null }
 
     /// The elements of `items`, made by `element` as they are written.
-    public static func generated<C: RandomAccessCollection>(_ items: C, _ element: @escaping (C.Element) -> JSONValue) -> JSONValue
+    public static func generated<C: RandomAccessCollection>(_ items: C, _ element: @escaping (C.Element) -> JSONValue)
+        -> JSONValue
     where C.Index == Int {
         .generated(count: items.count, element: { element(items[items.startIndex + $0]) })
     }

@@ -2,52 +2,64 @@ import LeakTrackCore
 
 /// The human report, in the order of DebugDiag's leak analysis: the verdict, the top modules by bytes and by
 /// count, the functions inside each module, then the call sites with their full stacks.
-public struct TextRenderer {
+public struct TextRenderer: Renderer {
     public var stackDepth: Int
 
     public init(stackDepth: Int = 40) {
         self.stackDepth = stackDepth
     }
 
-    public func render(_ report: LeakReport) -> String {
+    public func render<Output: TextOutputStream>(_ report: LeakReport, to stream: inout Output) {
+        stream.write(text(report))
+    }
+
+    private func text(_ report: LeakReport) -> String {
         var out = ""
         let p = report.process
         // Everything that came from the traced program or a file is escaped (escapingControlCharacters): a
         // name must not be able to drive the terminal or forge lines of the report. table() escapes its cells.
-        let command = (p.arguments.isEmpty ? [p.executable] : p.arguments).map(\.escapingControlCharacters).joined(separator: " ")
+        let command = (p.arguments.isEmpty ? [p.executable] : p.arguments).map(\.escapingControlCharacters).joined(
+            separator: " ")
         out += "leaktrack report: \(command)\n"
         var facts = ["pid \(p.pid)", "ran \(formatDuration(p.durationNanoseconds))"]
         if let status = p.exitStatus { facts.append("exit status \(status)") }
         if !p.complete { facts.append("INCOMPLETE: the process ended without a clean exit; data up to its last flush") }
         out += "  " + facts.joined(separator: ", ") + "\n"
         let t = report.totals
-        out += "  \(formatCount(t.allocations)) allocations (\(formatBytes(t.allocatedBytes))), \(formatCount(t.frees)) frees, "
+        out +=
+            "  \(formatCount(t.allocations)) allocations (\(formatBytes(t.allocatedBytes))), \(formatCount(t.frees)) frees, "
             + "peak heap \(formatBytes(t.peakLiveBytes))\n\n"
 
         if report.leakedCount == 0 && !p.complete {
-            out += "No leaks in what was recorded; the trace is incomplete, so this does not show that nothing leaked.\n"
+            out +=
+                "No leaks in what was recorded; the trace is incomplete, so this does not show that nothing leaked.\n"
         } else if report.leakedCount == 0 {
             out += "No leaks: every allocation was freed"
             out += report.suppressedCount > 0 ? " (apart from suppressed runtime allocations, below).\n" : ".\n"
         } else {
-            out += "LEAK DETECTED: \(formatBytes(report.leakedBytes)) (\(report.leakedBytes) bytes) in "
+            out +=
+                "LEAK DETECTED: \(formatBytes(report.leakedBytes)) (\(report.leakedBytes) bytes) in "
                 + "\(formatCount(report.leakedCount)) allocations still allocated at exit\n"
         }
 
         if !report.modules.isEmpty {
             out += "\nTop modules by leaked bytes\n"
-            out += table(report.modules.map { [formatBytes($0.bytes), formatCount($0.count), $0.module, $0.path] },
-                         header: ["bytes", "allocations", "module", "path"])
+            out += table(
+                report.modules.map { [formatBytes($0.bytes), formatCount($0.count), $0.module, $0.path] },
+                header: ["bytes", "allocations", "module", "path"])
             out += "\nTop modules by leaked allocations\n"
             let byCount = report.modules.sorted { ($0.count, $0.bytes) > ($1.count, $1.bytes) }
-            out += table(byCount.map { [formatCount($0.count), formatBytes($0.bytes), $0.module] },
-                         header: ["allocations", "bytes", "module"])
+            out += table(
+                byCount.map { [formatCount($0.count), formatBytes($0.bytes), $0.module] },
+                header: ["allocations", "bytes", "module"])
             out += "\nFunctions holding leaked memory, by module\n"
             for module in report.modules {
-                out += "  \(module.module.escapingControlCharacters)  "
+                out +=
+                    "  \(module.module.escapingControlCharacters)  "
                     + "(\(formatBytes(module.bytes)) in \(formatCount(module.count)) allocations)\n"
-                out += table(module.functions.map { [formatBytes($0.bytes), formatCount($0.count), $0.function] },
-                             header: ["bytes", "allocations", "function"], indent: 4)
+                out += table(
+                    module.functions.map { [formatBytes($0.bytes), formatCount($0.count), $0.function] },
+                    header: ["bytes", "allocations", "function"], indent: 4)
             }
             out += "\nTop \(heading(report.grouping)) with their allocation stacks\n"
             for (rank, group) in report.groups.enumerated() {
@@ -57,18 +69,36 @@ public struct TextRenderer {
 
         if !report.suppressed.isEmpty {
             out += "\nSuppressed (not counted above; --no-default-suppressions shows them)\n"
-            out += table(report.suppressed.map { [formatBytes($0.bytes), formatCount($0.count), $0.reason] },
-                         header: ["bytes", "allocations", "reason"])
+            out += table(
+                report.suppressed.map { [formatBytes($0.bytes), formatCount($0.count), $0.reason] },
+                header: ["bytes", "allocations", "reason"])
         }
         var notes: [String] = []
         let l = report.lost
         if report.internalCount > 0 {
-            notes.append("\(formatCount(report.internalCount)) allocations (\(formatBytes(report.internalBytes))) made by leaktrack's own unwinder are not counted")
+            notes.append(
+                "\(formatCount(report.internalCount)) allocations (\(formatBytes(report.internalBytes))) made by leaktrack's own unwinder are not counted"
+            )
         }
-        if l.stacksDropped > 0 { notes.append("\(formatCount(l.stacksDropped)) allocations have no stack: the stack table was full (raise LEAKTRACK_MAX_STACKS)") }
-        if l.skippedWords > 0 { notes.append("\(formatCount(l.skippedWords)) words of events were lost (a thread stopped mid-record)") }
-        if l.bootstrapAllocations > 0 { notes.append("\(formatCount(l.bootstrapAllocations)) allocations before start-up were not traced") }
-        if t.unknownFrees > 0 { notes.append("\(formatCount(t.unknownFrees)) frees of blocks allocated before tracing started") }
+        if l.stacksDropped > 0 {
+            notes.append(
+                "\(formatCount(l.stacksDropped)) allocations have no stack: the stack table was full (raise LEAKTRACK_MAX_STACKS)"
+            )
+        }
+        if l.skippedWords > 0 {
+            notes.append("\(formatCount(l.skippedWords)) words of events were lost (a thread stopped mid-record)")
+        }
+        if l.bootstrapAllocations > 0 {
+            notes.append("\(formatCount(l.bootstrapAllocations)) allocations before start-up were not traced")
+        }
+        if t.unknownFrees > 0 {
+            notes.append("\(formatCount(t.unknownFrees)) frees of blocks allocated before tracing started")
+        }
+        if let note = report.symbolization {
+            notes.append(
+                "\(formatCount(UInt64(note.unanswered))) of \(formatCount(UInt64(note.requested))) frames are unsymbolized: "
+                    + note.reason.escapingControlCharacters)
+        }
         if !notes.isEmpty {
             out += "\nNotes\n" + notes.map { "  - \($0)\n" }.joined()
         }
@@ -80,19 +110,24 @@ public struct TextRenderer {
         var title = "#\(rank)  \(formatBytes(group.bytes)) in \(formatCount(group.count)) allocations"
         if function { title += " at \(group.function.escapingControlCharacters)" }
         title += " [\(group.module.escapingControlCharacters)]"
-        if let file = group.file { title += "  " + shortPath(file).escapingControlCharacters + (group.line.map { ":\($0)" } ?? "") }
+        if let file = group.file {
+            title += "  " + shortPath(file).escapingControlCharacters + (group.line.map { ":\($0)" } ?? "")
+        }
         if group.stackCount > 1 { title += "  (\(group.stackCount) stacks; the largest shown)" }
         var out = title + "\n"
         if let note { out += "    \(note.escapingControlCharacters)\n" }
         for (depth, frame) in group.stack.prefix(stackDepth).enumerated() {
             var line = "    #\(depth) " + (frame.inlined ? "(inlined) " : "") + frame.function.escapingControlCharacters
-            if let file = frame.file { line += "  " + shortPath(file).escapingControlCharacters + (frame.line.map { ":\($0)" } ?? "") }
+            if let file = frame.file {
+                line += "  " + shortPath(file).escapingControlCharacters + (frame.line.map { ":\($0)" } ?? "")
+            }
             line += "  [\(frame.module.escapingControlCharacters)]"
             out += line + "\n"
         }
         if group.stack.count > stackDepth { out += "    ... \(group.stack.count - stackDepth) more frames\n" }
         if group.stackTruncated {
-            out += "    ... the stack went deeper: the shim keeps LEAKTRACK_DEPTH frames (128 unless set, at most 512)\n"
+            out +=
+                "    ... the stack went deeper: the shim keeps LEAKTRACK_DEPTH frames (128 unless set, at most 512)\n"
         }
         return out
     }
@@ -111,9 +146,10 @@ public struct TextRenderer {
         let widths = (0..<header.count).map { column in all.map { $0[column].count }.max() ?? 0 }
         let pad = String(repeating: " ", count: indent)
         return all.map { row in
-            pad + row.enumerated().map { column, cell in
-                column == row.count - 1 ? cell : cell.rightPadded(to: widths[column])
-            }.joined(separator: "  ")
+            pad
+                + row.enumerated().map { column, cell in
+                    column == row.count - 1 ? cell : cell.rightPadded(to: widths[column])
+                }.joined(separator: "  ")
         }.joined(separator: "\n") + "\n"
     }
 

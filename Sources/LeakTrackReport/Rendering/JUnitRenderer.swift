@@ -1,26 +1,35 @@
 /// The gate's verdict as JUnit XML, for test dashboards: one test case per leaking call site (failed when it is
 /// over budget, its stack in the failure text) and one for the gate as a whole.
-public struct JUnitRenderer {
+public struct JUnitRenderer: Renderer {
     public init() {}
 
-    public func render(_ result: GateResult, commandStatus: Int32? = nil) -> String {
-        let offenders = Dictionary(result.offenders.map { (CallSiteKey($0.site), $0) }, uniquingKeysWith: { a, _ in a })
+    public func render<Output: TextOutputStream>(_ verdict: GateVerdict, to stream: inout Output) {
+        stream.write(document(verdict.result, commandStatus: verdict.commandStatus))
+    }
+
+    private func document(_ result: GateResult, commandStatus: Int32?) -> String {
+        let offenders = Dictionary(result.offenders.map { (CallSiteID($0.site), $0) }, uniquingKeysWith: { a, _ in a })
         var cases: [String] = []
         var failures = 0
         let verdict = result.passed ? nil : "\(result.offenders.count) call sites over budget"
         cases.append(testCase(name: "leak budget", classname: "leaktrack", failure: verdict.map { ($0, "") }))
         if verdict != nil { failures += 1 }
         if let commandStatus, commandStatus != 0 {
-            cases.append(testCase(name: "checked command", classname: "leaktrack", failure: ("exit status \(commandStatus)", "")))
+            cases.append(
+                testCase(name: "checked command", classname: "leaktrack", failure: ("exit status \(commandStatus)", ""))
+            )
             failures += 1
         }
         for site in result.callSites {
-            let name = "\(site.function)" + (site.file.map { " at \(fileName($0))" + (site.line.map { ":\($0)" } ?? "") } ?? "")
+            let name =
+                "\(site.function)"
+                + (site.file.map { " at \(fileName($0))" + (site.line.map { ":\($0)" } ?? "") } ?? "")
             var failure: (String, String)?
-            if let offender = offenders[CallSiteKey(site)] {
+            if let offender = offenders[CallSiteID(site)] {
                 failures += 1
                 let stack = site.stack.map { f in
-                    "  \(f.function)" + (f.file.map { "  \($0)" + (f.line.map { ":\($0)" } ?? "") } ?? "") + "  [\(f.module)]"
+                    "  \(f.function)" + (f.file.map { "  \($0)" + (f.line.map { ":\($0)" } ?? "") } ?? "")
+                        + "  [\(f.module)]"
                 }.joined(separator: "\n")
                 failure = ("\(site.bytes) bytes in \(site.count) allocations leaked; budget: \(offender.budget)", stack)
             }
@@ -40,7 +49,8 @@ public struct JUnitRenderer {
     private func testCase(name: String, classname: String, failure: (message: String, text: String)?) -> String {
         var out = "    <testcase name=\"\(xml(name))\" classname=\"\(xml(classname))\""
         guard let failure else { return out + "/>" }
-        out += ">\n      <failure message=\"\(xml(failure.message))\" type=\"leak\">\(xml(failure.text))</failure>\n    </testcase>"
+        out +=
+            ">\n      <failure message=\"\(xml(failure.message))\" type=\"leak\">\(xml(failure.text))</failure>\n    </testcase>"
         return out
     }
 
@@ -54,7 +64,7 @@ public struct JUnitRenderer {
             case "\"": out += "&quot;"
             case "'": out += "&apos;"
             case "\n", "\t": out.unicodeScalars.append(scalar)
-            case _ where scalar.value < 0x20: out += " "  // not allowed in XML 1.0
+            case _ where scalar.value < 0x20: out += " " // not allowed in XML 1.0
             default: out.unicodeScalars.append(scalar)
             }
         }

@@ -2,14 +2,18 @@ import LeakTrackCore
 
 /// GitHub Actions workflow commands (`::error file=…,line=…::…`), one per offending call site, so the run's
 /// summary and the pull request's diff show the leaking line.
-public struct GitHubAnnotations {
+public struct GitHubAnnotations: Renderer {
     public var sourceRoot: String
 
     public init(sourceRoot: String) {
         self.sourceRoot = sourceRoot.hasSuffix("/") ? String(sourceRoot.dropLast()) : sourceRoot
     }
 
-    public func render(_ result: GateResult) -> String {
+    public func render<Output: TextOutputStream>(_ verdict: GateVerdict, to stream: inout Output) {
+        stream.write(commands(verdict.result))
+    }
+
+    private func commands(_ result: GateResult) -> String {
         result.offenders.map { offender in
             let site = offender.site
             var properties: [String] = []
@@ -19,7 +23,8 @@ public struct GitHubAnnotations {
                 if let line = site.line { properties.append("line=\(line)") }
             }
             properties.append("title=" + escapeProperty("leak in \(site.function)"))
-            let message = "\(site.bytes) bytes in \(site.count) allocations leaked at \(site.function) [\(site.module)]; budget: \(offender.budget)"
+            let message =
+                "\(site.bytes) bytes in \(site.count) allocations leaked at \(site.function) [\(site.module)]; budget: \(offender.budget)"
             return "::error " + properties.joined(separator: ",") + "::" + escapeData(message) + "\n"
         }.joined()
     }

@@ -1,32 +1,11 @@
 import LeakTrackCore
 
 /// `report --format json`: one object; arrays sorted by bytes, largest first. Documented in README.md.
-public struct JSONRenderer {
+public struct JSONRenderer: Renderer {
     public init() {}
-
-    public func render(_ report: LeakReport) -> String {
-        var out = ""
-        render(report, to: &out)
-        return out
-    }
 
     /// Writes the report to `out` as it is rendered: the frames of the stacks are made one at a time.
     public func render<Target: TextOutputStream>(_ report: LeakReport, to out: inout Target) {
-        func frame(_ f: ReportFrame) -> JSONValue {
-            .object([
-                "function": .string(f.function), "module": .string(f.module), "file": .optional(f.file),
-                "line": .optional(f.line), "address": .string("0x" + String(f.address, radix: 16)),
-                "inlined": .bool(f.inlined),
-            ])
-        }
-        func group(_ g: LeakGroup) -> JSONValue {
-            .object([
-                "function": .string(g.function), "module": .string(g.module), "file": .optional(g.file),
-                "line": .optional(g.line), "bytes": .number(g.bytes), "count": .number(g.count),
-                "stacks": .number(UInt64(g.stackCount)), "stack": .generated(g.stack, frame),
-                "stackTruncated": .bool(g.stackTruncated),
-            ])
-        }
         let p = report.process
         let root: JSONValue = .object([
             "formatVersion": .number(1),
@@ -45,12 +24,15 @@ public struct JSONRenderer {
                         "count": .number(m.count),
                         "functions": .array(
                             m.functions.map { f in
-                                .object(["function": .string(f.function), "bytes": .number(f.bytes), "count": .number(f.count)])
+                                .object([
+                                    "function": .string(f.function), "bytes": .number(f.bytes),
+                                    "count": .number(f.count),
+                                ])
                             }),
                     ])
                 }),
             "grouping": .string(report.grouping.rawValue),
-            "callSites": .array(report.groups.map(group)),
+            "callSites": .array(report.groups.map { .object(JSONEncoding.callSite($0)) }),
             "suppressed": .object([
                 "bytes": .number(report.suppressedBytes), "count": .number(report.suppressedCount),
                 "reasons": .array(
@@ -70,7 +52,21 @@ public struct JSONRenderer {
                 "bootstrapAllocations": .number(report.lost.bootstrapAllocations),
                 "failedAllocations": .number(report.lost.failedAllocations),
                 "skippedWords": .number(report.lost.skippedWords),
+                "droppedStackAllocations": .number(report.totals.droppedStackAllocations),
+                "truncatedStacks": .number(UInt64(report.truncatedStacks)),
             ]),
+            "symbolization": report.symbolization.map { note in
+                .object([
+                    "requested": .number(UInt64(note.requested)), "unanswered": .number(UInt64(note.unanswered)),
+                    "reason": .string(note.reason),
+                ])
+            } ?? .null,
+            "samples": .generated(report.samples) { sample in
+                .object([
+                    "timeNanoseconds": .number(sample.time), "residentBytes": .number(sample.residentBytes),
+                    "virtualBytes": .number(sample.virtualBytes), "heapBytes": .number(sample.heapBytes),
+                ])
+            },
         ])
         root.write(to: &out)
         out.write("\n")

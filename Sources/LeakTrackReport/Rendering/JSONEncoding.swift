@@ -1,0 +1,22 @@
+import LeakTrackCore
+
+/// The JSON spelling of what report JSON and gate JSON share, so the two cannot drift: a frame, a call site.
+enum JSONEncoding {
+    static func frame(_ f: ReportFrame) -> JSONValue {
+        .object([
+            "function": .string(f.function), "module": .string(f.module), "file": .optional(f.file),
+            "line": .optional(f.line), "address": .string("0x" + String(f.address, radix: 16)),
+            "inlined": .bool(f.inlined),
+        ])
+    }
+
+    /// A call site: where, how much, how many stacks, and the one holding the most bytes (written as it goes).
+    static func callSite(_ g: LeakGroup) -> [String: JSONValue] {
+        [
+            "function": .string(g.function), "module": .string(g.module), "file": .optional(g.file),
+            "line": .optional(g.line), "bytes": .number(g.bytes), "count": .number(g.count),
+            "stacks": .number(UInt64(g.stackCount)), "stack": .generated(g.stack, frame),
+            "stackTruncated": .bool(g.stackTruncated),
+        ]
+    }
+}

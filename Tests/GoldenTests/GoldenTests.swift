@@ -1,0 +1,91 @@
+import Foundation
+import LeakTrackCore
+import LeakTrackReport
+import XCTest
+
+/// The golden tier: traces recorded once from fixtures under the real shim (Tests/Golden/*.trace) are
+/// rendered in every format and compared with the expected files beside them. A difference fails with a
+/// unified diff; `scripts/golden --update` rewrites the expected files on purpose (review the diff).
+final class GoldenTests: XCTestCase {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Golden").path
+    static var updating: Bool { ProcessInfo.processInfo.environment["LEAKTRACK_GOLDEN_UPDATE"] == "1" }
+
+    /// One golden case: a trace and the options it is analyzed with.
+    struct Case {
+        var name: String
+        var trace: String
+        var options = ReportOptions()
+    }
+
+    static var cases: [Case] {
+        var suppressedAndFolded = ReportOptions()
+        let rule = Suppressions.Rule(pattern: Pattern("CFoo_crtheap"), reason: "golden test")
+        suppressedAndFolded.suppressions = Suppressions(rules: [rule])
+        suppressedAndFolded.rules.foldPatterns.append(Pattern("handle_*"))
+        suppressedAndFolded.grouping = .function
+        return [
+            Case(name: "demo", trace: "demo"),
+            Case(name: "demo-suppressed-folded", trace: "demo", options: suppressedAndFolded),
+            Case(name: "cpp", trace: "cpp"),
+            Case(name: "all_kinds", trace: "all_kinds"),
+            Case(name: "killed", trace: "killed"),
+        ]
+    }
+
+    /// Every rendering of a case, by file suffix.
+    static func renderings(_ golden: Case) throws -> [(suffix: String, text: String)] {
+        let trace = try TraceFile.read(path: "\(directory)/\(golden.trace).trace")
+        let report = LeakReport(trace: trace, options: golden.options)
+        let gate = LeakGate(suppressions: golden.options.suppressions.rules)
+        let verdict = GateVerdict(gate.evaluate([report]))
+        let sourceRoot = "/tmp/golden-build"
+        return [
+            ("report.txt", TextRenderer().render(report)),
+            ("report.json", JSONRenderer().render(report)),
+            ("check.txt", GateTextRenderer().render(verdict)),
+            ("check.json", GateJSONRenderer().render(verdict)),
+            ("junit.xml", JUnitRenderer().render(verdict)),
+            ("sarif.json", SARIFRenderer(sourceRoot: sourceRoot, toolVersion: "golden").render(verdict)),
+            ("annotations.txt", GitHubAnnotations(sourceRoot: sourceRoot).render(verdict)),
+        ]
+    }
+
+    func testEveryFormatOfEveryGoldenTraceIsAsExpected() throws {
+        var compared = 0
+        for golden in Self.cases {
+            for (suffix, actual) in try Self.renderings(golden) {
+                let path = "\(Self.directory)/\(golden.name).\(suffix)"
+                if Self.updating {
+                    try actual.write(toFile: path, atomically: true, encoding: .utf8)
+                    continue
+                }
+                guard let expected = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    XCTFail("\(path) is missing: run scripts/golden --update and review what it writes")
+                    continue
+                }
+                compared += 1
+                if expected != actual {
+                    XCTFail("\(golden.name).\(suffix) differs:\n" + diff(expected: path, actual: actual))
+                }
+            }
+        }
+        if !Self.updating { XCTAssertEqual(compared, Self.cases.count * 7) }
+    }
+
+    /// `diff -u` of the expected file against what was rendered.
+    private func diff(expected path: String, actual: String) -> String {
+        let actualPath = NSTemporaryDirectory() + "leaktrack-golden-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: actualPath) }
+        guard (try? actual.write(toFile: actualPath, atomically: true, encoding: .utf8)) != nil else { return actual }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/diff")
+        process.arguments = ["-u", "--label", "expected", "--label", "rendered", path, actualPath]
+        let output = Pipe()
+        process.standardOutput = output
+        guard (try? process.run()) != nil else { return actual }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
