@@ -15,8 +15,9 @@ let package = Package(
     targets: [
         // The wire format header shared with the shim (header only; the .c file holds its static checks).
         .target(name: "CLeakTrackWire"),
-        // accept4 and SO_PEERCRED, which the Glibc module does not expose.
-        .target(name: "CLeakTrackSystem"),
+        // accept4 and SO_PEERCRED, which the Glibc module does not expose; the ring's consumer side, which reads
+        // record headers through the wire header.
+        .target(name: "CLeakTrackSystem", dependencies: ["CLeakTrackWire"]),
         // Stream decoding, the live-allocation ledger, the trace model and the trace file format.
         .target(
             name: "LeakTrackCore", dependencies: ["CLeakTrackWire"],

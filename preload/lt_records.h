@@ -1,7 +1,8 @@
 /*
  * Encoding the records (lt_records.c), one function per record type of leaktrack_wire.h: each claims its
  * words in the ring, stores the body and publishes the header (HELLO, which goes on the socket instead, is
- * built in a buffer). The ones on the hot path (ALLOC, FREE, REALLOC_END) are inline here: a hook costs the
+ * built in a buffer through its struct). The words are stored one at a time (atomic stores, the header last),
+ * at the indices and shifts the wire header derives from its structs (LT_ALLOC_WORD_PTR, ...). The ones on the hot path (ALLOC, FREE, REALLOC_END) are inline here: a hook costs the
  * same as when they sat beside it.
  */
 #ifndef LT_RECORDS_H
@@ -13,33 +14,35 @@
 
 /* ALLOC. A record the ring has no room for (the collector is gone) is dropped. */
 static inline void lt_record_alloc(uint64_t ptr, uint64_t size, uint32_t stack, uint8_t kind) {
-    uint64_t pos = lt_ring_claim(4);
+    uint64_t pos = lt_ring_claim(LT_ALLOC_WORDS);
     if (LT_UNLIKELY(pos == UINT64_MAX)) return;
-    lt_ring_put(pos, 1, (uint64_t)stack | ((uint64_t)kind << 32));
-    lt_ring_put(pos, 2, ptr);
-    lt_ring_put(pos, 3, size);
-    lt_ring_publish(pos, LT_REC_ALLOC, 4);
+    lt_ring_put(pos, LT_ALLOC_WORD_STACK, (uint64_t)stack | ((uint64_t)kind << LT_ALLOC_KIND_SHIFT));
+    lt_ring_put(pos, LT_ALLOC_WORD_PTR, ptr);
+    lt_ring_put(pos, LT_ALLOC_WORD_SIZE, size);
+    lt_ring_publish(pos, LT_REC_ALLOC, LT_ALLOC_WORDS);
 }
 
 /* FREE or REALLOC_BEGIN (`type`). Returns the record's position (its tag), UINT64_MAX if it was dropped. */
 static inline uint64_t lt_record_free(uint32_t type, uint64_t ptr) {
-    uint64_t pos = lt_ring_claim(2);
+    uint64_t pos = lt_ring_claim(LT_FREE_WORDS);
     if (LT_UNLIKELY(pos == UINT64_MAX)) return pos;
-    lt_ring_put(pos, 1, ptr);
-    lt_ring_publish(pos, type, 2);
+    lt_ring_put(pos, LT_FREE_WORD_PTR, ptr);
+    lt_ring_publish(pos, type, LT_FREE_WORDS);
     return pos;
 }
 
 /* REALLOC_END for the REALLOC_BEGIN at position `begin`. */
 static inline void lt_record_realloc_end(uint64_t begin, uint64_t new_ptr, uint64_t size, uint32_t stack,
                                          uint8_t status, uint8_t kind) {
-    uint64_t pos = lt_ring_claim(5);
+    uint64_t pos = lt_ring_claim(LT_REALLOC_END_WORDS);
     if (LT_UNLIKELY(pos == UINT64_MAX)) return;
-    lt_ring_put(pos, 1, begin & LT_TAG_MASK);
-    lt_ring_put(pos, 2, new_ptr);
-    lt_ring_put(pos, 3, size);
-    lt_ring_put(pos, 4, (uint64_t)stack | ((uint64_t)status << 32) | ((uint64_t)kind << 40));
-    lt_ring_publish(pos, LT_REC_REALLOC_END, 5);
+    lt_ring_put(pos, LT_REALLOC_END_WORD_BEGIN_TAG, lt_tag(begin));
+    lt_ring_put(pos, LT_REALLOC_END_WORD_NEW_PTR, new_ptr);
+    lt_ring_put(pos, LT_REALLOC_END_WORD_SIZE, size);
+    lt_ring_put(pos, LT_REALLOC_END_WORD_STACK,
+                (uint64_t)stack | ((uint64_t)status << LT_REALLOC_END_STATUS_SHIFT) |
+                    ((uint64_t)kind << LT_REALLOC_END_KIND_SHIFT));
+    lt_ring_publish(pos, LT_REC_REALLOC_END, LT_REALLOC_END_WORDS);
 }
 
 /* STACK: `depth` frames (at most LT_MAX_DEPTH), innermost first. */

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "leaktrack_system.h"
+#include "leaktrack_wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -157,7 +158,7 @@ static uint64_t lt_header_at(const void *words, uint64_t mask, uint64_t pos) {
 }
 
 static int lt_is_published(uint64_t header, uint64_t pos) {
-    return (header >> 24) == (pos & ((UINT64_C(1) << 40) - 1)) && ((header >> 8) & 0xffff) != 0 && (header & 0xff) != 0;
+    return lt_header_tag(header) == lt_tag(pos) && lt_header_words(header) != 0 && lt_header_type(header) != 0;
 }
 
 uint64_t lt_shared_load(const void *base, size_t offset) {
@@ -177,7 +178,7 @@ uint64_t lt_shared_published_end(const void *words, uint64_t mask, uint64_t read
     while (end < write && end - read < limit) {
         uint64_t header = lt_header_at(words, mask, end);
         if (!lt_is_published(header, end)) break;
-        uint64_t length = (header >> 8) & 0xffff;
+        uint64_t length = lt_header_words(header);
         if (length > mask + 1) return UINT64_MAX;
         if (end + length > write || end + length - read > limit) break;
         end += length;

@@ -30,7 +30,9 @@
 #ifndef LEAKTRACK_WIRE_H
 #define LEAKTRACK_WIRE_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define LT_WIRE_MAGIC "LEAKTRK\0"
 #define LT_WIRE_MAGIC_SIZE 8
@@ -96,6 +98,8 @@ static inline uint32_t lt_header_type(uint64_t header) { return (uint32_t)(heade
 static inline uint32_t lt_header_words(uint64_t header) { return (uint32_t)((header >> 8) & 0xffffu); }
 static inline uint64_t lt_header_tag(uint64_t header) { return header >> 24; }
 static inline uint32_t lt_words_for_bytes(uint32_t bytes) { return (bytes + 7u) / 8u; }
+/* A ring position as a header carries it. */
+static inline uint64_t lt_tag(uint64_t position) { return position & LT_TAG_MASK; }
 
 /* HELLO: sent by the shim on the socket before anything else. Followed by exe_len bytes of the
  * executable path, then cmdline_len bytes of the command line (arguments separated by NUL), each padded. */
@@ -118,6 +122,10 @@ struct lt_hello {
 _Static_assert(sizeof(struct lt_hello) == 64, "lt_hello layout");
 
 #define LT_HELLO_FORKED 1u /* this process is a fork child of a traced process */
+
+/* Whether the LT_WIRE_MAGIC_SIZE bytes at `bytes` are the magic; writes the magic there. */
+static inline int lt_wire_has_magic(const void *bytes) { return memcmp(bytes, LT_WIRE_MAGIC, LT_WIRE_MAGIC_SIZE) == 0; }
+static inline void lt_wire_put_magic(void *bytes) { memcpy(bytes, LT_WIRE_MAGIC, LT_WIRE_MAGIC_SIZE); }
 
 /* The shared ring (the memfd sent with HELLO): a header page, then 2^ring_log2 words of records.
  * Positions count words from the start of the stream; a position p lives at word p mod capacity. */
@@ -237,7 +245,89 @@ struct lt_final {
 };
 _Static_assert(sizeof(struct lt_final) == 64, "lt_final layout");
 
-#define LT_EXIT_UNKNOWN UINT64_MAX
+#define LT_EXIT_UNKNOWN 0xffffffffffffffffu /* UINT64_MAX, spelled so that Swift imports it */
+
+/*
+ * Word by word. The shim stores a record into the ring one 64-bit word at a time (atomic stores, the header
+ * last) and the collector reads words, so both name a record's words by these indices, and the fields that
+ * share a word by their bit shifts (little-endian: a field at byte b of its word is shifted by 8 * b). They
+ * are computed from the structs above, so the structs stay the one layout; the asserts below check that every
+ * field sits in one word where the encoders and decoders expect it.
+ */
+#define LT_WORD_OF(record, field) (offsetof(struct record, field) / 8)
+#define LT_SHIFT_OF(record, field) (offsetof(struct record, field) % 8 * 8)
+#define LT_WORDS_OF(record) (sizeof(struct record) / 8)
+enum {
+    LT_HELLO_WORDS = LT_WORDS_OF(lt_hello), /* the fixed part; the executable path and command line follow */
+    LT_HELLO_MAGIC_OFFSET = offsetof(struct lt_hello, magic), /* in bytes */
+
+    LT_MODULE_WORDS = LT_WORDS_OF(lt_module), /* the fixed part; segments, build id and path follow */
+    LT_MODULE_WORD_BIAS = LT_WORD_OF(lt_module, bias),
+    LT_MODULE_WORD_LENGTHS = LT_WORD_OF(lt_module, path_len), /* path_len | build_id_len | nsegments */
+    LT_MODULE_BUILD_ID_LEN_SHIFT = LT_SHIFT_OF(lt_module, build_id_len),
+    LT_MODULE_NSEGMENTS_SHIFT = LT_SHIFT_OF(lt_module, nsegments),
+    LT_SEGMENT_WORDS = LT_WORDS_OF(lt_segment),
+    LT_SEGMENT_WORD_START = LT_WORD_OF(lt_segment, start),
+    LT_SEGMENT_WORD_END = LT_WORD_OF(lt_segment, end),
+
+    LT_MODULES_MARK_WORDS = LT_WORDS_OF(lt_modules_mark),
+    LT_MODULES_MARK_WORD_ADDS = LT_WORD_OF(lt_modules_mark, adds),
+    LT_MODULES_MARK_WORD_SUBS = LT_WORD_OF(lt_modules_mark, subs),
+
+    LT_STACK_WORDS = LT_WORDS_OF(lt_stack), /* the fixed part; the frames follow, one word each */
+    LT_STACK_WORD_ID = LT_WORD_OF(lt_stack, id), /* id | depth */
+    LT_STACK_DEPTH_SHIFT = LT_SHIFT_OF(lt_stack, depth),
+
+    LT_ALLOC_WORDS = LT_WORDS_OF(lt_alloc),
+    LT_ALLOC_WORD_STACK = LT_WORD_OF(lt_alloc, stack), /* stack | kind */
+    LT_ALLOC_KIND_SHIFT = LT_SHIFT_OF(lt_alloc, kind),
+    LT_ALLOC_WORD_PTR = LT_WORD_OF(lt_alloc, ptr),
+    LT_ALLOC_WORD_SIZE = LT_WORD_OF(lt_alloc, size),
+
+    LT_FREE_WORDS = LT_WORDS_OF(lt_free),
+    LT_FREE_WORD_PTR = LT_WORD_OF(lt_free, ptr),
+
+    LT_REALLOC_END_WORDS = LT_WORDS_OF(lt_realloc_end),
+    LT_REALLOC_END_WORD_BEGIN_TAG = LT_WORD_OF(lt_realloc_end, begin_tag),
+    LT_REALLOC_END_WORD_NEW_PTR = LT_WORD_OF(lt_realloc_end, new_ptr),
+    LT_REALLOC_END_WORD_SIZE = LT_WORD_OF(lt_realloc_end, size),
+    LT_REALLOC_END_WORD_STACK = LT_WORD_OF(lt_realloc_end, stack), /* stack | status | kind */
+    LT_REALLOC_END_STATUS_SHIFT = LT_SHIFT_OF(lt_realloc_end, status),
+    LT_REALLOC_END_KIND_SHIFT = LT_SHIFT_OF(lt_realloc_end, kind),
+
+    LT_TICK_WORDS = LT_WORDS_OF(lt_tick),
+    LT_TICK_WORD_MONOTONIC_NS = LT_WORD_OF(lt_tick, monotonic_ns),
+    LT_TICK_WORD_RSS_BYTES = LT_WORD_OF(lt_tick, rss_bytes),
+    LT_TICK_WORD_VM_BYTES = LT_WORD_OF(lt_tick, vm_bytes),
+
+    LT_SKIP_WORDS = LT_WORDS_OF(lt_skip),
+    LT_SKIP_WORD_FROM_TAG = LT_WORD_OF(lt_skip, from_tag),
+    LT_SKIP_WORD_WORDS = LT_WORD_OF(lt_skip, words),
+
+    LT_FINAL_WORDS = LT_WORDS_OF(lt_final),
+    LT_FINAL_WORD_NO_STACK = LT_WORD_OF(lt_final, no_stack),
+    LT_FINAL_WORD_STACKS_DROPPED = LT_WORD_OF(lt_final, stacks_dropped),
+    LT_FINAL_WORD_BOOTSTRAP_ALLOCS = LT_WORD_OF(lt_final, bootstrap_allocs),
+    LT_FINAL_WORD_FAILED_ALLOCS = LT_WORD_OF(lt_final, failed_allocs),
+    LT_FINAL_WORD_SKIPPED_WORDS = LT_WORD_OF(lt_final, skipped_words),
+    LT_FINAL_WORD_EXIT_STATUS = LT_WORD_OF(lt_final, exit_status),
+    LT_FINAL_WORD_RESERVED = LT_WORD_OF(lt_final, reserved),
+};
+/* The fields that share a word start it or follow each other within it, and the wider ones are whole words. */
+_Static_assert(LT_SHIFT_OF(lt_module, path_len) == 0 && LT_WORD_OF(lt_module, build_id_len) == LT_MODULE_WORD_LENGTHS &&
+                   LT_WORD_OF(lt_module, nsegments) == LT_MODULE_WORD_LENGTHS,
+               "MODULE's lengths share one word");
+_Static_assert(LT_SHIFT_OF(lt_stack, id) == 0 && LT_WORD_OF(lt_stack, depth) == LT_STACK_WORD_ID, "STACK's id and depth");
+_Static_assert(LT_SHIFT_OF(lt_alloc, stack) == 0 && LT_WORD_OF(lt_alloc, kind) == LT_ALLOC_WORD_STACK,
+               "ALLOC's stack and kind share one word");
+_Static_assert(LT_SHIFT_OF(lt_realloc_end, stack) == 0 && LT_WORD_OF(lt_realloc_end, status) == LT_REALLOC_END_WORD_STACK &&
+                   LT_WORD_OF(lt_realloc_end, kind) == LT_REALLOC_END_WORD_STACK,
+               "REALLOC_END's stack, status and kind share one word");
+_Static_assert(LT_SHIFT_OF(lt_alloc, ptr) == 0 && LT_SHIFT_OF(lt_alloc, size) == 0 && LT_SHIFT_OF(lt_free, ptr) == 0 &&
+                   LT_SHIFT_OF(lt_realloc_end, begin_tag) == 0 && LT_SHIFT_OF(lt_realloc_end, new_ptr) == 0 &&
+                   LT_SHIFT_OF(lt_realloc_end, size) == 0 && LT_SHIFT_OF(lt_module, bias) == 0,
+               "whole-word fields start their words");
+_Static_assert(LT_HELLO_MAGIC_OFFSET == 8, "HELLO's magic follows its header");
 
 /* Values of the ring's collector-state word. */
 enum lt_collector_state {
