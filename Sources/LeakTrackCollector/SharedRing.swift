@@ -136,7 +136,10 @@ final class SharedRing {
             guard now - stuckSince > SharedRing.skipAfterNanoseconds else { return false }
         }
         let next = lt_shared_next_published(words, capacity - 1, read, write)
-        var skip: [UInt64] = [lt_header_make(UInt32(LT_REC_SKIP.rawValue), 3, 0), read, next - read]
+        var skip = [UInt64](repeating: 0, count: Int(LT_SKIP_WORDS))
+        skip[0] = lt_header_make(LT_REC_SKIP.rawValue, UInt32(LT_SKIP_WORDS), 0)
+        skip[Int(LT_SKIP_WORD_FROM_TAG)] = read
+        skip[Int(LT_SKIP_WORD_WORDS)] = next - read
         lt_shared_store(map, Int(LT_RING_OFFSET_READ), next)
         stuckSince = 0
         try skip.withUnsafeMutableBytes { try consume(UnsafeRawBufferPointer($0)) }

@@ -1,3 +1,5 @@
+import CLeakTrackWire
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -28,7 +30,7 @@ public final class LiveTable {
     private static let sizeMask: UInt64 = (1 << sizeBits) - 1
     /// The size field's all-ones value: "the entry is in `oversized`".
     private static let oversizedMarker: UInt64 = sizeMask
-    /// The stack field's all-ones value stands for SpecialStack.dropped (0xFFFFFFFF).
+    /// The stack field's all-ones value stands for SpecialStack.dropped (LT_DROPPED_STACK, 0xFFFFFFFF).
     private static let droppedCode: UInt64 = (1 << (64 - sizeBits)) - 1
 
     private var slots: UnsafeMutablePointer<Slot>
@@ -69,8 +71,8 @@ public final class LiveTable {
     /// The packed word for an entry, or nil if it does not fit.
     @inline(__always)
     private static func pack(_ size: UInt64, _ stack: UInt32) -> UInt64? {
-        let code = stack == 0xFFFF_FFFF ? droppedCode : UInt64(stack)
-        guard size < oversizedMarker, code < droppedCode || stack == 0xFFFF_FFFF else { return nil }
+        let code = stack == UInt32(LT_DROPPED_STACK) ? droppedCode : UInt64(stack)
+        guard size < oversizedMarker, code < droppedCode || stack == UInt32(LT_DROPPED_STACK) else { return nil }
         return size | code << sizeBits
     }
 
@@ -80,7 +82,7 @@ public final class LiveTable {
         let size = packed & LiveTable.sizeMask
         if size == LiveTable.oversizedMarker { return oversized[slots[i].key]! }
         let code = packed >> LiveTable.sizeBits
-        return Entry(size: size, stack: code == LiveTable.droppedCode ? 0xFFFF_FFFF : UInt32(code))
+        return Entry(size: size, stack: code == LiveTable.droppedCode ? UInt32(LT_DROPPED_STACK) : UInt32(code))
     }
 
     @inline(__always)
@@ -361,7 +363,7 @@ public final class LiveTable {
     @inline(__always)
     private static func stack(_ slot: Slot) -> UInt32 {
         let code = slot.packed >> sizeBits
-        return code == droppedCode ? 0xFFFF_FFFF : UInt32(code)
+        return code == droppedCode ? UInt32(LT_DROPPED_STACK) : UInt32(code)
     }
 
     /// `realloc` down to `count` slots (at least one): the tail of a large buffer goes back to the system.

@@ -28,9 +28,11 @@ private struct ClosureConsumer: StreamConsumer {
 /// it hands out whole records. It checks everything it reads (first record, magic, version, record lengths,
 /// the ring position of every record) and throws `LeakTrackError` on anything wrong; no byte sequence can
 /// make it crash or loop.
+///
+/// The layout is leaktrack_wire.h's: record types, lengths (`LT_ALLOC_WORDS`, ...), the word of each field
+/// (`LT_ALLOC_WORD_PTR`, ...) and the shifts of the fields that share a word, all derived there from the
+/// structs the shim writes through; nothing of it is spelled out here.
 public struct StreamDecoder {
-    /// Ring positions are 40-bit tags (LT_TAG_BITS).
-    private let tagMask: UInt64 = (1 << 40) - 1
     /// Names the stream in error messages ("the stream from pid 42", a file path).
     public var name: String
     public private(set) var hello: Hello?
@@ -91,24 +93,30 @@ public struct StreamDecoder {
     ) throws -> Int {
         var offset = 0
         let allocType = Int(LT_REC_ALLOC.rawValue), freeType = Int(LT_REC_FREE.rawValue)
+        let allocWords = Int(LT_ALLOC_WORDS), freeWords = Int(LT_FREE_WORDS)
+        let allocStack = 8 * Int(LT_ALLOC_WORD_STACK), allocKindShift = UInt64(LT_ALLOC_KIND_SHIFT)
+        let allocPtr = 8 * Int(LT_ALLOC_WORD_PTR), allocSize = 8 * Int(LT_ALLOC_WORD_SIZE)
+        let freePtr = 8 * Int(LT_FREE_WORD_PTR)
+        let magicAt = Int(LT_HELLO_MAGIC_OFFSET), magicEnd = Int(LT_HELLO_MAGIC_OFFSET) + Int(LT_WIRE_MAGIC_SIZE)
         while bytes.count - offset >= 8 {
             let header = bytes.word(at: offset)
             let words = Int(lt_header_words(header))
             if words == 0 { throw corrupted("a record has length 0") }
-            if !sawHello, bytes.count - offset >= 16, !bytes.hasMagic(at: offset + 8) {
+            if !sawHello, bytes.count - offset >= magicEnd, !bytes.hasMagic(at: offset + magicAt) {
                 throw LeakTrackError.notLeakTrackData(path: name)
             }
             guard bytes.count - offset >= words * 8 else { break }
             let type = Int(lt_header_type(header))
-            if type == allocType && words == 4 && sawHello {
-                try checkTag(header, words: 4)
-                let stackKind = bytes.word(at: offset + 8)
+            if type == allocType && words == allocWords && sawHello {
+                try checkTag(header, words: allocWords)
+                let stackKind = bytes.word(at: offset + allocStack)
                 try consumer.alloc(
-                    ptr: bytes.word(at: offset + 16), size: bytes.word(at: offset + 24),
-                    stack: UInt32(truncatingIfNeeded: stackKind), kind: try kind(UInt8(truncatingIfNeeded: stackKind >> 32)))
-            } else if type == freeType && words == 2 && sawHello {
-                try checkTag(header, words: 2)
-                try consumer.free(ptr: bytes.word(at: offset + 8))
+                    ptr: bytes.word(at: offset + allocPtr), size: bytes.word(at: offset + allocSize),
+                    stack: UInt32(truncatingIfNeeded: stackKind),
+                    kind: try kind(UInt8(truncatingIfNeeded: stackKind >> allocKindShift)))
+            } else if type == freeType && words == freeWords && sawHello {
+                try checkTag(header, words: freeWords)
+                try consumer.free(ptr: bytes.word(at: offset + freePtr))
             } else {
                 let record = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + words * 8])
                 try consumer.record(try decode(record, header: header))
@@ -125,8 +133,8 @@ public struct StreamDecoder {
     @inline(__always)
     private mutating func checkTag(_ header: UInt64, words: Int) throws {
         let tag = lt_header_tag(header)
-        if let expected = expectedTag, tag != expected & tagMask {
-            throw corrupted("a record has ring position \(tag) where \(expected & tagMask) was expected")
+        if let expected = expectedTag, tag != lt_tag(expected) {
+            throw corrupted("a record has ring position \(tag) where \(lt_tag(expected)) was expected")
         }
         expectedTag = tag &+ UInt64(words)
     }
@@ -134,9 +142,11 @@ public struct StreamDecoder {
     private mutating func decode(_ r: UnsafeRawBufferPointer, header: UInt64) throws -> WireRecord {
         let type = Int(lt_header_type(header))
         let words = r.count / 8
-        func require(_ exact: Int, _ what: String) throws {
-            if words != exact { throw corrupted("a \(what) record has \(words) words instead of \(exact)") }
+        func require(_ exact: some BinaryInteger, _ what: String) throws {
+            if words != Int(exact) { throw corrupted("a \(what) record has \(words) words instead of \(exact)") }
         }
+        /// The word at index `index` of the record (an LT_*_WORD_* index).
+        func word(_ index: some BinaryInteger) -> UInt64 { r.word(at: 8 * Int(index)) }
         if !sawHello && type != LT_REC_HELLO.rawValue {
             throw corrupted("the first record is of type \(type), not HELLO")
         }
@@ -145,77 +155,85 @@ public struct StreamDecoder {
             if sawHello { throw corrupted("a second HELLO record") }
             return .hello(try decodeHello(r))
         case Int(LT_REC_MODULES_BEGIN.rawValue):
-            try require(3, "MODULES_BEGIN")
+            try require(LT_MODULES_MARK_WORDS, "MODULES_BEGIN")
             try checkTag(header, words: words)
             return .modulesBegin
         case Int(LT_REC_MODULES_END.rawValue):
-            try require(3, "MODULES_END")
+            try require(LT_MODULES_MARK_WORDS, "MODULES_END")
             try checkTag(header, words: words)
             return .modulesEnd
         case Int(LT_REC_MODULE.rawValue):
             try checkTag(header, words: words)
             return .module(try decodeModule(r))
         case Int(LT_REC_STACK.rawValue):
-            guard words >= 2 else { throw corrupted("a STACK record has \(words) words") }
+            let fixed = Int(LT_STACK_WORDS)
+            guard words >= fixed else { throw corrupted("a STACK record has \(words) words") }
             try checkTag(header, words: words)
-            let idDepth = r.word(at: 8)
-            let depth = Int((idDepth >> 32) & ~UInt64(LT_STACK_TRUNCATED))
-            guard depth == words - 2 else { throw corrupted("a STACK record claims \(depth) frames in \(words) words") }
+            let idDepth = word(LT_STACK_WORD_ID)
+            let depthField = idDepth >> UInt64(LT_STACK_DEPTH_SHIFT)
+            let depth = Int(depthField & ~UInt64(LT_STACK_TRUNCATED))
+            guard depth == words - fixed else { throw corrupted("a STACK record claims \(depth) frames in \(words) words") }
             // The trace reader refuses deeper stacks: the shim never captures them.
             guard depth <= Int(LT_MAX_DEPTH) else { throw corrupted("a STACK record of \(depth) frames, more than the shim's deepest (\(LT_MAX_DEPTH))") }
             var frames = [UInt64](repeating: 0, count: depth)
-            for i in 0..<depth { frames[i] = r.word(at: 16 + i * 8) }
+            for i in 0..<depth { frames[i] = word(fixed + i) }
             return .stack(id: UInt32(truncatingIfNeeded: idDepth), frames: frames,
-                          truncated: (idDepth >> 32) & UInt64(LT_STACK_TRUNCATED) != 0)
+                          truncated: depthField & UInt64(LT_STACK_TRUNCATED) != 0)
         case Int(LT_REC_ALLOC.rawValue):
-            try require(4, "ALLOC")
+            try require(LT_ALLOC_WORDS, "ALLOC")
             try checkTag(header, words: words)
-            let stackKind = r.word(at: 8)
+            let stackKind = word(LT_ALLOC_WORD_STACK)
             return .alloc(
-                ptr: r.word(at: 16), size: r.word(at: 24), stack: UInt32(truncatingIfNeeded: stackKind),
-                kind: try kind(UInt8(truncatingIfNeeded: stackKind >> 32)))
+                ptr: word(LT_ALLOC_WORD_PTR), size: word(LT_ALLOC_WORD_SIZE), stack: UInt32(truncatingIfNeeded: stackKind),
+                kind: try kind(UInt8(truncatingIfNeeded: stackKind >> UInt64(LT_ALLOC_KIND_SHIFT))))
         case Int(LT_REC_FREE.rawValue):
-            try require(2, "FREE")
+            try require(LT_FREE_WORDS, "FREE")
             try checkTag(header, words: words)
-            return .free(ptr: r.word(at: 8))
+            return .free(ptr: word(LT_FREE_WORD_PTR))
         case Int(LT_REC_REALLOC_BEGIN.rawValue):
-            try require(2, "REALLOC_BEGIN")
+            try require(LT_FREE_WORDS, "REALLOC_BEGIN")
             try checkTag(header, words: words)
-            return .reallocBegin(ptr: r.word(at: 8), tag: lt_header_tag(header))
+            return .reallocBegin(ptr: word(LT_FREE_WORD_PTR), tag: lt_header_tag(header))
         case Int(LT_REC_REALLOC_END.rawValue):
-            try require(5, "REALLOC_END")
+            try require(LT_REALLOC_END_WORDS, "REALLOC_END")
             try checkTag(header, words: words)
-            let packed = r.word(at: 32)
-            let status = UInt8(truncatingIfNeeded: packed >> 32)
-            guard status <= 1 else { throw corrupted("a REALLOC_END record has status \(status)") }
+            let packed = word(LT_REALLOC_END_WORD_STACK)
+            let status = UInt8(truncatingIfNeeded: packed >> UInt64(LT_REALLOC_END_STATUS_SHIFT))
+            guard status == LT_REALLOC_DONE.rawValue || status == LT_REALLOC_FAILED.rawValue else {
+                throw corrupted("a REALLOC_END record has status \(status)")
+            }
             return .reallocEnd(
-                beginTag: r.word(at: 8), newPtr: r.word(at: 16), size: r.word(at: 24),
-                stack: UInt32(truncatingIfNeeded: packed), failed: status == UInt8(LT_REALLOC_FAILED.rawValue),
-                kind: try kind(UInt8(truncatingIfNeeded: packed >> 40)))
+                beginTag: word(LT_REALLOC_END_WORD_BEGIN_TAG), newPtr: word(LT_REALLOC_END_WORD_NEW_PTR),
+                size: word(LT_REALLOC_END_WORD_SIZE), stack: UInt32(truncatingIfNeeded: packed),
+                failed: status == LT_REALLOC_FAILED.rawValue,
+                kind: try kind(UInt8(truncatingIfNeeded: packed >> UInt64(LT_REALLOC_END_KIND_SHIFT))))
         case Int(LT_REC_TICK.rawValue):
-            try require(4, "TICK")
+            try require(LT_TICK_WORDS, "TICK")
             try checkTag(header, words: words)
-            return .tick(MemoryTick(monotonicNanoseconds: r.word(at: 8), residentBytes: r.word(at: 16), virtualBytes: r.word(at: 24)))
+            return .tick(
+                MemoryTick(monotonicNanoseconds: word(LT_TICK_WORD_MONOTONIC_NS), residentBytes: word(LT_TICK_WORD_RSS_BYTES),
+                           virtualBytes: word(LT_TICK_WORD_VM_BYTES)))
         case Int(LT_REC_SKIP.rawValue):
-            try require(3, "SKIP")
-            let from = r.word(at: 8), count = r.word(at: 16)
+            try require(LT_SKIP_WORDS, "SKIP")
+            let from = word(LT_SKIP_WORD_FROM_TAG), count = word(LT_SKIP_WORD_WORDS)
             // A SKIP covers words of one ring: more is damage (and would overflow the count of lost words).
             guard count <= UInt64(1) << LT_RING_MAX_LOG2 else { throw corrupted("a SKIP of \(count) words, more than the largest ring holds") }
-            if let expected = expectedTag, from != expected & tagMask {
+            if let expected = expectedTag, from != lt_tag(expected) {
                 throw corrupted("a SKIP record starts at ring position \(from) where \(expected) was expected")
             }
             expectedTag = from &+ count
             return .skip(fromTag: from, words: count)
         case Int(LT_REC_FINAL.rawValue):
-            try require(8, "FINAL")
+            try require(LT_FINAL_WORDS, "FINAL")
             try checkTag(header, words: words)
             sawFinal = true
-            let status = r.word(at: 48)
+            let status = word(LT_FINAL_WORD_EXIT_STATUS)
             return .final(
                 ShimCounters(
-                    noStack: r.word(at: 8), stacksDropped: r.word(at: 16), bootstrapAllocations: r.word(at: 24),
-                    failedAllocations: r.word(at: 32), skippedWords: r.word(at: 40),
-                    exitStatus: status == UInt64.max ? nil : status))
+                    noStack: word(LT_FINAL_WORD_NO_STACK), stacksDropped: word(LT_FINAL_WORD_STACKS_DROPPED),
+                    bootstrapAllocations: word(LT_FINAL_WORD_BOOTSTRAP_ALLOCS),
+                    failedAllocations: word(LT_FINAL_WORD_FAILED_ALLOCS), skippedWords: word(LT_FINAL_WORD_SKIPPED_WORDS),
+                    exitStatus: status == UInt64(LT_EXIT_UNKNOWN) ? nil : status))
         default:
             throw corrupted("unknown record type \(type)")
         }
@@ -226,62 +244,70 @@ public struct StreamDecoder {
         return kind
     }
 
+    /// HELLO is read through `struct lt_hello`, as the shim writes it.
     private mutating func decodeHello(_ r: UnsafeRawBufferPointer) throws -> Hello {
-        guard r.count >= MemoryLayout<lt_hello>.size else { throw corrupted("the HELLO record is too short") }
-        guard r.hasMagic(at: 8) else { throw LeakTrackError.notLeakTrackData(path: name) }
-        let version = r.loadUnaligned(fromByteOffset: 16, as: UInt32.self).littleEndian
+        let fixed = MemoryLayout<lt_hello>.size
+        guard r.count >= fixed else { throw corrupted("the HELLO record is too short") }
+        guard r.hasMagic(at: Int(LT_HELLO_MAGIC_OFFSET)) else { throw LeakTrackError.notLeakTrackData(path: name) }
+        let h = r.loadUnaligned(as: lt_hello.self)
+        let version = UInt32(littleEndian: h.version)
         if version > LT_WIRE_VERSION {
             throw LeakTrackError.newerFormat(what: name, found: version, supported: LT_WIRE_VERSION)
         }
-        let pointerSize = r[20], littleEndian = r[21]
-        guard pointerSize == 8, littleEndian == 1 else {
+        // Addresses are 64-bit words on the wire.
+        let pointerSize = h.pointer_size, littleEndian = h.little_endian
+        guard pointerSize == MemoryLayout<UInt64>.size, littleEndian == 1 else {
             throw corrupted("it comes from a \(Int(pointerSize) * 8)-bit or big-endian process, which this leaktrack cannot read")
         }
-        let flags = r.loadUnaligned(fromByteOffset: 22, as: UInt16.self).littleEndian
-        let exeLength = Int(r.loadUnaligned(fromByteOffset: 52, as: UInt32.self).littleEndian)
-        let cmdLength = Int(r.loadUnaligned(fromByteOffset: 56, as: UInt32.self).littleEndian)
-        let exeWords = (exeLength + 7) / 8, cmdWords = (cmdLength + 7) / 8
+        let flags = UInt16(littleEndian: h.flags)
+        let exeLength = Int(UInt32(littleEndian: h.exe_len))
+        let cmdLength = Int(UInt32(littleEndian: h.cmdline_len))
+        let exeWords = Int(lt_words_for_bytes(UInt32(truncatingIfNeeded: exeLength)))
+        let cmdWords = Int(lt_words_for_bytes(UInt32(truncatingIfNeeded: cmdLength)))
         guard exeLength <= Int(LT_MAX_PATH), cmdLength <= Int(LT_MAX_CMDLINE),
-            r.count == 64 + (exeWords + cmdWords) * 8
+            r.count == fixed + (exeWords + cmdWords) * 8
         else { throw corrupted("the HELLO record's lengths do not add up") }
         // Decoded, invalid UTF-8 grows (3 bytes per bad sequence): what is stored is cut to what the trace
         // reader accepts, or the collector would write traces that its own `report` refuses.
-        let executable = TraceFile.Limits.fitted(r.string(at: 64, length: exeLength), bytes: TraceFile.Limits.path)
-        let command = r.string(at: 64 + exeWords * 8, length: cmdLength)
+        let executable = TraceFile.Limits.fitted(r.string(at: fixed, length: exeLength), bytes: TraceFile.Limits.path)
+        let command = r.string(at: fixed + exeWords * 8, length: cmdLength)
         let hello = Hello(
             version: version,
-            pid: r.loadUnaligned(fromByteOffset: 24, as: UInt32.self).littleEndian,
-            ppid: r.loadUnaligned(fromByteOffset: 28, as: UInt32.self).littleEndian,
+            pid: UInt32(littleEndian: h.pid),
+            ppid: UInt32(littleEndian: h.ppid),
             forked: flags & UInt16(LT_HELLO_FORKED) != 0,
-            realtimeNanoseconds: r.word(at: 32), monotonicNanoseconds: r.word(at: 40),
-            maxDepth: r.loadUnaligned(fromByteOffset: 48, as: UInt32.self).littleEndian,
+            realtimeNanoseconds: UInt64(littleEndian: h.realtime_ns), monotonicNanoseconds: UInt64(littleEndian: h.monotonic_ns),
+            maxDepth: UInt32(littleEndian: h.max_depth),
             executable: executable,
             arguments: StreamDecoder.fittedArguments(command),
-            ringLog2: r.loadUnaligned(fromByteOffset: 60, as: UInt32.self).littleEndian)
+            ringLog2: UInt32(littleEndian: h.ring_log2))
         self.hello = hello
         sawHello = true
         return hello
     }
 
+    /// MODULE is read word by word, as the shim writes it.
     private func decodeModule(_ r: UnsafeRawBufferPointer) throws -> LoadedModule {
-        guard r.count >= 24 else { throw corrupted("a MODULE record is too short") }
-        let bias = r.word(at: 8)
-        let lengths = r.word(at: 16)
+        let fixed = Int(LT_MODULE_WORDS) * 8, segmentBytes = Int(LT_SEGMENT_WORDS) * 8
+        guard r.count >= fixed else { throw corrupted("a MODULE record is too short") }
+        let bias = r.word(at: 8 * Int(LT_MODULE_WORD_BIAS))
+        let lengths = r.word(at: 8 * Int(LT_MODULE_WORD_LENGTHS))
         let pathLength = Int(UInt32(truncatingIfNeeded: lengths))
-        let buildIDLength = Int(UInt16(truncatingIfNeeded: lengths >> 32))
-        let segmentCount = Int(UInt16(truncatingIfNeeded: lengths >> 48))
+        let buildIDLength = Int(UInt16(truncatingIfNeeded: lengths >> UInt64(LT_MODULE_BUILD_ID_LEN_SHIFT)))
+        let segmentCount = Int(UInt16(truncatingIfNeeded: lengths >> UInt64(LT_MODULE_NSEGMENTS_SHIFT)))
         let buildWords = (buildIDLength + 7) / 8, pathWords = (pathLength + 7) / 8
         guard pathLength <= Int(LT_MAX_PATH), buildIDLength <= Int(LT_MAX_BUILD_ID),
             segmentCount <= Int(LT_MAX_SEGMENTS),
-            r.count == 24 + segmentCount * 16 + (buildWords + pathWords) * 8
+            r.count == fixed + segmentCount * segmentBytes + (buildWords + pathWords) * 8
         else { throw corrupted("a MODULE record's lengths do not add up") }
         var segments: [Range<UInt64>] = []
         for i in 0..<segmentCount {
-            let start = r.word(at: 24 + i * 16), end = r.word(at: 32 + i * 16)
+            let at = fixed + i * segmentBytes
+            let start = r.word(at: at + 8 * Int(LT_SEGMENT_WORD_START)), end = r.word(at: at + 8 * Int(LT_SEGMENT_WORD_END))
             guard start <= end else { throw corrupted("a module segment ends before it starts") }
             segments.append(start..<end)
         }
-        let buildStart = 24 + segmentCount * 16
+        let buildStart = fixed + segmentCount * segmentBytes
         let buildID = Array(r[buildStart..<buildStart + buildIDLength])
         let path = TraceFile.Limits.fitted(r.string(at: buildStart + buildWords * 8, length: pathLength), bytes: TraceFile.Limits.path)
         return LoadedModule(path: path, bias: bias, buildID: buildID, segments: segments)
@@ -309,11 +335,10 @@ extension UnsafeRawBufferPointer {
         UInt64(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 
+    /// Whether the wire header's magic (LT_WIRE_MAGIC) is at `offset`.
     func hasMagic(at offset: Int) -> Bool {
-        let magic: [UInt8] = Array("LEAKTRK".utf8) + [0]
-        guard count >= offset + magic.count else { return false }
-        for i in 0..<magic.count where self[offset + i] != magic[i] { return false }
-        return true
+        guard let base = baseAddress, offset >= 0, count >= offset + Int(LT_WIRE_MAGIC_SIZE) else { return false }
+        return lt_wire_has_magic(base + offset) != 0
     }
 
     func string(at offset: Int, length: Int) -> String {

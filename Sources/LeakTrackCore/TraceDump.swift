@@ -1,3 +1,5 @@
+import CLeakTrackWire
+
 /// The readable form of traces and stream records, shared by `dump` and tests. One line per record: names
 /// and arguments from the traced program are escaped.
 public enum TraceDump {
@@ -6,8 +8,8 @@ public enum TraceDump {
     /// throws.
     public static func dump(path: String, line: (String) -> Void) throws {
         let input = try InputFile(path: path, kind: .traceOrStream)
-        // The first 16 bytes tell a trace (magic "LKTRACE") from a raw stream (HELLO, magic at offset 8).
-        var head = [UInt8](repeating: 0, count: 16)
+        // The first bytes tell a trace (magic "LKTRACE") from a raw stream (HELLO, whose magic ends these bytes).
+        var head = [UInt8](repeating: 0, count: Int(LT_HELLO_MAGIC_OFFSET) + Int(LT_WIRE_MAGIC_SIZE))
         var got = 0
         while got < head.count {
             let n = try head.withUnsafeMutableBytes {

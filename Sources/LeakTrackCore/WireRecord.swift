@@ -1,8 +1,25 @@
 import CLeakTrackWire
 
-/// How a block was obtained (`enum lt_alloc_kind` in the wire header).
+/// How a block was obtained (`enum lt_alloc_kind` in the wire header). The raw values are the header's
+/// `LT_KIND_*` (a Swift enum's raw values must be literals; `wireKind` ties each case to its constant, and
+/// DecoderTests checks that they agree).
 public enum AllocKind: UInt8, Sendable, CaseIterable {
     case malloc = 1, calloc, realloc, reallocarray, posixMemalign, alignedAlloc, memalign, valloc, pvalloc
+
+    /// The header's constant for this kind.
+    public var wireKind: lt_alloc_kind {
+        switch self {
+        case .malloc: return LT_KIND_MALLOC
+        case .calloc: return LT_KIND_CALLOC
+        case .realloc: return LT_KIND_REALLOC
+        case .reallocarray: return LT_KIND_REALLOCARRAY
+        case .posixMemalign: return LT_KIND_POSIX_MEMALIGN
+        case .alignedAlloc: return LT_KIND_ALIGNED_ALLOC
+        case .memalign: return LT_KIND_MEMALIGN
+        case .valloc: return LT_KIND_VALLOC
+        case .pvalloc: return LT_KIND_PVALLOC
+        }
+    }
 
     public var functionName: String {
         switch self {
