@@ -48,15 +48,16 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "leaktrack", dependencies: ["LeakTrackCLI"]),
-        // What the unit-test targets share (a seeded random generator).
-        .target(name: "LeakTrackTestSupport", path: "Tests/LeakTrackTestSupport"),
+        // What the test targets share: a seeded random generator, and WireBuilder, which writes shim streams
+        // through the wire header.
+        .target(name: "LeakTrackTestSupport", dependencies: ["CLeakTrackWire"], path: "Tests/LeakTrackTestSupport"),
         .testTarget(name: "LeakTrackCoreTests", dependencies: ["LeakTrackCore", "CLeakTrackWire", "LeakTrackTestSupport"]),
         .testTarget(name: "LeakTrackReportTests", dependencies: ["LeakTrackReport", "LeakTrackCore", "LeakTrackTestSupport"]),
         // Saved traces rendered in every format, diffed against checked-in expected files (Tests/Golden).
         .testTarget(name: "GoldenTests", dependencies: ["LeakTrackReport", "LeakTrackCore"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["LeakTrackCore", "LeakTrackCollector"],
+            dependencies: ["LeakTrackCore", "LeakTrackCollector", "LeakTrackTestSupport"],
             // C programs the tests compile and run under the shim; found through #filePath.
             exclude: ["Fixtures"]
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import LeakTrackCore
+import LeakTrackTestSupport
 import XCTest
 
 #if canImport(Glibc)
@@ -226,56 +227,19 @@ final class HostileFileTests: EndToEndTestCase {
         XCTAssertGreaterThan(outcomes[2, default: 0], 0)
     }
 
-    /// A raw shim stream, as leaktrack_wire.h lays it out: HELLO, then ring records tagged with their position.
-    struct RawStream {
-        private(set) var bytes: [UInt8] = []
-        private var position: UInt64 = 0
-
-        init() {
-            let exe = Array("/bin/app".utf8), cmd = Array("app".utf8)
-            word(1 | UInt64(8 + 1 + 1) << 8)
-            bytes += Array("LEAKTRK".utf8) + [0]
-            func put<T: FixedWidthInteger>(_ v: T) {
-                withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) }
-            }
-            put(UInt32(1)); put(UInt8(8)); put(UInt8(1)); put(UInt16(0)); put(UInt32(42)); put(UInt32(1))
-            put(UInt64(1_700_000_000_000_000_000)); put(UInt64(1_000)); put(UInt32(128)); put(UInt32(exe.count))
-            put(UInt32(cmd.count)); put(UInt32(16))
-            bytes += exe + [UInt8](repeating: 0, count: 8 - exe.count % 8 == 8 ? 0 : 8 - exe.count % 8)
-            bytes += cmd + [UInt8](repeating: 0, count: 8 - cmd.count % 8)
-        }
-
-        private mutating func word(_ value: UInt64) {
-            withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
-        }
-
-        mutating func ring(_ type: UInt64, _ payload: [UInt64]) {
-            word(type | UInt64(1 + payload.count) << 8 | position << 24)
-            payload.forEach { word($0) }
-            position += UInt64(1 + payload.count)
-        }
-
-        mutating func stack(_ id: UInt32, _ frames: [UInt64]) {
-            ring(5, [UInt64(id) | UInt64(frames.count) << 32] + frames)
-        }
-        mutating func alloc(_ ptr: UInt64, _ size: UInt64, stack: UInt32) {
-            ring(6, [UInt64(stack) | 1 << 32, ptr, size])
-        }
-        mutating func final() { ring(12, [0, 0, 0, 0, 0, 0, 0]) }
-        /// Words never published, as the collector records them in saved streams: from here, `words` long.
-        mutating func skip(_ words: UInt64) {
-            let from = position
-            ring(11, [from, words])
-            position = (from &+ words) & ((1 << 40) - 1)
-        }
+    /// A raw shim stream (WireBuilder writes it through leaktrack_wire.h): HELLO of /bin/app, pid 42.
+    static func rawStream() -> WireBuilder {
+        var raw = WireBuilder()
+        raw.hello(arguments: ["app"])
+        return raw
     }
 
     /// collect --input refuses what the shim never writes: an allocation at address 0 crashed it (the live
     /// table's precondition), and a stack deeper than LT_MAX_DEPTH or a block of 2^63 bytes made a trace that
     /// report refuses.
     func testCollectRefusesStreamsTheShimCannotHaveWritten() throws {
-        func stream(_ build: (inout RawStream) -> Void) throws -> String {
-            var raw = RawStream()
+        func stream(_ build: (inout WireBuilder) -> Void) throws -> String {
+            var raw = HostileFileTests.rawStream()
             raw.stack(1, [0x1000])
             build(&raw)
             raw.final()
@@ -348,7 +312,7 @@ final class HostileFileTests: EndToEndTestCase {
             lines[4 + blocks - 1], "LIVE 0x\(String(0x10_0000 + 32 * (blocks - 1), radix: 16)) size=16 stack=1")
         XCTAssertLessThan(traceRun.maxRSSKiB, 64 << 10, "dump of \(blocks) live blocks: \(traceRun.maxRSSKiB) KiB")
 
-        var raw = RawStream()
+        var raw = HostileFileTests.rawStream()
         raw.stack(1, [0x1000])
         for i in 0..<UInt64(blocks / 2) { raw.alloc(0x10_0000 + 32 * i, 16, stack: 1) }
         raw.final()
@@ -382,7 +346,7 @@ final class HostileFileTests: EndToEndTestCase {
     /// TRACE.tmpPID, and storage failed with "File exists". The pid is the collector's, so plant it for the
     /// next few thousand pids: storage works, and the planted files are left as they were.
     func testPlantedTemporaryNamesDoNotStopStorage() throws {
-        var raw = RawStream()
+        var raw = HostileFileTests.rawStream()
         raw.stack(1, [0x1000])
         raw.alloc(0x5000, 16, stack: 1)
         raw.final()

@@ -71,6 +71,17 @@ final class DecoderTests: XCTestCase {
         }
     }
 
+    /// AllocKind's raw values are the wire header's LT_KIND_*: each kind decodes from the value the shim writes.
+    func testAllocKindsAreTheWireHeadersKinds() throws {
+        for kind in AllocKind.allCases {
+            XCTAssertEqual(UInt32(kind.rawValue), kind.wireKind.rawValue, "\(kind)")
+            var w = WireBuilder()
+            w.hello()
+            w.alloc(0x10, 8, stack: 1, kind: UInt8(kind.wireKind.rawValue))
+            XCTAssertEqual(try w.decode().last, .alloc(ptr: 0x10, size: 8, stack: 1, kind: kind))
+        }
+    }
+
     func testAStackCutAtTheDepthLimitIsMarked() throws {
         var w = WireBuilder()
         w.hello()
@@ -99,14 +110,13 @@ final class DecoderTests: XCTestCase {
 
         var wrongTag = WireBuilder()
         wrongTag.hello()
+        wrongTag.free(0x10) // position 0, so the next record must claim position 2 ...
         wrongTag.alloc(0x10, 1, stack: 0)
         var bytes = wrongTag.bytes
-        let allocHeader = bytes.count - 32
-        bytes[allocHeader + 3] ^= 0x01 // the tag starts at bit 24
-        var tagged = WireBuilder()
-        tagged.hello()
-        tagged.free(0x10) // position 0 ... then the corrupted alloc would claim position 1
-        assertThrows(tagged.bytes + Array(bytes[allocHeader...]), corrupted)
+        let allocHeader = bytes.count - Int(LT_ALLOC_WORDS) * 8
+        let claimsOne = lt_header_make(LT_REC_ALLOC.rawValue, UInt32(LT_ALLOC_WORDS), 1) // ... not 1
+        bytes.replaceSubrange(allocHeader..<allocHeader + 8, with: withUnsafeBytes(of: claimsOne.littleEndian, Array.init))
+        assertThrows(bytes, corrupted)
 
         var zero = WireBuilder()
         zero.hello()
@@ -123,7 +133,7 @@ final class DecoderTests: XCTestCase {
 
         var badKind = WireBuilder()
         badKind.hello()
-        badKind.ring(6, [1 | 77 << 32, 0x10, 8])
+        badKind.alloc(0x10, 8, stack: 1, kind: 77)
         assertThrows(badKind.bytes, corrupted)
     }
 
@@ -136,7 +146,8 @@ final class DecoderTests: XCTestCase {
             var bytes: [UInt8]
             if trial < 2000 {
                 bytes = (0..<Int.random(in: 0...300, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-                if trial % 2 == 0, bytes.count >= 16 { bytes.replaceSubrange(8..<16, with: Array("LEAKTRK".utf8) + [0]) }
+                let magic = Int(LT_HELLO_MAGIC_OFFSET)..<Int(LT_HELLO_MAGIC_OFFSET) + Int(LT_WIRE_MAGIC_SIZE)
+                if trial % 2 == 0, bytes.count >= magic.upperBound { bytes.replaceSubrange(magic, with: WireBuilder.magic) }
             } else {
                 bytes = good
                 for _ in 0..<Int.random(in: 1...6, using: &generator) {
