@@ -26,6 +26,10 @@
  *
  * Variable-length payloads (strings, frame lists) follow the fixed part and are padded with zero bytes to
  * a whole word. Strings are not NUL-terminated on the wire; their byte length is in the fixed part.
+ *
+ * Each record's layout is its struct below; everything else is derived from the structs ("Word by word",
+ * at the end), and every encoder and decoder, in C and in Swift, goes through these names: a record's name
+ * found here is found wherever it is written or read.
  */
 #ifndef LEAKTRACK_WIRE_H
 #define LEAKTRACK_WIRE_H
@@ -52,7 +56,7 @@
 #define LT_TAG_MASK ((UINT64_C(1) << LT_TAG_BITS) - 1u)
 
 enum lt_record_type {
-    LT_REC_HELLO = 1,         /* first record: who is talking (writer-made) */
+    LT_REC_HELLO = 1,         /* first record: who is talking (sent on the socket, not the ring) */
     LT_REC_MODULES_BEGIN = 2, /* a full module snapshot follows; it replaces the previous one */
     LT_REC_MODULE = 3,        /* one loaded object: path, load bias, build id, executable segments */
     LT_REC_MODULES_END = 4,   /* end of the snapshot */
@@ -223,7 +227,8 @@ struct lt_tick {
 _Static_assert(sizeof(struct lt_tick) == 32, "lt_tick layout");
 
 /* SKIP: ring words [from_tag, from_tag + words) were claimed but never published (a thread died or was
- * stopped mid-record) and the writer gave up on them. Whatever they held is lost and counted. */
+ * stopped mid-record) and the collector, reading the ring, gave up on them. Whatever they held is lost and
+ * counted. */
 struct lt_skip {
     uint64_t header;
     uint64_t from_tag;
