@@ -51,8 +51,10 @@ let package = Package(
         // What the test targets share: a seeded random generator, and WireBuilder, which writes shim streams
         // through the wire header.
         .target(name: "LeakTrackTestSupport", dependencies: ["CLeakTrackWire"], path: "Tests/LeakTrackTestSupport"),
-        .testTarget(name: "LeakTrackCoreTests", dependencies: ["LeakTrackCore", "CLeakTrackWire", "LeakTrackTestSupport"]),
-        .testTarget(name: "LeakTrackReportTests", dependencies: ["LeakTrackReport", "LeakTrackCore", "LeakTrackTestSupport"]),
+        .testTarget(
+            name: "LeakTrackCoreTests", dependencies: ["LeakTrackCore", "CLeakTrackWire", "LeakTrackTestSupport"]),
+        .testTarget(
+            name: "LeakTrackReportTests", dependencies: ["LeakTrackReport", "LeakTrackCore", "LeakTrackTestSupport"]),
         // Saved traces rendered in every format, diffed against checked-in expected files (Tests/Golden).
         .testTarget(name: "GoldenTests", dependencies: ["LeakTrackReport", "LeakTrackCore"]),
         .testTarget(

@@ -23,7 +23,7 @@
 #include "leaktrack_wire.h"
 
 #define FRAMES_PER_STACK 10
-#define BIAS UINT64_C(0x7F0000000000)
+#define BIAS             UINT64_C(0x7F0000000000)
 
 static FILE *out;
 static uint64_t position; /* the ring position of the next record, as the shim would have claimed it */
@@ -154,7 +154,8 @@ static void frames(const char *library, uint64_t count) {
     uint32_t id = 1;
     for (uint64_t first = 0; first < count; first += FRAMES_PER_STACK, id++) {
         uint32_t depth = 0;
-        for (uint64_t i = first; i < count && depth < FRAMES_PER_STACK; i++) addresses[depth++] = BIAS + start + 1 + i * step;
+        for (uint64_t i = first; i < count && depth < FRAMES_PER_STACK; i++)
+            addresses[depth++] = BIAS + start + 1 + i * step;
         stack(id, addresses, depth);
         alloc(0x100000 + (uint64_t)id * 64, 32, id);
     }

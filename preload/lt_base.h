@@ -31,10 +31,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define LT_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define LT_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define LT_NOINLINE __attribute__((noinline))
-#define LT_TLS __thread __attribute__((tls_model("initial-exec")))
+#define LT_NOINLINE    __attribute__((noinline))
+#define LT_TLS         __thread __attribute__((tls_model("initial-exec")))
 
 /* On the declarations of the shim's data shared between files: -fvisibility=hidden covers definitions only,
  * and a declaration the compiler does not know to be hidden is reached through the GOT. The C unit tests

@@ -9,7 +9,7 @@
 #include "lt_bootstrap.h"
 #include "lt_state.h"
 
-#define LT_BOOTSTRAP_BYTES (256u * 1024u)
+#define LT_BOOTSTRAP_BYTES  (256u * 1024u)
 #define LT_BOOTSTRAP_HEADER 16u
 
 static _Alignas(64) unsigned char lt_arena[LT_BOOTSTRAP_BYTES];
@@ -25,7 +25,7 @@ void *lt_bootstrap_alloc(size_t size, size_t alignment) {
     uintptr_t aligned = (base + alignment - 1) & ~(uintptr_t)(alignment - 1);
     memcpy((void *)(aligned - sizeof(size_t)), &size, sizeof size);
     atomic_fetch_add(&lt_counters.bootstrap_allocs, 1);
-    /* The arena is zero-initialised and never reused, so calloc needs no memset. */
+    /* The arena is zero-initialized and never reused, so calloc needs no memset. */
     return (void *)aligned;
 }
 

@@ -26,11 +26,11 @@
  * streams as it can, this one waiting in its queue), or has shown no sign of life for this long since it
  * answered, is gone (the beat stops only if it died or was stopped, e.g. under a debugger). */
 #define LT_UNANSWERED_NS (60ull * 1000000000ull)
-#define LT_SILENT_NS (30ull * 1000000000ull)
+#define LT_SILENT_NS     (30ull * 1000000000ull)
 
-static const char *lt_collector_socket;   /* where HELLO went: probed until the collector answers */
-static _Atomic int lt_attached;       /* HELLO went out: a collector will read this stream */
-static _Atomic int lt_lost;          /* the collector is known to have stopped reading */
+static const char *lt_collector_socket; /* where HELLO went: probed until the collector answers */
+static _Atomic int lt_attached;         /* HELLO went out: a collector will read this stream */
+static _Atomic int lt_lost;             /* the collector is known to have stopped reading */
 static _Atomic uint64_t lt_attached_ns;
 static _Atomic uint64_t lt_last_beat, lt_last_beat_ns; /* the collector's beat as last seen, and when */
 static _Atomic uint64_t lt_last_probe_ns;              /* when we last looked for an unanswering collector */
@@ -88,8 +88,8 @@ int lt_collector_gone(void) {
     if (state == LT_ACK_DONE) return 1;
     uint64_t pid = atomic_load_explicit(lt_ring.collector_pid, memory_order_acquire);
     uint64_t namespace = atomic_load_explicit(lt_ring.collector_pidns, memory_order_acquire);
-    if (pid != 0 && pid < (1u << 31) && namespace != 0 && namespace == lt_pid_namespace() &&
-        kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+    if (pid != 0 && pid < (1u << 31) && namespace != 0 && namespace == lt_pid_namespace() && kill((pid_t)pid, 0) != 0 &&
+        errno == ESRCH)
         return 1;
     uint64_t beat = atomic_load_explicit(lt_ring.collector_beat, memory_order_acquire);
     if (beat != atomic_load(&lt_last_beat)) {

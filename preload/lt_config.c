@@ -38,10 +38,23 @@ static int lt_parse_number(const char *text, uint64_t *out) {
         value = value * 10 + (uint64_t)(*c - '0');
     }
     switch (*c) {
-        case 'k': case 'K': value <<= 10; c++; break;
-        case 'm': case 'M': value <<= 20; c++; break;
-        case 'g': case 'G': value <<= 30; c++; break;
-        default: break;
+        case 'k':
+        case 'K':
+            value <<= 10;
+            c++;
+            break;
+        case 'm':
+        case 'M':
+            value <<= 20;
+            c++;
+            break;
+        case 'g':
+        case 'G':
+            value <<= 30;
+            c++;
+            break;
+        default:
+            break;
     }
     if (*c != '\0') return -1;
     *out = value;

@@ -5,16 +5,16 @@
 #include "lt_base.h"
 
 struct lt_config {
-    int disabled;                 /* LEAKTRACK_DISABLE=1, or a secure-execution program */
-    int quiet;                    /* LEAKTRACK_QUIET=1: no banner */
-    uint32_t depth;               /* LEAKTRACK_DEPTH */
-    int libunwind_only;           /* LEAKTRACK_UNWIND=libunwind: never the fast unwinder */
-    uint32_t ring_log2;           /* the ring holds 2^ring_log2 words (LEAKTRACK_BUFFER_SIZE) */
-    uint64_t stack_slots;         /* LEAKTRACK_MAX_STACKS * 2, a power of two */
-    uint32_t exit_timeout_ms;     /* LEAKTRACK_EXIT_TIMEOUT */
-    const char *socket_path;      /* LEAKTRACK_SOCKET: set by `leaktrack record` */
-    const char *collector_path;   /* LEAKTRACK_COLLECTOR: the leaktrack executable for bare mode */
-    const char *output_dir;       /* LEAKTRACK_OUTPUT_DIR: where bare mode writes traces */
+    int disabled;               /* LEAKTRACK_DISABLE=1, or a secure-execution program */
+    int quiet;                  /* LEAKTRACK_QUIET=1: no banner */
+    uint32_t depth;             /* LEAKTRACK_DEPTH */
+    int libunwind_only;         /* LEAKTRACK_UNWIND=libunwind: never the fast unwinder */
+    uint32_t ring_log2;         /* the ring holds 2^ring_log2 words (LEAKTRACK_BUFFER_SIZE) */
+    uint64_t stack_slots;       /* LEAKTRACK_MAX_STACKS * 2, a power of two */
+    uint32_t exit_timeout_ms;   /* LEAKTRACK_EXIT_TIMEOUT */
+    const char *socket_path;    /* LEAKTRACK_SOCKET: set by `leaktrack record` */
+    const char *collector_path; /* LEAKTRACK_COLLECTOR: the leaktrack executable for bare mode */
+    const char *output_dir;     /* LEAKTRACK_OUTPUT_DIR: where bare mode writes traces */
 };
 
 extern LT_HIDDEN struct lt_config lt_config;

@@ -57,6 +57,5 @@ uint64_t lt_realtime_ns(void) { return lt_clock_ns(CLOCK_REALTIME); }
 
 void lt_sleep_ns(uint64_t ns) {
     struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }

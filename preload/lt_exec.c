@@ -103,9 +103,7 @@ int lt_replacement_fexecve(int fd, char *const argv[], char *const envp[]) {
     return lt_exec_failed(tracked, real(fd, argv, envp));
 }
 
-int lt_replacement_execv(const char *path, char *const argv[]) {
-    return lt_replacement_execve(path, argv, environ);
-}
+int lt_replacement_execv(const char *path, char *const argv[]) { return lt_replacement_execve(path, argv, environ); }
 
 /* execl, execle, execlp: the arguments up to the NULL become an argv array on the stack (bounded), then
  * the v-form runs. `with_env`: execle's environment follows the NULL. */

@@ -30,7 +30,7 @@
 /* How a hook proceeds. LT_LEVEL_0 + n: record with a stack, at nesting level n (a signal handler's
  * allocation interrupting a hook is level 1). */
 enum lt_mode {
-    LT_UNTRACKED = 0, /* pass through: not initialised yet, stopped, or the shim's own work (start, fork) */
+    LT_UNTRACKED = 0, /* pass through: not initialized yet, stopped, or the shim's own work (start, fork) */
     LT_NESTED = 1,    /* called from inside the shim (libunwind): record without a stack */
     LT_LEVEL_0 = 2,
 };
@@ -50,11 +50,11 @@ static inline int lt_enter_tracked(struct lt_thread *self, const void *frame) {
 }
 
 static LT_NOINLINE int lt_enter_slow(const void *frame) {
-    if (atomic_load(&lt_state) == LT_UNINITIALISED) {
+    if (atomic_load(&lt_state) == LT_UNINITIALIZED) {
         /* Wiped by a fork that ran no handlers of ours (_Fork, a raw system call): this child has no stream of
          * its own, and its parent's ring is not its to write. It runs untracked. */
         if (lt_started) {
-            int expected = LT_UNINITIALISED;
+            int expected = LT_UNINITIALIZED;
             atomic_compare_exchange_strong(&lt_state, &expected, LT_DISABLED);
             return LT_UNTRACKED;
         }

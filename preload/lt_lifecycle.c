@@ -1,7 +1,7 @@
 /*
  * Lifecycle: start-up and fork. The states are lt_state.c's; the end of the stream is lt_shutdown.c's.
  *
- * The first hook call (often before our constructor runs) or the constructor starts initialisation: the real
+ * The first hook call (often before our constructor runs) or the constructor starts initialization: the real
  * functions (dlsym(RTLD_NEXT, ...), with the bootstrap arena serving the calls dlsym makes), the
  * configuration, the ring and the stack table (mmap), the fork and fatal-signal handlers, and the link to the
  * collector (HELLO). Fork children restart tracking on a connection of their own, prepared by the parent.
@@ -56,9 +56,9 @@ static void lt_fork_child(void) {
     }
     lt_modules_unlock_after_fork();
     uint8_t was_internal = lt_self.internal;
-    lt_self.internal = 1; /* the link's start-up allocations are the shim's, not the program's */
+    lt_self.internal = 1;   /* the link's start-up allocations are the shim's, not the program's */
     lt_self.claimed_at = 0; /* positions start again in the child's own ring */
-    atomic_store(&lt_state, LT_INITIALISING);
+    atomic_store(&lt_state, LT_INITIALIZING);
     int stacks = lt_stacks_reset_after_fork();
     lt_modules_reset_after_fork();
     memset(&lt_counters, 0, sizeof lt_counters);
@@ -74,8 +74,8 @@ static void lt_fork_child(void) {
 }
 
 LT_NOINLINE void lt_init(void) {
-    int expected = LT_UNINITIALISED;
-    if (!atomic_compare_exchange_strong(&lt_state, &expected, LT_INITIALISING)) return;
+    int expected = LT_UNINITIALIZED;
+    if (!atomic_compare_exchange_strong(&lt_state, &expected, LT_INITIALIZING)) return;
     lt_self.internal = 1; /* everything allocated while starting is the shim's own */
     lt_resolve_real();
     lt_resolve_real_exec();

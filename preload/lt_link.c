@@ -85,7 +85,8 @@ int lt_link_start(int ring_fd) {
         memcpy(lt_link_path, lt_config.socket_path, strnlen(lt_config.socket_path, sizeof lt_link_path - 1));
         socket_fd = lt_connect(lt_link_path);
         if (socket_fd < 0)
-            lt_diag("cannot connect to the collector at LEAKTRACK_SOCKET=", lt_link_path, "; the program runs untracked", NULL);
+            lt_diag("cannot connect to the collector at LEAKTRACK_SOCKET=", lt_link_path,
+                    "; the program runs untracked", NULL);
     } else {
         socket_fd = lt_spawn_collector(lt_link_path, sizeof lt_link_path);
     }

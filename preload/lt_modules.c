@@ -5,7 +5,7 @@
  *
  * A snapshot is sent before the first stack and again whenever the loader's adds/subs counters moved. The
  * check runs only when a new distinct stack is inserted (rare), never per allocation. Snapshots are
- * serialised by a mutex: this is the rare path, and the records of one snapshot must not interleave.
+ * serialized by a mutex: this is the rare path, and the records of one snapshot must not interleave.
  */
 #include <link.h>
 #include <pthread.h>

@@ -30,8 +30,8 @@ void lt_resolve_real(void) {
     r.dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
     r.start_main = (lt_start_main_fn)dlsym(RTLD_NEXT, "__libc_start_main");
     r.quick_exit = (void (*)(int))dlsym(RTLD_NEXT, "quick_exit");
-    if (!r.malloc || !r.calloc || !r.realloc || !r.free || !r.posix_memalign || !r.memalign || !r.exit_now ||
-        !r.exit || !r.dlclose || !r.quick_exit) {
+    if (!r.malloc || !r.calloc || !r.realloc || !r.free || !r.posix_memalign || !r.memalign || !r.exit_now || !r.exit ||
+        !r.dlclose || !r.quick_exit) {
         lt_diag("cannot find the C library's allocator; leaktrack cannot run in this process", NULL);
         /* Without a real allocator there is nothing to forward to: the program cannot continue sanely. */
         _Exit(127);

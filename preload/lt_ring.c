@@ -70,7 +70,8 @@ static LT_NOINLINE uint64_t lt_ring_wait_for_space(uint64_t pos, uint32_t words)
 }
 
 void lt_ring_discard(void) {
-    atomic_store_explicit(lt_ring.read, atomic_load_explicit(lt_ring.write, memory_order_acquire), memory_order_release);
+    atomic_store_explicit(lt_ring.read, atomic_load_explicit(lt_ring.write, memory_order_acquire),
+                          memory_order_release);
 }
 
 uint64_t lt_ring_claim_waiting(uint32_t words, uint64_t *claimed_at) {

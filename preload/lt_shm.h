@@ -7,13 +7,13 @@
 
 /* Pointers into the mapping. */
 struct lt_ring {
-    _Atomic uint64_t *write; /* next position to claim (words) */
-    _Atomic uint64_t *read;  /* first position the collector has not consumed */
+    _Atomic uint64_t *write;           /* next position to claim (words) */
+    _Atomic uint64_t *read;            /* first position the collector has not consumed */
     _Atomic uint64_t *collector_state; /* LT_ACK_HELLO, LT_ACK_DONE: written by the collector */
     _Atomic uint64_t *collector_pid;
     _Atomic uint64_t *collector_pidns;
     _Atomic uint64_t *collector_beat;
-    _Atomic uint64_t *wake;            /* counted up, and futex-woken, for the collector */
+    _Atomic uint64_t *wake; /* counted up, and futex-woken, for the collector */
     _Atomic uint64_t *words;
     uint64_t mask;
     uint32_t log2;

@@ -140,8 +140,7 @@ static int lt_run_collector(const char *collector, int listener, const char *soc
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) return -1;
     int status;
-    while (waitpid(shell, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(shell, &status, 0) < 0 && errno == EINTR) {}
     return 0;
 }
 
@@ -157,17 +156,18 @@ int lt_spawn_collector(char *path, size_t size) {
     if (lt_output_directory(output_dir, sizeof output_dir) != 0) return -1;
     char dir[] = "/tmp/leaktrack-XXXXXX";
     if (mkdtemp(dir) == NULL) {
-        lt_diag("cannot create a private directory in /tmp for the collector socket; the program runs untracked",
-                NULL);
+        lt_diag("cannot create a private directory in /tmp for the collector socket; the program runs untracked", NULL);
         return -1;
     }
     struct sockaddr_un address = {.sun_family = AF_UNIX};
-    if (sizeof dir - 1 + sizeof "/socket" > size || sizeof dir - 1 + sizeof "/socket" > sizeof address.sun_path) return -1;
+    if (sizeof dir - 1 + sizeof "/socket" > size || sizeof dir - 1 + sizeof "/socket" > sizeof address.sun_path)
+        return -1;
     memcpy(path, dir, sizeof dir - 1);
     memcpy(path + sizeof dir - 1, "/socket", sizeof "/socket");
     memcpy(address.sun_path, path, strlen(path) + 1);
     int listener = lt_fd_move_high(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof address) != 0 || listen(listener, SOMAXCONN) != 0) {
+    if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof address) != 0 ||
+        listen(listener, SOMAXCONN) != 0) {
         lt_diag("cannot create the collector socket; the program runs untracked", NULL);
         if (listener >= 0) close(listener);
         unlink(path);

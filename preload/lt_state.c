@@ -1,8 +1,8 @@
 /*
  * The shim's state: what every other room reads, and that depends on nothing but the messages.
  *
- * Lifecycle is one atomic state: UNINITIALISED -> INITIALISING -> ENABLED -> STOPPING -> DISABLED.
- * The first hook call (often before our constructor runs) or the constructor starts initialisation
+ * Lifecycle is one atomic state: UNINITIALIZED -> INITIALIZING -> ENABLED -> STOPPING -> DISABLED.
+ * The first hook call (often before our constructor runs) or the constructor starts initialization
  * (lt_lifecycle.c); fork children restart tracking on a connection of their own; exit, _exit and the
  * destructor end it with a FINAL record and a flush (lt_shutdown.c). Anything that finds the collector gone
  * switches tracking off here, with lt_disable.

@@ -8,8 +8,8 @@
 #include "lt_base.h"
 
 enum lt_lifecycle {
-    LT_UNINITIALISED = 0,
-    LT_INITIALISING = 1,
+    LT_UNINITIALIZED = 0,
+    LT_INITIALIZING = 1,
     LT_ENABLED = 2,
     LT_STOPPING = 3,
     LT_DISABLED = 4,
@@ -52,9 +52,9 @@ extern LT_HIDDEN struct lt_counters lt_counters;
  * (`depth` counts the hooks in progress; deeper nesting is recorded without a stack). */
 #define LT_MAX_NESTING 2
 struct lt_thread {
-    uint8_t depth;    /* hooks in progress on this thread */
-    uint8_t critical; /* inside a part of the shim that must not be re-entered: libunwind, the module lock */
-    uint8_t internal; /* the shim starting or forking: its calls pass straight through, never recorded */
+    uint8_t depth;       /* hooks in progress on this thread */
+    uint8_t critical;    /* inside a part of the shim that must not be re-entered: libunwind, the module lock */
+    uint8_t internal;    /* the shim starting or forking: its calls pass straight through, never recorded */
     uint8_t claiming;    /* ring claims made but not yet published (see lt_ring_claim) */
     uint64_t claimed_at; /* the position of the oldest of them (until stored, the one before: never newer) */
     const void *hook_frame[LT_MAX_NESTING]; /* each hook's frame (frame pointer): unwinding starts there */

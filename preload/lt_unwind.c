@@ -28,28 +28,28 @@
 #include "lt_base.h"
 #include "lt_unwind.h"
 
-#define LT_UNWIND_CACHE_LOG2 14u         /* 16 Ki rules, 256 KiB, touched only where used */
-#define LT_MAX_CFA_INSTRUCTIONS 65536u   /* per rule derivation; a longer program is libunwind's */
-#define LT_MAX_REMEMBERED_STATES 8u      /* DW_CFA_remember_state nesting */
-#define LT_MAX_FRAME_SPAN (1ull << 30)   /* a frame larger than this is not believed */
-#define LT_LOWEST_CODE_ADDRESS 0x4000u   /* below this a return address ends the stack (as in libunwind) */
+#define LT_UNWIND_CACHE_LOG2     14u          /* 16 Ki rules, 256 KiB, touched only where used */
+#define LT_MAX_CFA_INSTRUCTIONS  65536u       /* per rule derivation; a longer program is libunwind's */
+#define LT_MAX_REMEMBERED_STATES 8u           /* DW_CFA_remember_state nesting */
+#define LT_MAX_FRAME_SPAN        (1ull << 30) /* a frame larger than this is not believed */
+#define LT_LOWEST_CODE_ADDRESS   0x4000u      /* below this a return address ends the stack (as in libunwind) */
 
 /* DWARF register numbers on x86_64. */
 enum { LT_DW_RBP = 6, LT_DW_RSP = 7, LT_DW_RA = 16 };
 
 /* A rule, packed in one word so a cache entry is two atomic words. */
 enum lt_rule_kind { LT_RULE_EMPTY = 0, LT_RULE_STANDARD = 1, LT_RULE_END = 2, LT_RULE_FALLBACK = 3 };
-#define LT_RULE_KIND(r) ((unsigned)((r) & 3u))
+#define LT_RULE_KIND(r)       ((unsigned)((r)&3u))
 #define LT_RULE_CFA_IS_RBP(r) (((r) >> 2) & 1u)
-#define LT_RULE_RBP_SAVED(r) (((r) >> 3) & 1u)
-#define LT_RULE_RA_OFFSET(r) ((int64_t)(int8_t)(uint8_t)((r) >> 8) * 8)
+#define LT_RULE_RBP_SAVED(r)  (((r) >> 3) & 1u)
+#define LT_RULE_RA_OFFSET(r)  ((int64_t)(int8_t)(uint8_t)((r) >> 8) * 8)
 #define LT_RULE_RBP_OFFSET(r) ((int64_t)(int16_t)(uint16_t)((r) >> 16))
 #define LT_RULE_CFA_OFFSET(r) ((int64_t)(int32_t)(uint32_t)((r) >> 32))
 
 #define LT_KEY_ADDRESS_MASK ((UINT64_C(1) << 48) - 1)
-#define LT_KEY_ADDRESS(k) ((k) & LT_KEY_ADDRESS_MASK)
-#define LT_KEY_VERSION_ONE (UINT64_C(1) << 48)
-#define LT_KEY_LOCKED UINT64_C(1) /* address part of a slot being written; 0: empty */
+#define LT_KEY_ADDRESS(k)   ((k)&LT_KEY_ADDRESS_MASK)
+#define LT_KEY_VERSION_ONE  (UINT64_C(1) << 48)
+#define LT_KEY_LOCKED       UINT64_C(1) /* address part of a slot being written; 0: empty */
 
 /* Keys and rules in two arrays, so a slot's address is one AND away from the code address: the walk is a
  * chain of dependent loads, and a multiplicative hash in that chain measured ~15% slower per frame. */
@@ -135,22 +135,49 @@ static uint64_t lt_read_encoded(struct lt_reader *r, uint8_t encoding, uint64_t 
     uint64_t field = (uint64_t)(uintptr_t)r->p;
     uint64_t value;
     switch (encoding & 0x0f) {
-        case 0x00: value = lt_read_fixed(r, 8); break;
-        case 0x01: value = lt_read_uleb(r); break;
-        case 0x02: value = lt_read_fixed(r, 2); break;
-        case 0x03: value = lt_read_fixed(r, 4); break;
-        case 0x04: value = lt_read_fixed(r, 8); break;
-        case 0x09: value = (uint64_t)lt_read_sleb(r); break;
-        case 0x0a: value = (uint64_t)(int64_t)(int16_t)lt_read_fixed(r, 2); break;
-        case 0x0b: value = (uint64_t)(int64_t)(int32_t)lt_read_fixed(r, 4); break;
-        case 0x0c: value = lt_read_fixed(r, 8); break;
-        default: r->bad = 1; return 0;
+        case 0x00:
+            value = lt_read_fixed(r, 8);
+            break;
+        case 0x01:
+            value = lt_read_uleb(r);
+            break;
+        case 0x02:
+            value = lt_read_fixed(r, 2);
+            break;
+        case 0x03:
+            value = lt_read_fixed(r, 4);
+            break;
+        case 0x04:
+            value = lt_read_fixed(r, 8);
+            break;
+        case 0x09:
+            value = (uint64_t)lt_read_sleb(r);
+            break;
+        case 0x0a:
+            value = (uint64_t)(int64_t)(int16_t)lt_read_fixed(r, 2);
+            break;
+        case 0x0b:
+            value = (uint64_t)(int64_t)(int32_t)lt_read_fixed(r, 4);
+            break;
+        case 0x0c:
+            value = lt_read_fixed(r, 8);
+            break;
+        default:
+            r->bad = 1;
+            return 0;
     }
     switch (encoding & 0x70) {
-        case 0x00: break;
-        case 0x10: value += field; break;
-        case 0x30: value += data_base; break;
-        default: r->bad = 1; return 0;
+        case 0x00:
+            break;
+        case 0x10:
+            value += field;
+            break;
+        case 0x30:
+            value += data_base;
+            break;
+        default:
+            r->bad = 1;
+            return 0;
     }
     if (encoding & 0x80) r->bad = 1; /* indirect */
     return value;
@@ -190,15 +217,21 @@ static int lt_parse_cie(const uint8_t *at, struct lt_cie *cie) {
         if (r.bad || data_len > (uint64_t)(r.end - r.p)) return -1;
         for (const char *a = augmentation + 1; *a; a++) {
             switch (*a) {
-                case 'R': cie->fde_encoding = (uint8_t)lt_read_fixed(&r, 1); break;
-                case 'L': lt_read_fixed(&r, 1); break;
+                case 'R':
+                    cie->fde_encoding = (uint8_t)lt_read_fixed(&r, 1);
+                    break;
+                case 'L':
+                    lt_read_fixed(&r, 1);
+                    break;
                 case 'P': {
                     uint8_t encoding = (uint8_t)lt_read_fixed(&r, 1);
                     lt_read_encoded(&r, encoding & 0x7f, 0); /* the personality routine: skipped */
                     break;
                 }
-                case 'S': return -1; /* a signal frame: libunwind's business */
-                default: return -1;
+                case 'S':
+                    return -1; /* a signal frame: libunwind's business */
+                default:
+                    return -1;
             }
         }
         r.p = data_end;
@@ -217,9 +250,9 @@ static int lt_parse_cie(const uint8_t *at, struct lt_cie *cie) {
 struct lt_cfa_state {
     int cfa_register; /* DWARF register, or -1: not a register plus offset */
     int64_t cfa_offset;
-    int rbp_saved;    /* 0 same value, 1 at CFA + rbp_offset, -1 something we cannot follow */
+    int rbp_saved; /* 0 same value, 1 at CFA + rbp_offset, -1 something we cannot follow */
     int64_t rbp_offset;
-    int ra_saved;     /* 1 at CFA + ra_offset, 0 undefined (end of stack), -1 something we cannot follow */
+    int ra_saved; /* 1 at CFA + ra_offset, 0 undefined (end of stack), -1 something we cannot follow */
     int64_t ra_offset;
 };
 
@@ -236,21 +269,55 @@ static int lt_run_cfa(struct lt_reader *r, const struct lt_cie *cie, uint64_t lo
         int64_t offset = 0;
         int is_offset = 0, is_restore = 0, is_same = 0, is_undefined = 0, is_unsupported_rule = 0;
         switch (op >> 6) {
-            case 1: advance = op & 0x3f; goto advance_location;
-            case 2: reg = op & 0x3f; offset = (int64_t)lt_read_uleb(r) * cie->data_align; is_offset = 1; break;
-            case 3: reg = op & 0x3f; is_restore = 1; break;
+            case 1:
+                advance = op & 0x3f;
+                goto advance_location;
+            case 2:
+                reg = op & 0x3f;
+                offset = (int64_t)lt_read_uleb(r) * cie->data_align;
+                is_offset = 1;
+                break;
+            case 3:
+                reg = op & 0x3f;
+                is_restore = 1;
+                break;
             default:
                 switch (op) {
-                    case 0x00: continue; /* nop */
-                    case 0x01: return -1; /* set_loc: not emitted by the toolchains we meet */
-                    case 0x02: advance = lt_read_fixed(r, 1); goto advance_location;
-                    case 0x03: advance = lt_read_fixed(r, 2); goto advance_location;
-                    case 0x04: advance = lt_read_fixed(r, 4); goto advance_location;
-                    case 0x05: reg = lt_read_uleb(r); offset = (int64_t)lt_read_uleb(r) * cie->data_align; is_offset = 1; break;
-                    case 0x06: reg = lt_read_uleb(r); is_restore = 1; break;
-                    case 0x07: reg = lt_read_uleb(r); is_undefined = 1; break;
-                    case 0x08: reg = lt_read_uleb(r); is_same = 1; break;
-                    case 0x09: reg = lt_read_uleb(r); lt_read_uleb(r); is_unsupported_rule = 1; break;
+                    case 0x00:
+                        continue; /* nop */
+                    case 0x01:
+                        return -1; /* set_loc: not emitted by the toolchains we meet */
+                    case 0x02:
+                        advance = lt_read_fixed(r, 1);
+                        goto advance_location;
+                    case 0x03:
+                        advance = lt_read_fixed(r, 2);
+                        goto advance_location;
+                    case 0x04:
+                        advance = lt_read_fixed(r, 4);
+                        goto advance_location;
+                    case 0x05:
+                        reg = lt_read_uleb(r);
+                        offset = (int64_t)lt_read_uleb(r) * cie->data_align;
+                        is_offset = 1;
+                        break;
+                    case 0x06:
+                        reg = lt_read_uleb(r);
+                        is_restore = 1;
+                        break;
+                    case 0x07:
+                        reg = lt_read_uleb(r);
+                        is_undefined = 1;
+                        break;
+                    case 0x08:
+                        reg = lt_read_uleb(r);
+                        is_same = 1;
+                        break;
+                    case 0x09:
+                        reg = lt_read_uleb(r);
+                        lt_read_uleb(r);
+                        is_unsupported_rule = 1;
+                        break;
                     case 0x0a:
                         if (depth == LT_MAX_REMEMBERED_STATES) return -1;
                         remembered[depth++] = *state;
@@ -259,9 +326,16 @@ static int lt_run_cfa(struct lt_reader *r, const struct lt_cie *cie, uint64_t lo
                         if (depth == 0) return -1;
                         *state = remembered[--depth]; /* the whole row, CFA rule included (as GCC's unwinder) */
                         continue;
-                    case 0x0c: state->cfa_register = (int)lt_read_uleb(r); state->cfa_offset = (int64_t)lt_read_uleb(r); continue;
-                    case 0x0d: state->cfa_register = (int)lt_read_uleb(r); continue;
-                    case 0x0e: state->cfa_offset = (int64_t)lt_read_uleb(r); continue;
+                    case 0x0c:
+                        state->cfa_register = (int)lt_read_uleb(r);
+                        state->cfa_offset = (int64_t)lt_read_uleb(r);
+                        continue;
+                    case 0x0d:
+                        state->cfa_register = (int)lt_read_uleb(r);
+                        continue;
+                    case 0x0e:
+                        state->cfa_offset = (int64_t)lt_read_uleb(r);
+                        continue;
                     case 0x0f: {
                         uint64_t len = lt_read_uleb(r);
                         if (len > (uint64_t)(r->end - r->p)) return -1;
@@ -269,7 +343,8 @@ static int lt_run_cfa(struct lt_reader *r, const struct lt_cie *cie, uint64_t lo
                         state->cfa_register = -1;
                         continue;
                     }
-                    case 0x10: case 0x16: {
+                    case 0x10:
+                    case 0x16: {
                         reg = lt_read_uleb(r);
                         uint64_t len = lt_read_uleb(r);
                         if (len > (uint64_t)(r->end - r->p)) return -1;
@@ -277,17 +352,38 @@ static int lt_run_cfa(struct lt_reader *r, const struct lt_cie *cie, uint64_t lo
                         is_unsupported_rule = 1;
                         break;
                     }
-                    case 0x11: reg = lt_read_uleb(r); offset = lt_read_sleb(r) * cie->data_align; is_offset = 1; break;
+                    case 0x11:
+                        reg = lt_read_uleb(r);
+                        offset = lt_read_sleb(r) * cie->data_align;
+                        is_offset = 1;
+                        break;
                     case 0x12:
                         state->cfa_register = (int)lt_read_uleb(r);
                         state->cfa_offset = lt_read_sleb(r) * cie->data_align;
                         continue;
-                    case 0x13: state->cfa_offset = lt_read_sleb(r) * cie->data_align; continue;
-                    case 0x14: reg = lt_read_uleb(r); lt_read_uleb(r); is_unsupported_rule = 1; break;
-                    case 0x15: reg = lt_read_uleb(r); lt_read_sleb(r); is_unsupported_rule = 1; break;
-                    case 0x2e: lt_read_uleb(r); continue; /* GNU_args_size */
-                    case 0x2f: reg = lt_read_uleb(r); offset = -(int64_t)lt_read_uleb(r) * cie->data_align; is_offset = 1; break;
-                    default: return -1;
+                    case 0x13:
+                        state->cfa_offset = lt_read_sleb(r) * cie->data_align;
+                        continue;
+                    case 0x14:
+                        reg = lt_read_uleb(r);
+                        lt_read_uleb(r);
+                        is_unsupported_rule = 1;
+                        break;
+                    case 0x15:
+                        reg = lt_read_uleb(r);
+                        lt_read_sleb(r);
+                        is_unsupported_rule = 1;
+                        break;
+                    case 0x2e:
+                        lt_read_uleb(r);
+                        continue; /* GNU_args_size */
+                    case 0x2f:
+                        reg = lt_read_uleb(r);
+                        offset = -(int64_t)lt_read_uleb(r) * cie->data_align;
+                        is_offset = 1;
+                        break;
+                    default:
+                        return -1;
                 }
         }
         if (r->bad) return -1;
@@ -339,7 +435,10 @@ static const uint8_t *lt_find_fde(uint64_t pc) {
     uint64_t lo = 0, hi = count; /* find the last entry whose start is <= pc */
     while (hi - lo > 1) {
         uint64_t mid = lo + (hi - lo) / 2;
-        if ((int64_t)table[mid * 2] <= target) lo = mid; else hi = mid;
+        if ((int64_t)table[mid * 2] <= target)
+            lo = mid;
+        else
+            hi = mid;
     }
     if ((int64_t)table[lo * 2] > target) return NULL;
     return hdr + table[lo * 2 + 1];

@@ -65,7 +65,9 @@ public final class Collector {
         self.symbolizerPath = LLVMSymbolizer.locate()
         self.log = log
         if symbolizerPath == nil {
-            log("llvm-symbolizer not found (set LEAKTRACK_SYMBOLIZER or put the Swift toolchain on PATH); traces will have addresses only")
+            log(
+                "llvm-symbolizer not found (set LEAKTRACK_SYMBOLIZER or put the Swift toolchain on PATH); traces will have addresses only"
+            )
         }
     }
 

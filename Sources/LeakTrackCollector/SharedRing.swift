@@ -25,14 +25,16 @@ final class SharedRing {
     /// Maps the ring; nil (with the reason) if the descriptor is not a ring of the announced size.
     init(fd: Int32, log2: UInt32) throws {
         guard log2 >= LT_RING_MIN_LOG2, log2 <= LT_RING_MAX_LOG2 else {
-            throw CollectorError.ringRefused(reason: "the shim announced a ring of 2^\(log2) words, outside what leaktrack accepts")
+            throw CollectorError.ringRefused(
+                reason: "the shim announced a ring of 2^\(log2) words, outside what leaktrack accepts")
         }
         capacity = 1 << UInt64(log2)
         mapSize = Int(LT_RING_HEADER_BYTES) + Int(capacity) * 8
         // Sealed first, then sized: once sealed it cannot shrink under our mapping, so the size checked here
         // holds for as long as we read it (an unsealed file could be truncated and kill us with SIGBUS).
         guard lt_ring_is_sealed(fd) != 0 else {
-            throw CollectorError.ringRefused(reason: "the shim's ring is not a memfd sealed against shrinking; refusing it")
+            throw CollectorError.ringRefused(
+                reason: "the shim's ring is not a memfd sealed against shrinking; refusing it")
         }
         var status = stat()
         guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, status.st_size >= mapSize else {
@@ -98,11 +100,13 @@ final class SharedRing {
             let read = lt_shared_load(map, Int(LT_RING_OFFSET_READ))
             let write = lt_shared_load(map, Int(LT_RING_OFFSET_WRITE))
             guard write >= read, write - read <= capacity + (1 << 20) else {
-                throw LeakTrackError.corrupted(what: "the shared ring", detail: "its positions (read \(read), write \(write)) are impossible")
+                throw LeakTrackError.corrupted(
+                    what: "the shared ring", detail: "its positions (read \(read), write \(write)) are impossible")
             }
             let end = lt_shared_published_end(words, capacity - 1, read, write, SharedRing.batchWords)
             guard end != UInt64.max else {
-                throw LeakTrackError.corrupted(what: "the shared ring", detail: "a record at position \(read) claims to be longer than the ring")
+                throw LeakTrackError.corrupted(
+                    what: "the shared ring", detail: "a record at position \(read) claims to be longer than the ring")
             }
             if end == read {
                 if read < write {
@@ -125,8 +129,10 @@ final class SharedRing {
         }
     }
 
-    private func giveUpIfStuck(read: UInt64, write: UInt64, now giveUpNow: Bool,
-                               _ consume: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+    private func giveUpIfStuck(
+        read: UInt64, write: UInt64, now giveUpNow: Bool,
+        _ consume: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Bool {
         let now = monotonicNanoseconds()
         if !giveUpNow {
             if stuckSince == 0 {
@@ -151,7 +157,7 @@ final class SharedRing {
     static func refuse(fd: Int32) {
         var status = stat()
         guard lt_ring_is_sealed(fd) != 0, fstat(fd, &status) == 0, status.st_size >= Int(LT_RING_HEADER_BYTES),
-              let map = mmap(nil, Int(LT_RING_HEADER_BYTES), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), map != MAP_FAILED
+            let map = mmap(nil, Int(LT_RING_HEADER_BYTES), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), map != MAP_FAILED
         else { return }
         lt_shared_store(map, Int(LT_RING_OFFSET_COLLECTOR_STATE), UInt64(LT_ACK_DONE.rawValue))
         lt_futex_wake(map, Int(LT_RING_OFFSET_COLLECTOR_STATE))

@@ -36,8 +36,9 @@ struct StreamConnection {
             let got: Int
             do {
                 got = try System.call("recvmsg") {
-                    lt_receive(socket, buffer.baseAddress, buffer.count, &greeting.ringDescriptor, &greeting.senderPid,
-                               &greeting.descriptorsDropped)
+                    lt_receive(
+                        socket, buffer.baseAddress, buffer.count, &greeting.ringDescriptor, &greeting.senderPid,
+                        &greeting.descriptorsDropped)
                 }
             } catch {
                 break // the peer went away, or stayed silent past the timeout
@@ -67,9 +68,11 @@ struct StreamConnection {
             // The kernel's word for who sent HELLO, not the pid HELLO claims.
             let pid = UInt32(max(greeting.senderPid, 0))
             if hello.version < LT_WIRE_LIVE_MIN_VERSION {
-                failure = "\(decoder.name) comes from an older libleaktrack.so (wire format \(hello.version)); use the one built with this leaktrack"
+                failure =
+                    "\(decoder.name) comes from an older libleaktrack.so (wire format \(hello.version)); use the one built with this leaktrack"
             } else if greeting.ringDescriptor < 0 {
-                failure = greeting.descriptorsDropped != 0
+                failure =
+                    greeting.descriptorsDropped != 0
                     ? "\(decoder.name) lost its shared ring: the collector is out of file descriptors (raise ulimit -n)"
                     : "\(decoder.name) came without its shared ring (a shim from another leaktrack version?)"
             } else if pid == 0 {
@@ -133,8 +136,10 @@ struct StreamConnection {
     /// longer maps its ring), sampling its memory every 100 ms and answering snapshot requests between
     /// batches. Between batches it sleeps on the ring's wake word, which the shim counts up after FINAL or
     /// when it waits for space.
-    private func drain(_ ring: SharedRing, of process: TracedProcess, into session: Session,
-                       decoder: inout StreamDecoder, live: LiveSession) throws {
+    private func drain(
+        _ ring: SharedRing, of process: TracedProcess, into session: Session,
+        decoder: inout StreamDecoder, live: LiveSession
+    ) throws {
         var idle: Int32 = 0
         var ended = false
         var nextSample: UInt64 = 0
@@ -181,16 +186,19 @@ struct StreamConnection {
                 leaked += 1
                 bytes = bytes.addingReportingOverflow(block.size).overflow ? .max : bytes + block.size
             }
-            let summary = "\(hello.executable) (pid \(hello.pid)): \(trace.totals.allocations) allocations, "
+            let summary =
+                "\(hello.executable) (pid \(hello.pid)): \(trace.totals.allocations) allocations, "
                 + "\(leaked) not freed (\(bytes) bytes)" + (trace.process.complete ? "" : ", incomplete")
             collector.stored(
-                CollectedTrace(path: path, pid: hello.pid, executable: hello.executable, summary: summary,
-                               complete: trace.process.complete, started: hello.monotonicNanoseconds))
+                CollectedTrace(
+                    path: path, pid: hello.pid, executable: hello.executable, summary: summary,
+                    complete: trace.process.complete, started: hello.monotonicNanoseconds))
         } catch {
             collector.log("cannot store the trace of pid \(hello.pid): \(error)")
             collector.stored(
-                CollectedTrace(path: nil, pid: hello.pid, executable: hello.executable, summary: "\(error)",
-                               complete: false, started: hello.monotonicNanoseconds))
+                CollectedTrace(
+                    path: nil, pid: hello.pid, executable: hello.executable, summary: "\(error)",
+                    complete: false, started: hello.monotonicNanoseconds))
         }
     }
 }

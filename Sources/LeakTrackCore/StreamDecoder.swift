@@ -66,7 +66,9 @@ public struct StreamDecoder {
         try feed(bytes, into: &consumer)
     }
 
-    public mutating func feed<Consumer: StreamConsumer>(_ bytes: UnsafeRawBufferPointer, into consumer: inout Consumer) throws {
+    public mutating func feed<Consumer: StreamConsumer>(_ bytes: UnsafeRawBufferPointer, into consumer: inout Consumer)
+        throws
+    {
         byteCount += UInt64(bytes.count)
         if pending.isEmpty {
             let used = try decodeRecords(in: bytes, into: &consumer)
@@ -172,19 +174,25 @@ public struct StreamDecoder {
             let idDepth = word(LT_STACK_WORD_ID)
             let depthField = idDepth >> UInt64(LT_STACK_DEPTH_SHIFT)
             let depth = Int(depthField & ~UInt64(LT_STACK_TRUNCATED))
-            guard depth == words - fixed else { throw corrupted("a STACK record claims \(depth) frames in \(words) words") }
+            guard depth == words - fixed else {
+                throw corrupted("a STACK record claims \(depth) frames in \(words) words")
+            }
             // The trace reader refuses deeper stacks: the shim never captures them.
-            guard depth <= Int(LT_MAX_DEPTH) else { throw corrupted("a STACK record of \(depth) frames, more than the shim's deepest (\(LT_MAX_DEPTH))") }
+            guard depth <= Int(LT_MAX_DEPTH) else {
+                throw corrupted("a STACK record of \(depth) frames, more than the shim's deepest (\(LT_MAX_DEPTH))")
+            }
             var frames = [UInt64](repeating: 0, count: depth)
             for i in 0..<depth { frames[i] = word(fixed + i) }
-            return .stack(id: UInt32(truncatingIfNeeded: idDepth), frames: frames,
-                          truncated: depthField & UInt64(LT_STACK_TRUNCATED) != 0)
+            return .stack(
+                id: UInt32(truncatingIfNeeded: idDepth), frames: frames,
+                truncated: depthField & UInt64(LT_STACK_TRUNCATED) != 0)
         case Int(LT_REC_ALLOC.rawValue):
             try require(LT_ALLOC_WORDS, "ALLOC")
             try checkTag(header, words: words)
             let stackKind = word(LT_ALLOC_WORD_STACK)
             return .alloc(
-                ptr: word(LT_ALLOC_WORD_PTR), size: word(LT_ALLOC_WORD_SIZE), stack: UInt32(truncatingIfNeeded: stackKind),
+                ptr: word(LT_ALLOC_WORD_PTR), size: word(LT_ALLOC_WORD_SIZE),
+                stack: UInt32(truncatingIfNeeded: stackKind),
                 kind: try kind(UInt8(truncatingIfNeeded: stackKind >> UInt64(LT_ALLOC_KIND_SHIFT))))
         case Int(LT_REC_FREE.rawValue):
             try require(LT_FREE_WORDS, "FREE")
@@ -211,13 +219,16 @@ public struct StreamDecoder {
             try require(LT_TICK_WORDS, "TICK")
             try checkTag(header, words: words)
             return .tick(
-                MemoryTick(monotonicNanoseconds: word(LT_TICK_WORD_MONOTONIC_NS), residentBytes: word(LT_TICK_WORD_RSS_BYTES),
-                           virtualBytes: word(LT_TICK_WORD_VM_BYTES)))
+                MemoryTick(
+                    monotonicNanoseconds: word(LT_TICK_WORD_MONOTONIC_NS), residentBytes: word(LT_TICK_WORD_RSS_BYTES),
+                    virtualBytes: word(LT_TICK_WORD_VM_BYTES)))
         case Int(LT_REC_SKIP.rawValue):
             try require(LT_SKIP_WORDS, "SKIP")
             let from = word(LT_SKIP_WORD_FROM_TAG), count = word(LT_SKIP_WORD_WORDS)
             // A SKIP covers words of one ring: more is damage (and would overflow the count of lost words).
-            guard count <= UInt64(1) << LT_RING_MAX_LOG2 else { throw corrupted("a SKIP of \(count) words, more than the largest ring holds") }
+            guard count <= UInt64(1) << LT_RING_MAX_LOG2 else {
+                throw corrupted("a SKIP of \(count) words, more than the largest ring holds")
+            }
             if let expected = expectedTag, from != lt_tag(expected) {
                 throw corrupted("a SKIP record starts at ring position \(from) where \(expected) was expected")
             }
@@ -232,7 +243,8 @@ public struct StreamDecoder {
                 ShimCounters(
                     noStack: word(LT_FINAL_WORD_NO_STACK), stacksDropped: word(LT_FINAL_WORD_STACKS_DROPPED),
                     bootstrapAllocations: word(LT_FINAL_WORD_BOOTSTRAP_ALLOCS),
-                    failedAllocations: word(LT_FINAL_WORD_FAILED_ALLOCS), skippedWords: word(LT_FINAL_WORD_SKIPPED_WORDS),
+                    failedAllocations: word(LT_FINAL_WORD_FAILED_ALLOCS),
+                    skippedWords: word(LT_FINAL_WORD_SKIPPED_WORDS),
                     exitStatus: status == UInt64(LT_EXIT_UNKNOWN) ? nil : status))
         default:
             throw corrupted("unknown record type \(type)")
@@ -257,7 +269,8 @@ public struct StreamDecoder {
         // Addresses are 64-bit words on the wire.
         let pointerSize = h.pointer_size, littleEndian = h.little_endian
         guard pointerSize == MemoryLayout<UInt64>.size, littleEndian == 1 else {
-            throw corrupted("it comes from a \(Int(pointerSize) * 8)-bit or big-endian process, which this leaktrack cannot read")
+            throw corrupted(
+                "it comes from a \(Int(pointerSize) * 8)-bit or big-endian process, which this leaktrack cannot read")
         }
         let flags = UInt16(littleEndian: h.flags)
         let exeLength = Int(UInt32(littleEndian: h.exe_len))
@@ -276,7 +289,8 @@ public struct StreamDecoder {
             pid: UInt32(littleEndian: h.pid),
             ppid: UInt32(littleEndian: h.ppid),
             forked: flags & UInt16(LT_HELLO_FORKED) != 0,
-            realtimeNanoseconds: UInt64(littleEndian: h.realtime_ns), monotonicNanoseconds: UInt64(littleEndian: h.monotonic_ns),
+            realtimeNanoseconds: UInt64(littleEndian: h.realtime_ns),
+            monotonicNanoseconds: UInt64(littleEndian: h.monotonic_ns),
             maxDepth: UInt32(littleEndian: h.max_depth),
             executable: executable,
             arguments: StreamDecoder.fittedArguments(command),
@@ -303,13 +317,15 @@ public struct StreamDecoder {
         var segments: [Range<UInt64>] = []
         for i in 0..<segmentCount {
             let at = fixed + i * segmentBytes
-            let start = r.word(at: at + 8 * Int(LT_SEGMENT_WORD_START)), end = r.word(at: at + 8 * Int(LT_SEGMENT_WORD_END))
+            let start = r.word(at: at + 8 * Int(LT_SEGMENT_WORD_START)),
+                end = r.word(at: at + 8 * Int(LT_SEGMENT_WORD_END))
             guard start <= end else { throw corrupted("a module segment ends before it starts") }
             segments.append(start..<end)
         }
         let buildStart = fixed + segmentCount * segmentBytes
         let buildID = Array(r[buildStart..<buildStart + buildIDLength])
-        let path = TraceFile.Limits.fitted(r.string(at: buildStart + buildWords * 8, length: pathLength), bytes: TraceFile.Limits.path)
+        let path = TraceFile.Limits.fitted(
+            r.string(at: buildStart + buildWords * 8, length: pathLength), bytes: TraceFile.Limits.path)
         return LoadedModule(path: path, bias: bias, buildID: buildID, segments: segments)
     }
 

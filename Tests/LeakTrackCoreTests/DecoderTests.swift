@@ -28,13 +28,16 @@ final class DecoderTests: XCTestCase {
         XCTAssertEqual(hello.maxDepth, 128)
         XCTAssertEqual(hello.ringLog2, 16)
         XCTAssertEqual(records[1], .modulesBegin)
-        XCTAssertEqual(records[2], .module(LoadedModule(path: "/bin/app", bias: 0x1000, buildID: [], segments: [0x2000..<0x3000])))
+        XCTAssertEqual(
+            records[2], .module(LoadedModule(path: "/bin/app", bias: 0x1000, buildID: [], segments: [0x2000..<0x3000])))
         XCTAssertEqual(records[3], .modulesEnd)
         XCTAssertEqual(records[4], .stack(id: 1, frames: [0x2010, 0x2020]))
         XCTAssertEqual(records[5], .alloc(ptr: 0xa000, size: 100, stack: 1, kind: .malloc))
         guard case .reallocBegin(0xa000, let tag) = records[6] else { return XCTFail("\(records[6])") }
-        XCTAssertEqual(records[7], .reallocEnd(beginTag: tag, newPtr: 0xb000, size: 200, stack: 1, failed: false, kind: .realloc))
-        XCTAssertEqual(records[8], .tick(MemoryTick(monotonicNanoseconds: 5_000, residentBytes: 4096, virtualBytes: 8192)))
+        XCTAssertEqual(
+            records[7], .reallocEnd(beginTag: tag, newPtr: 0xb000, size: 200, stack: 1, failed: false, kind: .realloc))
+        XCTAssertEqual(
+            records[8], .tick(MemoryTick(monotonicNanoseconds: 5_000, residentBytes: 4096, virtualBytes: 8192)))
         XCTAssertEqual(records[9], .free(ptr: 0xb000))
         XCTAssertEqual(records[10], .final(ShimCounters(exitStatus: 3)))
     }
@@ -58,7 +61,9 @@ final class DecoderTests: XCTestCase {
         }
     }
 
-    func assertThrows(_ bytes: [UInt8], _ check: (LeakTrackError) -> Bool, file: StaticString = #filePath, line: UInt = #line) {
+    func assertThrows(
+        _ bytes: [UInt8], _ check: (LeakTrackError) -> Bool, file: StaticString = #filePath, line: UInt = #line
+    ) {
         var decoder = StreamDecoder(name: "bad")
         do {
             try bytes.withUnsafeBytes { try decoder.feed($0) { _ in } }
@@ -88,8 +93,12 @@ final class DecoderTests: XCTestCase {
         w.stack(1, [0x2010, 0x2020], truncated: true)
         w.stack(2, [0x2010, 0x2020])
         let records = try w.decode()
-        XCTAssertEqual(Array(records.suffix(2)), [.stack(id: 1, frames: [0x2010, 0x2020], truncated: true),
-                                                  .stack(id: 2, frames: [0x2010, 0x2020], truncated: false)])
+        XCTAssertEqual(
+            Array(records.suffix(2)),
+            [
+                .stack(id: 1, frames: [0x2010, 0x2020], truncated: true),
+                .stack(id: 2, frames: [0x2010, 0x2020], truncated: false),
+            ])
     }
 
     func testBadStreamsAreRejectedWithTheRightError() {
@@ -102,11 +111,19 @@ final class DecoderTests: XCTestCase {
 
         var foreign = WireBuilder()
         foreign.hello(magic: "NOTOURS")
-        assertThrows(foreign.bytes, { if case .notLeakTrackData = $0 { return true }; return false })
+        assertThrows(
+            foreign.bytes,
+            {
+                if case .notLeakTrackData = $0 { return true }; return false
+            })
 
         var newer = WireBuilder()
         newer.hello(version: LT_WIRE_VERSION + 1)
-        assertThrows(newer.bytes, { if case .newerFormat(_, LT_WIRE_VERSION + 1, LT_WIRE_VERSION) = $0 { return true }; return false })
+        assertThrows(
+            newer.bytes,
+            {
+                if case .newerFormat(_, LT_WIRE_VERSION + 1, LT_WIRE_VERSION) = $0 { return true }; return false
+            })
 
         var wrongTag = WireBuilder()
         wrongTag.hello()
@@ -115,7 +132,8 @@ final class DecoderTests: XCTestCase {
         var bytes = wrongTag.bytes
         let allocHeader = bytes.count - Int(LT_ALLOC_WORDS) * 8
         let claimsOne = lt_header_make(LT_REC_ALLOC.rawValue, UInt32(LT_ALLOC_WORDS), 1) // ... not 1
-        bytes.replaceSubrange(allocHeader..<allocHeader + 8, with: withUnsafeBytes(of: claimsOne.littleEndian, Array.init))
+        bytes.replaceSubrange(
+            allocHeader..<allocHeader + 8, with: withUnsafeBytes(of: claimsOne.littleEndian, Array.init))
         assertThrows(bytes, corrupted)
 
         var zero = WireBuilder()
@@ -129,7 +147,11 @@ final class DecoderTests: XCTestCase {
 
         var noHello = WireBuilder()
         noHello.free(0x10)
-        assertThrows(noHello.bytes, { if case .notLeakTrackData = $0 { return true }; if case .corrupted = $0 { return true }; return false })
+        assertThrows(
+            noHello.bytes,
+            {
+                if case .notLeakTrackData = $0 { return true }; if case .corrupted = $0 { return true }; return false
+            })
 
         var badKind = WireBuilder()
         badKind.hello()
@@ -145,9 +167,13 @@ final class DecoderTests: XCTestCase {
         for trial in 0..<4000 {
             var bytes: [UInt8]
             if trial < 2000 {
-                bytes = (0..<Int.random(in: 0...300, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                bytes = (0..<Int.random(in: 0...300, using: &generator)).map { _ in
+                    UInt8.random(in: 0...255, using: &generator)
+                }
                 let magic = Int(LT_HELLO_MAGIC_OFFSET)..<Int(LT_HELLO_MAGIC_OFFSET) + Int(LT_WIRE_MAGIC_SIZE)
-                if trial % 2 == 0, bytes.count >= magic.upperBound { bytes.replaceSubrange(magic, with: WireBuilder.magic) }
+                if trial % 2 == 0, bytes.count >= magic.upperBound {
+                    bytes.replaceSubrange(magic, with: WireBuilder.magic)
+                }
             } else {
                 bytes = good
                 for _ in 0..<Int.random(in: 1...6, using: &generator) {

@@ -30,10 +30,12 @@ final class InputFileTests: XCTestCase {
         }
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
         XCTAssertThrowsError(try InputFile(path: "/dev/zero", kind: .trace)) {
-            XCTAssertEqual($0 as? LeakTrackError, .notRegularFile(path: "/dev/zero", kind: "trace", type: "a character device"))
+            XCTAssertEqual(
+                $0 as? LeakTrackError, .notRegularFile(path: "/dev/zero", kind: "trace", type: "a character device"))
         }
         XCTAssertThrowsError(try InputFile(path: directory, kind: .rawStream)) {
-            XCTAssertEqual($0 as? LeakTrackError, .notRegularFile(path: directory, kind: "stream file", type: "a directory"))
+            XCTAssertEqual(
+                $0 as? LeakTrackError, .notRegularFile(path: directory, kind: "stream file", type: "a directory"))
         }
         XCTAssertThrowsError(try InputFile(path: directory + "/missing", kind: .trace)) {
             XCTAssertEqual($0 as? LeakTrackError, .file(path: directory + "/missing", operation: "open", errno: ENOENT))
@@ -48,7 +50,9 @@ final class InputFileTests: XCTestCase {
         XCTAssertEqual(truncate(path, off_t(InputKind.textLimit + 1)), 0)
         XCTAssertThrowsError(try InputFile(path: path, kind: .text("baseline"))) {
             XCTAssertEqual($0 as? LeakTrackError, .tooLarge(path: path, kind: "baseline", limit: InputKind.textLimit))
-            XCTAssertEqual("\($0)", "cannot read baseline \(path): it is larger than 64 MiB, the most leaktrack reads for a baseline")
+            XCTAssertEqual(
+                "\($0)",
+                "cannot read baseline \(path): it is larger than 64 MiB, the most leaktrack reads for a baseline")
         }
         // A file that grows past the bound after it was opened is cut off there too.
         XCTAssertEqual(truncate(path, 10), 0)

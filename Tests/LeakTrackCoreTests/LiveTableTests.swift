@@ -14,7 +14,8 @@ final class LiveTableTests: XCTestCase {
             if Bool.random(using: &generator) {
                 // Now and then a size or stack id that does not fit the packed slot, or the dropped stack.
                 let size = step % 13 == 0 ? (1 << 36) + UInt64(step) : step % 17 == 0 ? (1 << 36) - 1 : UInt64(step)
-                let stack: UInt32 = step % 11 == 0 ? 0xFFFF_FFFF : step % 19 == 0 ? (1 << 28) + UInt32(step) : UInt32(step % 97)
+                let stack: UInt32 =
+                    step % 11 == 0 ? 0xFFFF_FFFF : step % 19 == 0 ? (1 << 28) + UInt32(step) : UInt32(step % 97)
                 let entry = LiveTable.Entry(size: size, stack: stack)
                 XCTAssertEqual(table.insert(key, size: entry.size, stack: entry.stack), reference[key])
                 reference[key] = entry
@@ -64,15 +65,19 @@ final class LiveTableTests: XCTestCase {
             }
             // The last two slots cannot hold a quarter of the table: their run wraps to the first slots.
             for (i, key) in keys.enumerated() { table.insert(key, size: UInt64(i), stack: 1) }
-            XCTAssertEqual(table.lookup(keys[capacity / 4 - 1]), LiveTable.Entry(size: UInt64(capacity / 4 - 1), stack: 1))
-            table.insert(1 << 40, size: 7, stack: 2)  // one more: the table doubles
+            XCTAssertEqual(
+                table.lookup(keys[capacity / 4 - 1]), LiveTable.Entry(size: UInt64(capacity / 4 - 1), stack: 1))
+            table.insert(1 << 40, size: 7, stack: 2) // one more: the table doubles
             keys.append(1 << 40)
             for (i, key) in keys.dropLast().enumerated() {
-                XCTAssertEqual(table.lookup(key), LiveTable.Entry(size: UInt64(i), stack: 1), "capacity \(capacity), key \(key)")
+                XCTAssertEqual(
+                    table.lookup(key), LiveTable.Entry(size: UInt64(i), stack: 1), "capacity \(capacity), key \(key)")
             }
             XCTAssertEqual(table.lookup(1 << 40), LiveTable.Entry(size: 7, stack: 2))
             for key in keys where key % 32 == 0 { XCTAssertNotNil(table.remove(key)) }
-            for key in keys where key % 32 != 0 { XCTAssertNotNil(table.lookup(key), "capacity \(capacity), key \(key)") }
+            for key in keys where key % 32 != 0 {
+                XCTAssertNotNil(table.lookup(key), "capacity \(capacity), key \(key)")
+            }
             XCTAssertEqual(table.count, keys.filter { $0 % 32 != 0 }.count)
         }
     }
@@ -86,8 +91,11 @@ final class LiveTableTests: XCTestCase {
             let key = UInt64.random(in: 1...(1 << 40), using: &generator) * 16
             let size = step % 101 == 0 ? (1 << 36) + UInt64(step) : UInt64.random(in: 0...(1 << 20), using: &generator)
             let stack: UInt32 =
-                step % 89 == 0 ? 0xFFFF_FFFF : step % 97 == 0 ? (1 << 28) + UInt32(step)
-                : step % 7 == 0 ? (1 << 27) + UInt32(step % 5) : UInt32.random(in: 0..<64, using: &generator)
+                step % 89 == 0
+                ? 0xFFFF_FFFF
+                : step % 97 == 0
+                    ? (1 << 28) + UInt32(step)
+                    : step % 7 == 0 ? (1 << 27) + UInt32(step % 5) : UInt32.random(in: 0..<64, using: &generator)
             table.insert(key, size: size, stack: stack)
             if step % 3 == 0 { _ = table.remove(key) }
         }
@@ -98,7 +106,7 @@ final class LiveTableTests: XCTestCase {
 
         let count = table.count
         XCTAssertEqual(table.sortedAllocations(), expected)
-        XCTAssertEqual(table.count, count)  // left as it was
+        XCTAssertEqual(table.count, count) // left as it was
         XCTAssertEqual(table.lookup(expected[0].address)?.size, expected[0].size)
 
         XCTAssertEqual(table.takeSortedAllocations(), expected)

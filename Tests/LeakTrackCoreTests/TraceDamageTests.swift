@@ -11,9 +11,15 @@ struct TraceBytes {
         let bytes = TraceFile.encode(trace)
         var offset = 12
         while offset < bytes.count {
-            let kind = bytes[offset..<offset + 4].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * $1.offset) }
-            let length = bytes[offset + 4..<offset + 12].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-            if kind != TraceFile.Section.end.rawValue { sections.append((kind, Array(bytes[offset + 12..<offset + 12 + length]))) }
+            let kind = bytes[offset..<offset + 4].enumerated().reduce(UInt32(0)) {
+                $0 | UInt32($1.element) << (8 * $1.offset)
+            }
+            let length = bytes[offset + 4..<offset + 12].enumerated().reduce(0) {
+                $0 | Int($1.element) << (8 * $1.offset)
+            }
+            if kind != TraceFile.Section.end.rawValue {
+                sections.append((kind, Array(bytes[offset + 12..<offset + 12 + length])))
+            }
             offset += 12 + length
         }
     }
@@ -48,11 +54,14 @@ final class TraceDamageTests: XCTestCase {
     /// Two stacks of one frame each (one module), no live allocations yet.
     func base(live: [LiveAllocation] = []) -> Trace {
         Trace(
-            process: ProcessSummary(pid: 7, ppid: 1, executable: "/bin/app", arguments: ["app", "-v"], forked: false,
-                                    startTime: 1, durationNanoseconds: 2, complete: true, exitStatus: 0),
+            process: ProcessSummary(
+                pid: 7, ppid: 1, executable: "/bin/app", arguments: ["app", "-v"], forked: false,
+                startTime: 1, durationNanoseconds: 2, complete: true, exitStatus: 0),
             modules: [Module(path: "/bin/app", buildID: [1, 2], bias: 0x1000)],
             frames: [
-                Frame(address: 0x1010, module: 0, offset: 0x10, symbols: [Symbol(function: "main", file: "/src/main.c", line: 3)]),
+                Frame(
+                    address: 0x1010, module: 0, offset: 0x10,
+                    symbols: [Symbol(function: "main", file: "/src/main.c", line: 3)]),
                 Frame(address: 0x9000, module: nil, offset: 0x9000, symbols: []),
             ],
             stacks: [Stack(frames: []), Stack(frames: [0, 1]), Stack(frames: [1])],
@@ -80,19 +89,26 @@ final class TraceDamageTests: XCTestCase {
         }
         assertCorrupted(t.bytes(), "the live allocations add up to more than 2^64 bytes")
         // One of them alone is fine.
-        XCTAssertEqual(try TraceFile.decode(TraceFile.encode(base(live: [LiveAllocation(address: 0x1000, size: half, stack: 1)])), name: "t").live.map(\.size), [half])
+        XCTAssertEqual(
+            try TraceFile.decode(
+                TraceFile.encode(base(live: [LiveAllocation(address: 0x1000, size: half, stack: 1)])), name: "t"
+            ).live.map(\.size), [half])
         // A size of 2^63 or more is refused, whether encoded as such or reached by a delta that wraps.
-        assertCorrupted(TraceFile.encode(base(live: [LiveAllocation(address: 0x1000, size: half + 1, stack: 1)])),
-                        "a live allocation's size is 9223372036854775808 bytes, more than any allocator returns (2^63 - 1)")
+        assertCorrupted(
+            TraceFile.encode(base(live: [LiveAllocation(address: 0x1000, size: half + 1, stack: 1)])),
+            "a live allocation's size is 9223372036854775808 bytes, more than any allocator returns (2^63 - 1)")
         t.replace(.live) { w in
             w.varint(2)
             w.varint(1); w.varint(0x1000); w.varint(zigzag(10))
             w.varint(0); w.varint(0x10); w.varint(zigzag(-11))
         }
-        assertCorrupted(t.bytes(), "a live allocation's size is 18446744073709551615 bytes, more than any allocator returns (2^63 - 1)")
+        assertCorrupted(
+            t.bytes(),
+            "a live allocation's size is 18446744073709551615 bytes, more than any allocator returns (2^63 - 1)")
         // A block cannot wrap around the address space, nor can the delta-encoded addresses.
-        assertCorrupted(TraceFile.encode(base(live: [LiveAllocation(address: .max - 15, size: 16, stack: 1)])),
-                        "a live allocation of 16 bytes at 0xfffffffffffffff0 runs past the end of the address space")
+        assertCorrupted(
+            TraceFile.encode(base(live: [LiveAllocation(address: .max - 15, size: 16, stack: 1)])),
+            "a live allocation of 16 bytes at 0xfffffffffffffff0 runs past the end of the address space")
         t.replace(.live) { w in
             w.varint(2)
             w.varint(1); w.varint(UInt64.max - 1); w.varint(zigzag(1))
@@ -109,7 +125,8 @@ final class TraceDamageTests: XCTestCase {
                 w.varint(2)
                 w.varint(0x1010); w.varint(module); w.varint(0x10); w.varint(symbols)
                 for _ in 0..<symbols {
-                    w.string("main"); w.optionalString("/src/main.c"); w.optionalVarint(line); w.optionalVarint(column); w.u8(0); w.optionalString(nil)
+                    w.string("main"); w.optionalString("/src/main.c"); w.optionalVarint(line); w.optionalVarint(column);
+                    w.u8(0); w.optionalString(nil)
                 }
                 w.varint(0x9000); w.varint(0); w.varint(0x9000); w.varint(0)
             }
@@ -140,15 +157,20 @@ final class TraceDamageTests: XCTestCase {
         t = TraceBytes(base(live: [LiveAllocation(address: 0x10, size: 1, stack: 3)]))
         assertCorrupted(t.bytes(), "an allocation names stack 3, but the trace has 3 stacks")
         // Stack id 0xFFFFFFFF is "stack not recorded", valid whatever the number of stacks.
-        XCTAssertEqual(try TraceFile.decode(TraceFile.encode(base(live: [LiveAllocation(address: 0x10, size: 1, stack: .max)])), name: "t").live.count, 1)
+        XCTAssertEqual(
+            try TraceFile.decode(
+                TraceFile.encode(base(live: [LiveAllocation(address: 0x10, size: 1, stack: .max)])), name: "t"
+            ).live.count, 1)
 
         t = TraceBytes(base())
         t.replace(.process) { w in
-            w.varint(1 << 32); w.varint(1); w.string("/bin/app"); w.varint(0); w.u8(0); w.varint(0); w.varint(0); w.u8(1); w.optionalVarint(nil)
+            w.varint(1 << 32); w.varint(1); w.string("/bin/app"); w.varint(0); w.u8(0); w.varint(0); w.varint(0);
+            w.u8(1); w.optionalVarint(nil)
         }
         assertCorrupted(t.bytes(), "the process id is 4294967296, more than 4294967295")
         t.replace(.process) { w in
-            w.varint(1); w.varint(1); w.string("/bin/app"); w.varint(0); w.u8(0); w.varint(0); w.varint(0); w.u8(2); w.optionalVarint(nil)
+            w.varint(1); w.varint(1); w.string("/bin/app"); w.varint(0); w.u8(0); w.varint(0); w.varint(0); w.u8(2);
+            w.optionalVarint(nil)
         }
         assertCorrupted(t.bytes(), "the complete flag is 2 instead of 0 or 1")
     }
@@ -192,14 +214,17 @@ final class TraceDamageTests: XCTestCase {
     /// A count says how much to allocate; one larger than the bytes left could hold is damage, found before
     /// anything is allocated (a 2^40-element array would otherwise be asked for).
     func testCountsAreBoundedByTheBytesLeft() {
-        for (section, name, size) in [(TraceFile.Section.modules, "modules", 3), (.frames, "frames", 4), (.stacks, "stacks", 5),
-                                      (.live, "live allocations", 3), (.samples, "memory samples", 4)] {
+        for (section, name, size) in [
+            (TraceFile.Section.modules, "modules", 3), (.frames, "frames", 4), (.stacks, "stacks", 5),
+            (.live, "live allocations", 3), (.samples, "memory samples", 4),
+        ] {
             var t = TraceBytes(base())
             t.replace(section) { w in
                 w.varint(1 << 40)
                 w.append([UInt8](repeating: 0, count: 2 * size - 1))
             }
-            assertCorrupted(t.bytes(), "1099511627776 \(name) are announced but only \(2 * size - 1) bytes are left for them")
+            assertCorrupted(
+                t.bytes(), "1099511627776 \(name) are announced but only \(2 * size - 1) bytes are left for them")
         }
         var t = TraceBytes(base())
         t.replace(.process) { w in
@@ -234,8 +259,10 @@ final class TraceDamageTests: XCTestCase {
     func testReadingFromAFileInWindowsGivesTheSameTrace() throws {
         var trace = base()
         // Over a MiB of live allocations and a long string, so reads cross window boundaries.
-        trace.live = (0..<400_000).map { LiveAllocation(address: 0x10_0000 + UInt64($0) * 32, size: UInt64($0 % 7), stack: 1 + UInt32($0 % 2)) }
-            .sorted { ($0.stack, $0.address) < ($1.stack, $1.address) }
+        trace.live = (0..<400_000).map {
+            LiveAllocation(address: 0x10_0000 + UInt64($0) * 32, size: UInt64($0 % 7), stack: 1 + UInt32($0 % 2))
+        }
+        .sorted { ($0.stack, $0.address) < ($1.stack, $1.address) }
         trace.frames[0].symbols[0].function = String(repeating: "f", count: TraceFile.Limits.name)
         let directory = NSTemporaryDirectory() + "leaktrack-damage-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -247,6 +274,8 @@ final class TraceDamageTests: XCTestCase {
         // (Not XCTAssertEqual: its message would print both traces.)
         XCTAssertTrue(try TraceFile.read(path: path) == trace)
         try Data(bytes.prefix(bytes.count - 100)).write(to: URL(fileURLWithPath: path))
-        XCTAssertThrowsError(try TraceFile.read(path: path)) { XCTAssertEqual($0 as? LeakTrackError, .truncated(what: path)) }
+        XCTAssertThrowsError(try TraceFile.read(path: path)) {
+            XCTAssertEqual($0 as? LeakTrackError, .truncated(what: path))
+        }
     }
 }

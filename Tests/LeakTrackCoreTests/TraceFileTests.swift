@@ -16,19 +16,33 @@ final class TraceFileTests: XCTestCase {
         totals.peakLiveBytes = 400
         totals.events = 30
         return Trace(
-            process: ProcessSummary(pid: 7, ppid: 1, executable: "/bin/app", arguments: ["app", "ü"], forked: true,
-                                    startTime: 123, durationNanoseconds: 456, complete: true, exitStatus: 2),
+            process: ProcessSummary(
+                pid: 7, ppid: 1, executable: "/bin/app", arguments: ["app", "ü"], forked: true,
+                startTime: 123, durationNanoseconds: 456, complete: true, exitStatus: 2),
             modules: [Module(path: "/bin/app", buildID: [0xde, 0xad], bias: 0x400000)],
             frames: [
-                Frame(address: 0x401010, module: 0, offset: 0x1010, symbols: [
-                    Symbol(function: "inner", file: "a.c", line: 3, column: 4, inlined: true),
-                    Symbol(function: "Widget::make()", file: nil, line: nil, inlined: false, linkageName: "_ZN6Widget4makeEv"),
-                ]),
+                Frame(
+                    address: 0x401010, module: 0, offset: 0x1010,
+                    symbols: [
+                        Symbol(function: "inner", file: "a.c", line: 3, column: 4, inlined: true),
+                        Symbol(
+                            function: "Widget::make()", file: nil, line: nil, inlined: false,
+                            linkageName: "_ZN6Widget4makeEv"),
+                    ]),
                 Frame(address: 0x9999, module: nil, offset: 0x9999, symbols: []),
             ],
-            stacks: [Stack(frames: []), Stack(frames: [0, 1], allocations: 10, allocatedBytes: 1000, liveCount: 2, liveBytes: 200)],
-            live: [LiveAllocation(address: 0x10, size: 100, stack: 1), LiveAllocation(address: 0x20, size: 100, stack: SpecialStack.dropped)],
-            totals: totals, lost: ShimCounters(noStack: 1, stacksDropped: 2, bootstrapAllocations: 3, failedAllocations: 4, skippedWords: 5, exitStatus: 2),
+            stacks: [
+                Stack(frames: []),
+                Stack(frames: [0, 1], allocations: 10, allocatedBytes: 1000, liveCount: 2, liveBytes: 200),
+            ],
+            live: [
+                LiveAllocation(address: 0x10, size: 100, stack: 1),
+                LiveAllocation(address: 0x20, size: 100, stack: SpecialStack.dropped),
+            ],
+            totals: totals,
+            lost: ShimCounters(
+                noStack: 1, stacksDropped: 2, bootstrapAllocations: 3, failedAllocations: 4, skippedWords: 5,
+                exitStatus: 2),
             samples: [MemorySample(time: 1, residentBytes: 2, virtualBytes: 3, heapBytes: 4)])
     }
 
@@ -55,7 +69,9 @@ final class TraceFileTests: XCTestCase {
         trace.live = (0..<20_000).map { i in
             LiveAllocation(
                 address: i % 1000 == 0 ? 0x10 : UInt64.random(in: 1...UInt64.max, using: &generator),
-                size: i % 7 == 0 ? UInt64.random(in: 0...UInt64(UInt32.max), using: &generator) : UInt64.random(in: 0...64, using: &generator),
+                size: i % 7 == 0
+                    ? UInt64.random(in: 0...UInt64(UInt32.max), using: &generator)
+                    : UInt64.random(in: 0...64, using: &generator),
                 stack: [0, 1, SpecialStack.dropped][i % 3])
         }
         XCTAssertEqual(TraceFile.encode(trace), formerEncode(trace))
@@ -139,7 +155,10 @@ final class TraceFileTests: XCTestCase {
         }
         section(.summary) { w in
             let t = trace.totals
-            for value in [t.allocations, t.frees, t.allocatedBytes, t.peakLiveBytes, t.unknownFrees, t.droppedStackAllocations, t.events] {
+            for value in [
+                t.allocations, t.frees, t.allocatedBytes, t.peakLiveBytes, t.unknownFrees, t.droppedStackAllocations,
+                t.events,
+            ] {
                 w.varint(value)
             }
             let l = trace.lost
@@ -180,7 +199,8 @@ final class TraceFileTests: XCTestCase {
         try TraceFile.write(sampleTrace(), to: path, replacing: true)
         XCTAssertEqual(try TraceFile.read(path: path), sampleTrace())
         // No temporary file is left behind either way.
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).sorted(), ["elsewhere", "out.trace"])
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: directory).sorted(), ["elsewhere", "out.trace"])
     }
 
     /// Storage never depends on a name someone else can guess: the old temporary name (PATH.tmpPID) planted as
@@ -196,8 +216,10 @@ final class TraceFileTests: XCTestCase {
         for pid in getpid() - 3...getpid() + 3 {
             try Data("planted".utf8).write(to: URL(fileURLWithPath: path + ".tmp\(pid)"))
         }
-        try FileManager.default.createSymbolicLink(atPath: directory + "/other.trace.tmp\(getpid())", withDestinationPath: victim)
-        try FileManager.default.createDirectory(atPath: directory + "/third.trace.tmp\(getpid())", withIntermediateDirectories: false)
+        try FileManager.default.createSymbolicLink(
+            atPath: directory + "/other.trace.tmp\(getpid())", withDestinationPath: victim)
+        try FileManager.default.createDirectory(
+            atPath: directory + "/third.trace.tmp\(getpid())", withIntermediateDirectories: false)
         let planted = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
 
         for name in ["out.trace", "other.trace", "third.trace"] {
@@ -210,8 +232,9 @@ final class TraceFileTests: XCTestCase {
         }
         XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "not yours")
         XCTAssertEqual(try String(contentsOfFile: path + ".tmp\(getpid())", encoding: .utf8), "planted")
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory).sorted(),
-                       (planted + ["out.trace", "other.trace", "third.trace"]).sorted(), "no temporary file is left")
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: directory).sorted(),
+            (planted + ["out.trace", "other.trace", "third.trace"]).sorted(), "no temporary file is left")
 
         // Where unnamed files are not supported, taken random names are skipped (and left alone).
         var names = ["a", "b", "c", "d", "e"].makeIterator()

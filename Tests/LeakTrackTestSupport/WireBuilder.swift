@@ -108,7 +108,9 @@ public struct WireBuilder {
     }
 
     /// ALLOC; `kind` is the raw `enum lt_alloc_kind` value (AllocKind's raw values are the same).
-    public mutating func alloc(_ ptr: UInt64, _ size: UInt64, stack: UInt32, kind: UInt8 = UInt8(LT_KIND_MALLOC.rawValue)) {
+    public mutating func alloc(
+        _ ptr: UInt64, _ size: UInt64, stack: UInt32, kind: UInt8 = UInt8(LT_KIND_MALLOC.rawValue)
+    ) {
         var alloc = [UInt64](repeating: 0, count: Int(LT_ALLOC_WORDS))
         alloc[Int(LT_ALLOC_WORD_STACK)] = UInt64(stack) | UInt64(kind) << UInt64(LT_ALLOC_KIND_SHIFT)
         alloc[Int(LT_ALLOC_WORD_PTR)] = ptr
@@ -126,7 +128,8 @@ public struct WireBuilder {
 
     public mutating func reallocBegin(_ ptr: UInt64) -> UInt64 { free(LT_REC_REALLOC_BEGIN, ptr) }
 
-    public mutating func reallocEnd(_ begin: UInt64, newPtr: UInt64, size: UInt64, stack: UInt32, failed: Bool = false) {
+    public mutating func reallocEnd(_ begin: UInt64, newPtr: UInt64, size: UInt64, stack: UInt32, failed: Bool = false)
+    {
         var end = [UInt64](repeating: 0, count: Int(LT_REALLOC_END_WORDS))
         end[Int(LT_REALLOC_END_WORD_BEGIN_TAG)] = lt_tag(begin)
         end[Int(LT_REALLOC_END_WORD_NEW_PTR)] = newPtr

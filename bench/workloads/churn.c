@@ -5,8 +5,14 @@
 static void *slots[SLOTS];
 static unsigned sink;
 
-#define SITE(n) NOINLINE void *site##n(size_t size) { return malloc(size); }
-SITE(0) SITE(1) SITE(2) SITE(3) SITE(4) SITE(5)
+#define SITE(n)                                                                                                        \
+    NOINLINE void *site##n(size_t size) { return malloc(size); }
+SITE(0)
+SITE(1)
+SITE(2)
+SITE(3)
+SITE(4)
+SITE(5)
 static void *(*const sites[6])(size_t) = {site0, site1, site2, site3, site4, site5};
 
 NOINLINE void *descend(int depth, int site, size_t size) {

@@ -43,7 +43,8 @@
 
 static const char *lt_test_current = "?";
 
-static __attribute__((unused)) void lt_test_fail(const char *file, int line, const char *format, ...) __attribute__((noreturn, format(printf, 3, 4)));
+static __attribute__((unused)) void lt_test_fail(const char *file, int line, const char *format, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
 static __attribute__((unused)) void lt_test_fail(const char *file, int line, const char *format, ...) {
     fprintf(stderr, "%s:%d: %s: ", file, line, lt_test_current);
     va_list args;
@@ -55,17 +56,17 @@ static __attribute__((unused)) void lt_test_fail(const char *file, int line, con
     _exit(1);
 }
 
-#define CHECK(condition, ...)                                                                                  \
-    do {                                                                                                       \
-        if (!(condition)) lt_test_fail(__FILE__, __LINE__, "CHECK(" #condition ") failed: " __VA_ARGS__);     \
+#define CHECK(condition, ...)                                                                                          \
+    do {                                                                                                               \
+        if (!(condition)) lt_test_fail(__FILE__, __LINE__, "CHECK(" #condition ") failed: " __VA_ARGS__);              \
     } while (0)
 
-#define CHECK_EQ(actual, expected)                                                                             \
-    do {                                                                                                       \
-        unsigned long long lt_a = (unsigned long long)(actual), lt_e = (unsigned long long)(expected);        \
-        if (lt_a != lt_e)                                                                                      \
-            lt_test_fail(__FILE__, __LINE__, "%s is %llu (0x%llx), expected %s = %llu (0x%llx)", #actual, lt_a, \
-                         lt_a, #expected, lt_e, lt_e);                                                         \
+#define CHECK_EQ(actual, expected)                                                                                     \
+    do {                                                                                                               \
+        unsigned long long lt_a = (unsigned long long)(actual), lt_e = (unsigned long long)(expected);                 \
+        if (lt_a != lt_e)                                                                                              \
+            lt_test_fail(__FILE__, __LINE__, "%s is %llu (0x%llx), expected %s = %llu (0x%llx)", #actual, lt_a, lt_a,  \
+                         #expected, lt_e, lt_e);                                                                       \
     } while (0)
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -76,14 +77,15 @@ struct lt_test_case {
     void (*run)(void);
 };
 
-#define TEST(function) {#function, function}
+#define TEST(function)                                                                                                 \
+    { #function, function }
 
 /* Defines main: runs each test in a forked child (before the shim has started in this process) and reports
  * "ok NAME" or "FAIL NAME"; exits 1 if any failed. With an argument, runs only the test of that name. */
-#define TESTS(...)                                                                                             \
-    static const struct lt_test_case lt_test_cases[] = {__VA_ARGS__};                                         \
-    int main(int argc, char **argv) {                                                                          \
-        return lt_test_main(lt_test_cases, sizeof lt_test_cases / sizeof lt_test_cases[0], argc, argv);       \
+#define TESTS(...)                                                                                                     \
+    static const struct lt_test_case lt_test_cases[] = {__VA_ARGS__};                                                  \
+    int main(int argc, char **argv) {                                                                                  \
+        return lt_test_main(lt_test_cases, sizeof lt_test_cases / sizeof lt_test_cases[0], argc, argv);                \
     }
 
 static __attribute__((unused)) int lt_test_main(const struct lt_test_case *cases, size_t count, int argc, char **argv) {
@@ -104,8 +106,7 @@ static __attribute__((unused)) int lt_test_main(const struct lt_test_case *cases
             _exit(0);
         }
         int status;
-        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-        }
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR) {}
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
             printf("ok %s\n", cases[i].name);
         } else {
@@ -139,12 +140,11 @@ struct lt_test_record {
 };
 
 /* Reads the record of `type` at `words` into the wire struct `out` of `size` bytes, checking its length. */
-#define LT_TEST_AS(record, type_, out)                                                                         \
-    do {                                                                                                       \
-        CHECK_EQ((record).type, type_);                                                                        \
-        CHECK((record).count * 8u >= sizeof(out), "a record of type %u has %u words", (record).type,          \
-              (record).count);                                                                                 \
-        memcpy(&(out), (record).words, sizeof(out));                                                           \
+#define LT_TEST_AS(record, type_, out)                                                                                 \
+    do {                                                                                                               \
+        CHECK_EQ((record).type, type_);                                                                                \
+        CHECK((record).count * 8u >= sizeof(out), "a record of type %u has %u words", (record).type, (record).count);  \
+        memcpy(&(out), (record).words, sizeof(out));                                                                   \
     } while (0)
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -221,13 +221,14 @@ static __attribute__((unused)) void lt_test_collector_accept(struct lt_test_coll
             struct cmsghdr align;
         } control;
         struct iovec iov = {.iov_base = bytes + got, .iov_len = sizeof c->hello - got};
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer,
-                             .msg_controllen = sizeof control.buffer};
+        struct msghdr msg = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer, .msg_controllen = sizeof control.buffer};
         ssize_t n = recvmsg(c->connection, &msg, MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR) continue;
         CHECK(n > 0, "the connection ended after %zu bytes, before HELLO was whole", got);
         for (struct cmsghdr *m = CMSG_FIRSTHDR(&msg); m != NULL; m = CMSG_NXTHDR(&msg, m)) {
-            if (m->cmsg_level == SOL_SOCKET && m->cmsg_type == SCM_RIGHTS) memcpy(&c->ring_fd, CMSG_DATA(m), sizeof(int));
+            if (m->cmsg_level == SOL_SOCKET && m->cmsg_type == SCM_RIGHTS)
+                memcpy(&c->ring_fd, CMSG_DATA(m), sizeof(int));
         }
         got += (size_t)n;
         if (got >= 8 && got >= (size_t)lt_header_words(c->hello[0]) * 8) break;
@@ -282,9 +283,11 @@ static __attribute__((unused)) size_t lt_test_collector_drain(struct lt_test_col
     return c->records - before;
 }
 
-static __attribute__((unused)) struct lt_test_record lt_test_record_at(const struct lt_test_collector *c, size_t index) {
+static __attribute__((unused)) struct lt_test_record lt_test_record_at(const struct lt_test_collector *c,
+                                                                       size_t index) {
     const uint64_t *words = c->words + c->starts[index];
-    struct lt_test_record record = {lt_header_type(words[0]), lt_header_words(words[0]), lt_header_tag(words[0]), words};
+    struct lt_test_record record = {lt_header_type(words[0]), lt_header_words(words[0]), lt_header_tag(words[0]),
+                                    words};
     return record;
 }
 

@@ -1,6 +1,6 @@
 /*
  * The lifecycle and the hooks, driven through the lt_replacement_* functions without preloading: the first
- * hook starts tracking (UNINITIALISED -> ENABLED, HELLO with the ring's memfd), each allocation function
+ * hook starts tracking (UNINITIALIZED -> ENABLED, HELLO with the ring's memfd), each allocation function
  * writes the record the wire header describes, lt_shutdown ends the stream with FINAL and waits for the
  * collector's DONE (-> DISABLED), LEAKTRACK_DISABLE and lt_disable switch tracking off, and a fork child
  * streams on a connection of its own while a child made without fork's handlers writes nothing.
@@ -86,7 +86,7 @@ static struct lt_final shut_down(uint64_t status) {
 
 static void first_hook_starts_tracking(void) {
     lt_test_collector_listen(&collector);
-    CHECK_EQ(atomic_load(&lt_state), LT_UNINITIALISED);
+    CHECK_EQ(atomic_load(&lt_state), LT_UNINITIALIZED);
     CHECK(!lt_test_collector_pending(&collector), "a connection before the shim started");
 
     /* Twice from the same call site: one stack. */
@@ -214,11 +214,13 @@ static void each_allocation_function_records_its_kind(void) {
         uint8_t kind;
     } made[16];
     int n = 0;
-#define MADE(expression, size_, kind_)                                                                         \
-    do {                                                                                                       \
-        void *p_ = (expression);                                                                               \
-        if (p_ == NULL) failures++;                                                                            \
-        else made[n++] = (typeof(made[0])){p_, (size_), (kind_)};                                              \
+#define MADE(expression, size_, kind_)                                                                                 \
+    do {                                                                                                               \
+        void *p_ = (expression);                                                                                       \
+        if (p_ == NULL)                                                                                                \
+            failures++;                                                                                                \
+        else                                                                                                           \
+            made[n++] = (typeof(made[0])){p_, (size_), (kind_)};                                                       \
     } while (0)
     MADE(lt_replacement_malloc(10), 10, LT_KIND_MALLOC);
     MADE(lt_replacement_calloc(3, 7), 21, LT_KIND_CALLOC);

@@ -164,7 +164,8 @@ static void modules_round_trip(void) {
         CHECK_EQ(lt_record_module(bias, segments, nsegments, build_id, build_id_len, path, path_len), 0);
         struct lt_module module;
         uint32_t count = read_record(pos, LT_REC_MODULE, words, 1024);
-        CHECK_EQ(count, sizeof module / 8 + 2u * nsegments + lt_words_for_bytes(build_id_len) + lt_words_for_bytes(path_len));
+        CHECK_EQ(count,
+                 sizeof module / 8 + 2u * nsegments + lt_words_for_bytes(build_id_len) + lt_words_for_bytes(path_len));
         memcpy(&module, words, sizeof module);
         CHECK_EQ(module.bias, bias);
         CHECK_EQ(module.path_len, path_len);

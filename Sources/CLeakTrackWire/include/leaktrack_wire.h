@@ -38,19 +38,19 @@
 #include <stdint.h>
 #include <string.h>
 
-#define LT_WIRE_MAGIC "LEAKTRK\0"
+#define LT_WIRE_MAGIC      "LEAKTRK\0"
 #define LT_WIRE_MAGIC_SIZE 8
 /* 2: the link's state in the ring's header, sealed rings, no TICK from the shim (the records are those of 1). */
-#define LT_WIRE_VERSION 2u
+#define LT_WIRE_VERSION          2u
 #define LT_WIRE_LIVE_MIN_VERSION 2u /* the oldest shim a collector can serve live; saved streams of 1 still decode */
 
 /* Limits that bound every loop over wire data, on both sides. */
 #define LT_MAX_RECORD_WORDS 65535u /* the length field is 16 bits */
-#define LT_MAX_DEPTH 512u          /* deepest stack the shim can capture */
-#define LT_MAX_SEGMENTS 16u        /* executable segments per module */
-#define LT_MAX_BUILD_ID 64u        /* bytes of a GNU build id */
-#define LT_MAX_PATH 4096u          /* bytes of a module or executable path */
-#define LT_MAX_CMDLINE 16384u      /* bytes of the NUL-separated command line */
+#define LT_MAX_DEPTH        512u   /* deepest stack the shim can capture */
+#define LT_MAX_SEGMENTS     16u    /* executable segments per module */
+#define LT_MAX_BUILD_ID     64u    /* bytes of a GNU build id */
+#define LT_MAX_PATH         4096u  /* bytes of a module or executable path */
+#define LT_MAX_CMDLINE      16384u /* bytes of the NUL-separated command line */
 
 #define LT_TAG_BITS 40u
 #define LT_TAG_MASK ((UINT64_C(1) << LT_TAG_BITS) - 1u)
@@ -92,7 +92,7 @@ enum lt_realloc_status {
 /* Stack ids that are not stacks. LT_NO_STACK: the allocation was made while the shim itself was running (for
  * example libunwind's own first calloc in a thread); LT_DROPPED_STACK: the program's allocation, but its
  * stack did not fit in the stack table. Both are still counted. */
-#define LT_NO_STACK 0u
+#define LT_NO_STACK      0u
 #define LT_DROPPED_STACK 0xffffffffu
 
 static inline uint64_t lt_header_make(uint32_t type, uint32_t words, uint64_t tag) {
@@ -111,17 +111,17 @@ struct lt_hello {
     uint64_t header;
     char magic[LT_WIRE_MAGIC_SIZE];
     uint32_t version;
-    uint8_t pointer_size;   /* sizeof(void *) in the target */
-    uint8_t little_endian;  /* 1 */
-    uint16_t flags;         /* LT_HELLO_* */
+    uint8_t pointer_size;  /* sizeof(void *) in the target */
+    uint8_t little_endian; /* 1 */
+    uint16_t flags;        /* LT_HELLO_* */
     uint32_t pid;
     uint32_t ppid;
-    uint64_t realtime_ns;   /* CLOCK_REALTIME at start */
-    uint64_t monotonic_ns;  /* CLOCK_MONOTONIC at start: TICK times are on this clock */
-    uint32_t max_depth;     /* configured stack depth */
+    uint64_t realtime_ns;  /* CLOCK_REALTIME at start */
+    uint64_t monotonic_ns; /* CLOCK_MONOTONIC at start: TICK times are on this clock */
+    uint32_t max_depth;    /* configured stack depth */
     uint32_t exe_len;
     uint32_t cmdline_len;
-    uint32_t ring_log2;     /* the shared ring holds 2^ring_log2 words */
+    uint32_t ring_log2; /* the shared ring holds 2^ring_log2 words */
 };
 _Static_assert(sizeof(struct lt_hello) == 64, "lt_hello layout");
 
@@ -133,10 +133,10 @@ static inline void lt_wire_put_magic(void *bytes) { memcpy(bytes, LT_WIRE_MAGIC,
 
 /* The shared ring (the memfd sent with HELLO): a header page, then 2^ring_log2 words of records.
  * Positions count words from the start of the stream; a position p lives at word p mod capacity. */
-#define LT_RING_MAGIC "LTRING1"
+#define LT_RING_MAGIC        "LTRING1"
 #define LT_RING_HEADER_BYTES 4096u
 #define LT_RING_OFFSET_WRITE 64u  /* uint64: next position producers will claim */
-#define LT_RING_OFFSET_READ 128u  /* uint64: first position the collector has not consumed */
+#define LT_RING_OFFSET_READ  128u /* uint64: first position the collector has not consumed */
 /* The link's state, one word per cache line after the positions. The shim holds no descriptor once HELLO is
  * sent: everything it waits for is one of these words, written by the collector, and waits are futex waits on
  * them (the ring is shared memory, so a futex on it is shared between the two processes).
@@ -147,18 +147,18 @@ static inline void lt_wire_put_magic(void *bytes) { memcpy(bytes, LT_WIRE_MAGIC,
  *   COLLECTOR_BEAT   counts up every 100 ms while the collector serves this stream: a sign of life
  *   WAKE             the shim counts it up and futex-wakes the collector after FINAL, or when it waits for space */
 #define LT_RING_OFFSET_COLLECTOR_STATE 192u
-#define LT_RING_OFFSET_COLLECTOR_PID 256u
+#define LT_RING_OFFSET_COLLECTOR_PID   256u
 #define LT_RING_OFFSET_COLLECTOR_PIDNS 320u
-#define LT_RING_OFFSET_COLLECTOR_BEAT 384u
-#define LT_RING_OFFSET_WAKE 448u
-#define LT_RING_MIN_LOG2 13u      /* 64 KiB */
-#define LT_RING_MAX_LOG2 27u      /* 1 GiB */
+#define LT_RING_OFFSET_COLLECTOR_BEAT  384u
+#define LT_RING_OFFSET_WAKE            448u
+#define LT_RING_MIN_LOG2               13u /* 64 KiB */
+#define LT_RING_MAX_LOG2               27u /* 1 GiB */
 
 /* MODULE: followed by nsegments lt_segment, then build_id_len bytes (padded), then path_len bytes (padded).
  * An empty path is a module without a file (the vdso). */
 struct lt_module {
     uint64_t header;
-    uint64_t bias;          /* load bias (dlpi_addr): runtime address = ELF virtual address + bias */
+    uint64_t bias; /* load bias (dlpi_addr): runtime address = ELF virtual address + bias */
     uint32_t path_len;
     uint16_t build_id_len;
     uint16_t nsegments;
@@ -212,8 +212,8 @@ struct lt_realloc_end {
     uint64_t new_ptr;
     uint64_t size;
     uint32_t stack;
-    uint8_t status;     /* enum lt_realloc_status */
-    uint8_t kind;       /* LT_KIND_REALLOC or LT_KIND_REALLOCARRAY */
+    uint8_t status; /* enum lt_realloc_status */
+    uint8_t kind;   /* LT_KIND_REALLOC or LT_KIND_REALLOCARRAY */
     uint8_t reserved[2];
 };
 _Static_assert(sizeof(struct lt_realloc_end) == 40, "lt_realloc_end layout");
@@ -221,8 +221,8 @@ _Static_assert(sizeof(struct lt_realloc_end) == 40, "lt_realloc_end layout");
 struct lt_tick {
     uint64_t header;
     uint64_t monotonic_ns;
-    uint64_t rss_bytes;     /* resident set size, 0 if unknown */
-    uint64_t vm_bytes;      /* virtual size, 0 if unknown */
+    uint64_t rss_bytes; /* resident set size, 0 if unknown */
+    uint64_t vm_bytes;  /* virtual size, 0 if unknown */
 };
 _Static_assert(sizeof(struct lt_tick) == 32, "lt_tick layout");
 
@@ -240,12 +240,12 @@ _Static_assert(sizeof(struct lt_skip) == 24, "lt_skip layout");
  * Allocation and free counts are not here: the collector counts the records themselves. */
 struct lt_final {
     uint64_t header;
-    uint64_t no_stack;          /* allocations recorded without a stack: made inside the shim itself */
-    uint64_t stacks_dropped;    /* allocations whose stack did not fit in the stack table */
-    uint64_t bootstrap_allocs;  /* allocations served before the real allocator was found (not traced) */
-    uint64_t failed_allocs;     /* allocation calls that returned NULL / an error */
-    uint64_t skipped_words;     /* ring words lost to SKIP */
-    uint64_t exit_status;       /* status passed to exit or _exit, or LT_EXIT_UNKNOWN */
+    uint64_t no_stack;         /* allocations recorded without a stack: made inside the shim itself */
+    uint64_t stacks_dropped;   /* allocations whose stack did not fit in the stack table */
+    uint64_t bootstrap_allocs; /* allocations served before the real allocator was found (not traced) */
+    uint64_t failed_allocs;    /* allocation calls that returned NULL / an error */
+    uint64_t skipped_words;    /* ring words lost to SKIP */
+    uint64_t exit_status;      /* status passed to exit or _exit, or LT_EXIT_UNKNOWN */
     uint64_t reserved;
 };
 _Static_assert(sizeof(struct lt_final) == 64, "lt_final layout");
@@ -259,9 +259,9 @@ _Static_assert(sizeof(struct lt_final) == 64, "lt_final layout");
  * are computed from the structs above, so the structs stay the one layout; the asserts below check that every
  * field sits in one word where the encoders and decoders expect it.
  */
-#define LT_WORD_OF(record, field) (offsetof(struct record, field) / 8)
+#define LT_WORD_OF(record, field)  (offsetof(struct record, field) / 8)
 #define LT_SHIFT_OF(record, field) (offsetof(struct record, field) % 8 * 8)
-#define LT_WORDS_OF(record) (sizeof(struct record) / 8)
+#define LT_WORDS_OF(record)        (sizeof(struct record) / 8)
 enum {
     LT_HELLO_WORDS = LT_WORDS_OF(lt_hello), /* the fixed part; the executable path and command line follow */
     LT_HELLO_MAGIC_OFFSET = offsetof(struct lt_hello, magic), /* in bytes */
@@ -279,7 +279,7 @@ enum {
     LT_MODULES_MARK_WORD_ADDS = LT_WORD_OF(lt_modules_mark, adds),
     LT_MODULES_MARK_WORD_SUBS = LT_WORD_OF(lt_modules_mark, subs),
 
-    LT_STACK_WORDS = LT_WORDS_OF(lt_stack), /* the fixed part; the frames follow, one word each */
+    LT_STACK_WORDS = LT_WORDS_OF(lt_stack),      /* the fixed part; the frames follow, one word each */
     LT_STACK_WORD_ID = LT_WORD_OF(lt_stack, id), /* id | depth */
     LT_STACK_DEPTH_SHIFT = LT_SHIFT_OF(lt_stack, depth),
 
@@ -322,10 +322,12 @@ enum {
 _Static_assert(LT_SHIFT_OF(lt_module, path_len) == 0 && LT_WORD_OF(lt_module, build_id_len) == LT_MODULE_WORD_LENGTHS &&
                    LT_WORD_OF(lt_module, nsegments) == LT_MODULE_WORD_LENGTHS,
                "MODULE's lengths share one word");
-_Static_assert(LT_SHIFT_OF(lt_stack, id) == 0 && LT_WORD_OF(lt_stack, depth) == LT_STACK_WORD_ID, "STACK's id and depth");
+_Static_assert(LT_SHIFT_OF(lt_stack, id) == 0 && LT_WORD_OF(lt_stack, depth) == LT_STACK_WORD_ID,
+               "STACK's id and depth");
 _Static_assert(LT_SHIFT_OF(lt_alloc, stack) == 0 && LT_WORD_OF(lt_alloc, kind) == LT_ALLOC_WORD_STACK,
                "ALLOC's stack and kind share one word");
-_Static_assert(LT_SHIFT_OF(lt_realloc_end, stack) == 0 && LT_WORD_OF(lt_realloc_end, status) == LT_REALLOC_END_WORD_STACK &&
+_Static_assert(LT_SHIFT_OF(lt_realloc_end, stack) == 0 &&
+                   LT_WORD_OF(lt_realloc_end, status) == LT_REALLOC_END_WORD_STACK &&
                    LT_WORD_OF(lt_realloc_end, kind) == LT_REALLOC_END_WORD_STACK,
                "REALLOC_END's stack, status and kind share one word");
 _Static_assert(LT_SHIFT_OF(lt_alloc, ptr) == 0 && LT_SHIFT_OF(lt_alloc, size) == 0 && LT_SHIFT_OF(lt_free, ptr) == 0 &&
