@@ -12,7 +12,10 @@ public struct LeakTrack: ParsableCommand {
         commandName: "leaktrack",
         abstract: "Find memory leaks in Linux processes: a stack for every allocation, a report per call site.",
         version: "0.1.0",
-        subcommands: [RecordCommand.self, ReportCommand.self, CheckCommand.self, DumpCommand.self, CollectCommand.self])
+        subcommands: [
+            RecordCommand.self, ReportCommand.self, CheckCommand.self, DiffCommand.self, DumpCommand.self,
+            CollectCommand.self,
+        ])
 
     public init() {}
 
