@@ -129,7 +129,9 @@ extension LeakReport {
 
         var internalBytes: UInt64 = 0, internalCount: UInt64 = 0
         var suppressed: [String: (bytes: UInt64, count: UInt64)] = [:]
-        var leaks: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool)] = []
+        /// One stack's leaks, and the call site chosen for them.
+        typealias Leak = (site: ReportFrame, stack: LeakStack)
+        var leaks: [Leak] = []
         for (id, amount) in perStack {
             if id == SpecialStack.none {
                 internalBytes = internalBytes.saturatingAdd(amount.bytes)
@@ -147,57 +149,54 @@ extension LeakReport {
             }
             let truncated =
                 id != SpecialStack.dropped && Int(id) < trace.stacks.count && trace.stacks[Int(id)].truncated
-            leaks.append((frames, site, amount.bytes, amount.count, truncated))
+            let stack = LeakStack(frames: frames, bytes: amount.bytes, count: amount.count, truncated: truncated)
+            leaks.append((site, stack))
         }
+        // The largest stack first, once: every group's stacks are then in that order as they are added.
+        leaks.sort { LeakStack.largerFirst($0.stack, $1.stack) }
 
         /// What a leak is grouped by: its call site at the grouping's precision, or its whole stack.
         enum GroupKey: Hashable {
             case site(CallSiteID)
             case stack([UInt64])
         }
-        func key(
-            _ leak: (stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool),
-            _ grouping: Grouping
-        ) -> GroupKey {
+        func key(_ leak: Leak, _ grouping: Grouping) -> GroupKey {
             let site = CallSiteID(leak.site)
             switch grouping {
             case .callsite: return .site(site)
             case .function: return .site(site.at(.function))
             case .module: return .site(site.at(.module))
-            case .stack: return .stack(leak.stack.map(\.address))
+            case .stack: return .stack(leak.stack.frames.map(\.address))
             }
         }
-        func group(
-            by grouping: Grouping,
-            _ items: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool)]
-        ) -> [LeakGroup] {
-            var groups: [GroupKey: LeakGroup] = [:]
+        func group(by grouping: Grouping, _ items: [Leak]) -> [LeakGroup] {
+            // Groups are changed in place, in an array: a group copied out of a dictionary and stored back
+            // copied its whole array of stacks for every stack added (quadratic: minutes for 65,536 stacks).
+            var groups: [LeakGroup] = []
+            var index: [GroupKey: Int] = [:]
             for leak in items {
                 let k = key(leak, grouping)
-                let stack = LeakStack(
-                    frames: leak.stack, bytes: leak.bytes, count: leak.count, truncated: leak.truncated)
-                if var existing = groups[k] {
-                    existing.bytes = existing.bytes.saturatingAdd(leak.bytes)
-                    existing.count = existing.count.saturatingAdd(leak.count)
-                    existing.stacks.append(stack)
-                    groups[k] = existing
+                if let i = index[k] {
+                    groups[i].bytes = groups[i].bytes.saturatingAdd(leak.stack.bytes)
+                    groups[i].count = groups[i].count.saturatingAdd(leak.stack.count)
+                    groups[i].stacks.append(leak.stack)
                 } else {
                     let s = leak.site
                     let byModule = grouping == .module
                     let byFunction = grouping == .function
-                    groups[k] = LeakGroup(
-                        function: byModule ? "" : s.function, module: s.module, modulePath: s.modulePath,
-                        file: byModule || byFunction ? nil : s.file, line: byModule || byFunction ? nil : s.line,
-                        bytes: leak.bytes, count: leak.count, stacks: [stack])
+                    index[k] = groups.count
+                    groups.append(
+                        LeakGroup(
+                            function: byModule ? "" : s.function, module: s.module, modulePath: s.modulePath,
+                            file: byModule || byFunction ? nil : s.file, line: byModule || byFunction ? nil : s.line,
+                            bytes: leak.stack.bytes, count: leak.stack.count, stacks: [leak.stack]))
                 }
             }
-            for k in groups.keys { groups[k]!.stacks.sort(by: LeakStack.largerFirst) }
-            return groups.values.sorted(by: LeakGroup.largerFirst)
+            return groups.sorted(by: LeakGroup.largerFirst)
         }
 
         // One pass each over the leaks and the modules: a trace can name many of both.
-        var leaksByModule:
-            [String: [(stack: [ReportFrame], site: ReportFrame, bytes: UInt64, count: UInt64, truncated: Bool)]] = [:]
+        var leaksByModule: [String: [Leak]] = [:]
         for leak in leaks { leaksByModule[leak.site.module, default: []].append(leak) }
         var buildIDs: [String: String] = [:]
         for module in trace.modules where buildIDs[module.path] == nil { buildIDs[module.path] = module.buildIDHex }
@@ -220,8 +219,8 @@ extension LeakReport {
 
         self.init(
             process: trace.process,
-            leakedBytes: leaks.reduce(UInt64(0)) { $0.saturatingAdd($1.bytes) },
-            leakedCount: leaks.reduce(UInt64(0)) { $0.saturatingAdd($1.count) },
+            leakedBytes: leaks.reduce(UInt64(0)) { $0.saturatingAdd($1.stack.bytes) },
+            leakedCount: leaks.reduce(UInt64(0)) { $0.saturatingAdd($1.stack.count) },
             modules: modules, groups: groups, grouping: options.grouping,
             suppressed: suppressed.map { SuppressedLeaks(reason: $0.key, bytes: $0.value.bytes, count: $0.value.count) }
                 .sorted { ($0.bytes, $0.reason) > ($1.bytes, $1.reason) },
@@ -238,7 +237,9 @@ extension LeakGroup {
         if a.count != b.count { return a.count > b.count }
         if a.module != b.module { return a.module < b.module }
         if a.function != b.function { return a.function < b.function }
-        return (a.line ?? 0) < (b.line ?? 0)
+        if (a.line ?? 0) != (b.line ?? 0) { return (a.line ?? 0) < (b.line ?? 0) }
+        // Groups by stack can tie on all of the above: their stacks decide, so the order never depends on hashing.
+        return a.stack.lexicographicallyPrecedes(b.stack) { $0.address < $1.address }
     }
 }
 

@@ -190,6 +190,33 @@ final class LeakReportTests: XCTestCase {
         XCTAssertTrue(report.groups.contains { $0.function.hasPrefix("[stack not recorded") && $0.bytes == 40 })
     }
 
+    /// A call site keeps every stack, largest first, and gathering them stays linear: a group copied out of
+    /// a dictionary once copied all its stacks for every stack added (minutes for 65,536 stacks).
+    func testACallSiteKeepsEveryStackAndGathersThemInLinearTime() {
+        var b = TraceBuilder()
+        let make = b.frame("make", "app", file: "/src/make.c", line: 4)
+        let stacks = 30_000
+        for i in 0..<stacks {
+            b.leak(
+                [make, b.frame("caller\(i)", "app", file: "/src/callers.c", line: i + 1)], count: 1,
+                size: 1 + UInt64(i % 3))
+        }
+        let trace = b.trace
+        var options = ReportOptions()
+        options.suppressions = Suppressions(useDefaults: false) // only the grouping is timed
+        let started = Date()
+        let report = LeakReport(trace: trace, options: options)
+        let took = Date().timeIntervalSince(started)
+        XCTAssertEqual(report.groups.count, 1)
+        let site = report.groups[0]
+        XCTAssertEqual(site.stackCount, stacks)
+        XCTAssertEqual(site.stacks.map(\.bytes), site.stacks.map(\.bytes).sorted(by: >))
+        XCTAssertEqual(site.bytes, site.stacks.reduce(0) { $0 + $1.bytes })
+        XCTAssertEqual(site.stack[1].function, "caller2", "the largest stack first; equal ones by address")
+        XCTAssertEqual(report.modules.first?.functions.first?.stackCount, stacks)
+        XCTAssertLessThan(took, 10, "\(stacks) stacks of one call site took \(took) s")
+    }
+
     func testAnonymousFramesAndGroupingAndTop() {
         var b = sampleTrace()
         // JIT-like code outside every module allocates: its own call site, in module "[anon]".
