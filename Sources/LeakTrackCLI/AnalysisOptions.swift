@@ -3,14 +3,14 @@ import LeakTrackReport
 
 /// Every output format; each command says which it writes.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json, junit, sarif
+    case text, json, junit, sarif, folded
 }
 
 extension Grouping: ExpressibleByArgument {}
 
 /// The flags `report` and `check` share: how a trace is read into call sites, and how the result is written.
 struct AnalysisOptions: ParsableArguments {
-    @Option(help: "Output format: text or json; check also writes junit and sarif.")
+    @Option(help: "Output format: text or json; report also writes folded (stacks), check junit and sarif.")
     var format: OutputFormat = .text
 
     @Option(

@@ -59,6 +59,7 @@ struct CheckCommand: ParsableCommand {
     @OptionGroup var analysis: AnalysisOptions
 
     func validate() throws {
+        try analysis.require(.text, .json, .junit, .sarif, in: "check")
         // Captured unrecognized, a mistyped option would be taken for a trace file.
         if let unknown = traces.first(where: { $0.hasPrefix("-") && $0 != "-" }) {
             throw ValidationError("unknown option '\(unknown)'")
@@ -115,6 +116,8 @@ struct CheckCommand: ParsableCommand {
             case .json: GateJSONRenderer()
             case .junit: JUnitRenderer()
             case .sarif: SARIFRenderer(sourceRoot: root, toolVersion: LeakTrack.configuration.version)
+            // A report format, which validate() refuses.
+            case .folded: throw ValidationError("check does not write --format folded")
             }
         if let output {
             try writeFileAtomically(Array(renderer.render(verdict).utf8), to: output, replacing: true)

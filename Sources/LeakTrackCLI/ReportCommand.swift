@@ -21,7 +21,7 @@ struct ReportCommand: ParsableCommand {
 
     func validate() throws {
         if let top, top < 1 { throw ValidationError("--top must be at least 1") }
-        try analysis.require(.text, .json, in: "report")
+        try analysis.require(.text, .json, .folded, in: "report")
     }
 
     func run() throws {
@@ -32,7 +32,11 @@ struct ReportCommand: ParsableCommand {
         options.top = top
         let report = LeakReport(trace: loaded, options: options)
         let renderer: any Renderer<LeakReport> =
-            analysis.format == .json ? JSONRenderer() : TextRenderer(stackDepth: analysis.stackDepth)
+            switch analysis.format {
+            case .json: JSONRenderer()
+            case .folded: FoldedStacksRenderer()
+            default: TextRenderer(stackDepth: analysis.stackDepth)
+            }
         // Written as it is rendered: a JSON report can hold millions of frames.
         var out = BufferedOutput()
         renderer.render(report, to: &out)

@@ -50,6 +50,8 @@ final class BadInputTests: EndToEndTestCase {
     func testUsageErrors() throws {
         try assertToolError(["record"], mentions: "--")
         try assertToolError(["report", "--format", "xml", "x"], mentions: "xml")
+        try assertToolError(["report", "--format", "junit", "x"], mentions: "report writes --format text")
+        try assertToolError(["check", "--format", "folded", "x"], mentions: "check writes --format text, json, junit")
         try assertToolError(["frobnicate"], mentions: "frobnicate")
         try assertToolError(["record", "--", harness.path("does-not-exist")], mentions: "does-not-exist")
         let empty = try harness.run([harness.leaktrack, "report"])

@@ -43,6 +43,7 @@ final class GoldenTests: XCTestCase {
         return [
             ("report.txt", TextRenderer().render(report)),
             ("report.json", JSONRenderer().render(report)),
+            ("report.folded", FoldedStacksRenderer().render(report)),
             ("check.txt", GateTextRenderer().render(verdict)),
             ("check.json", GateJSONRenderer().render(verdict)),
             ("junit.xml", JUnitRenderer().render(verdict)),
@@ -70,7 +71,7 @@ final class GoldenTests: XCTestCase {
                 }
             }
         }
-        if !Self.updating { XCTAssertEqual(compared, Self.cases.count * 7) }
+        if !Self.updating { XCTAssertEqual(compared, Self.cases.count * 8) }
     }
 
     /// `diff -u` of the expected file against what was rendered.

@@ -288,6 +288,49 @@ final class RendererTests: XCTestCase {
         XCTAssertEqual(keys, keys.sorted())
     }
 
+    /// Every stack of every call site, outermost frame first, one line each (same names: one line, bytes added).
+    func testFoldedStacksHaveEveryStackOutermostFirst() {
+        var b = sampleTrace()
+        let main = b.frame("main", "app", file: "/src/main.cpp", line: 5)
+        let start = b.frame("__libc_start_main", "libc.so.6")
+        // Another line of Widget::make, through operator new: the same names as the sample's stack, one line.
+        b.leak(
+            [
+                b.frame("operator new(unsigned long)", "libstdc++.so.6"), b.frame("Widget::make()", "app", line: 13),
+                main, start,
+            ],
+            count: 1, size: 50)
+        let inlined = b.frame(
+            "app",
+            [Symbol(function: "make_buffer", inlined: true), Symbol(function: "uses_inline", file: "a.c", line: 15)])
+        b.leak([inlined, main, start], count: 2, size: 8)
+        let deep = b.leak([b.frame("deep_alloc", "app"), b.frame("level41", "app")], count: 1, size: 4)
+        b.stacks[Int(deep)].truncated = true
+        b.leak([b.frame("odd;name\n#0 forged", "app"), main], count: 1, size: 2)
+        b.liveWithoutStack(SpecialStack.dropped, size: 40)
+        b.liveWithoutStack(SpecialStack.none, size: 24)
+        let report = LeakReport(trace: b.trace)
+        let folded = FoldedStacksRenderer().render(report)
+        XCTAssertEqual(
+            folded,
+            """
+            [stack not recorded: LEAKTRACK_MAX_STACKS reached] 40
+            [truncated];level41;deep_alloc 4
+            __libc_start_main;main;Widget::make();operator new(unsigned long) 350
+            __libc_start_main;main;foo_alloc 1000
+            __libc_start_main;main;uses_inline;make_buffer 16
+            main;odd\\x3bname\\n#0 forged 2
+
+            """)
+        // The same stacks however the report groups them.
+        var options = ReportOptions()
+        for grouping in Grouping.allCases {
+            options.grouping = grouping
+            XCTAssertEqual(FoldedStacksRenderer().render(LeakReport(trace: b.trace, options: options)), folded)
+        }
+        XCTAssertEqual(FoldedStacksRenderer().render(LeakReport(trace: TraceBuilder().trace)), "")
+    }
+
     func testTextVerdicts() {
         let leaky = TextRenderer().render(LeakReport(trace: sampleTrace().trace))
         XCTAssertTrue(

@@ -248,6 +248,7 @@ final class TraceFuzzTests: XCTestCase {
             let report = LeakReport(trace: trace, options: options)
             _ = TextRenderer(stackDepth: 8).render(report)
             _ = JSONRenderer().render(report)
+            _ = FoldedStacksRenderer().render(report)
             if grouping == .callsite { reports.append(report) }
         }
         var options = ReportOptions()
