@@ -6,7 +6,7 @@ import XCTest
 final class ReportFormatTests: EndToEndTestCase {
     func testEveryReportFormatIsTheGoldenRendering() throws {
         let golden = Harness.packageRoot + "/Tests/Golden"
-        for name in ["demo", "cpp", "killed"] {
+        for name in ["demo", "cpp", "killed", "losses"] {
             for (format, suffix) in [("text", "report.txt"), ("json", "report.json"), ("folded", "report.folded")] {
                 let result = try harness.run([
                     harness.leaktrack, "report", "--format", format, "\(golden)/\(name).trace",

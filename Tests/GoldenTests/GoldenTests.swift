@@ -3,9 +3,10 @@ import LeakTrackCore
 import LeakTrackReport
 import XCTest
 
-/// The golden tier: traces recorded once from fixtures under the real shim (Tests/Golden/*.trace) are
-/// rendered in every format and compared with the expected files beside them. A difference fails with a
-/// unified diff; `scripts/golden --update` rewrites the expected files on purpose (review the diff).
+/// The golden tier: traces recorded once from fixtures under the real shim, and crafted ones (CraftedTraces),
+/// all in Tests/Golden/*.trace, are rendered in every format and compared with the expected files beside them.
+/// A difference fails with a unified diff; `scripts/golden --update` rewrites the expected files (and the
+/// crafted traces) on purpose: review the diff.
 final class GoldenTests: XCTestCase {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Golden").path
@@ -16,6 +17,8 @@ final class GoldenTests: XCTestCase {
         var name: String
         var trace: String
         var options = ReportOptions()
+        /// Where SARIF and annotations make paths relative (the recorded fixtures were built there).
+        var sourceRoot = "/tmp/golden-build"
     }
 
     static var cases: [Case] {
@@ -30,6 +33,7 @@ final class GoldenTests: XCTestCase {
             Case(name: "cpp", trace: "cpp"),
             Case(name: "all_kinds", trace: "all_kinds"),
             Case(name: "killed", trace: "killed"),
+            Case(name: "losses", trace: "losses", sourceRoot: "/srv/app"),
         ]
     }
 
@@ -39,7 +43,7 @@ final class GoldenTests: XCTestCase {
         let report = LeakReport(trace: trace, options: golden.options)
         let gate = LeakGate(suppressions: golden.options.suppressions.rules)
         let verdict = GateVerdict(gate.evaluate([report]))
-        let sourceRoot = "/tmp/golden-build"
+        let sourceRoot = golden.sourceRoot
         return [
             ("report.txt", TextRenderer().render(report)),
             ("report.json", JSONRenderer().render(report)),
@@ -52,7 +56,25 @@ final class GoldenTests: XCTestCase {
         ]
     }
 
+    /// The crafted traces are what their code (CraftedTraces) encodes, and read back as they were made.
+    func testCraftedTracesAreWhatTheirCodeEncodes() throws {
+        if Self.updating { return }
+        for (name, trace) in CraftedTraces.all {
+            let path = "\(Self.directory)/\(name).trace"
+            let saved = try XCTUnwrap(FileManager.default.contents(atPath: path), "\(path) is missing")
+            XCTAssertEqual(
+                Array(saved), TraceFile.encode(trace),
+                "\(name).trace is not what CraftedTraces encodes: run scripts/golden --update")
+            XCTAssertEqual(try TraceFile.read(path: path), trace, "\(name).trace does not read back as it was made")
+        }
+    }
+
     func testEveryFormatOfEveryGoldenTraceIsAsExpected() throws {
+        if Self.updating {
+            for (name, trace) in CraftedTraces.all {
+                try TraceFile.write(trace, to: "\(Self.directory)/\(name).trace", replacing: true)
+            }
+        }
         var compared = 0
         for golden in Self.cases {
             for (suffix, actual) in try Self.renderings(golden) {
