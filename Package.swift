@@ -48,15 +48,16 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "leaktrack", dependencies: ["LeakTrackCLI"]),
-        // What the test targets share: a seeded random generator, and WireBuilder, which writes shim streams
-        // through the wire header.
+        // What the test targets share: a seeded random generator, WireBuilder, which writes shim streams through
+        // the wire header, and the decodable report JSON.
         .target(name: "LeakTrackTestSupport", dependencies: ["CLeakTrackWire"], path: "Tests/LeakTrackTestSupport"),
         .testTarget(
             name: "LeakTrackCoreTests", dependencies: ["LeakTrackCore", "CLeakTrackWire", "LeakTrackTestSupport"]),
         .testTarget(
             name: "LeakTrackReportTests", dependencies: ["LeakTrackReport", "LeakTrackCore", "LeakTrackTestSupport"]),
         // Saved traces rendered in every format, diffed against checked-in expected files (Tests/Golden).
-        .testTarget(name: "GoldenTests", dependencies: ["LeakTrackReport", "LeakTrackCore"]),
+        .testTarget(
+            name: "GoldenTests", dependencies: ["LeakTrackReport", "LeakTrackCore", "LeakTrackTestSupport"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["LeakTrackCore", "LeakTrackCollector", "LeakTrackTestSupport"],

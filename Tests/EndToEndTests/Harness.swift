@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 
+// ReportJSON, GateJSON and SARIFLog, for every end-to-end test.
+@_exported import LeakTrackTestSupport
+
 /// Runs the real leaktrack executable and shim on C fixtures compiled for each test.
 /// The binaries come from `.build/debug` (built by scripts/test) or LEAKTRACK_BIN_DIR; a missing binary
 /// fails the test loudly rather than skipping it.

@@ -1,6 +1,7 @@
 import Foundation
 import LeakTrackCore
 import LeakTrackReport
+import LeakTrackTestSupport
 import XCTest
 
 /// The golden tier: traces recorded once from fixtures under the real shim, and crafted ones (CraftedTraces),
@@ -66,6 +67,23 @@ final class GoldenTests: XCTestCase {
                 Array(saved), TraceFile.encode(trace),
                 "\(name).trace is not what CraftedTraces encodes: run scripts/golden --update")
             XCTAssertEqual(try TraceFile.read(path: path), trace, "\(name).trace does not read back as it was made")
+        }
+    }
+
+    /// The tests' one decodable model of report and gate JSON (LeakTrackTestSupport) reads every golden case.
+    func testTheSharedModelReadsEveryGoldenReport() throws {
+        for golden in Self.cases {
+            let report = LeakReport(
+                trace: try TraceFile.read(path: "\(Self.directory)/\(golden.trace).trace"), options: golden.options)
+            let decoded = try ReportJSON.decode(JSONRenderer().render(report))
+            XCTAssertEqual(UInt64(decoded.leaked.bytes), report.leakedBytes, golden.name)
+            XCTAssertEqual(decoded.callSites.map(\.stacks), report.groups.map(\.stackCount), golden.name)
+            XCTAssertEqual(decoded.samples.map { UInt64($0.residentBytes) }, report.samples.map(\.residentBytes))
+            XCTAssertEqual(UInt64(decoded.lost.skippedWords), report.lost.skippedWords, golden.name)
+            XCTAssertEqual(decoded.lost.truncatedStacks, report.truncatedStacks, golden.name)
+            XCTAssertEqual(decoded.symbolization?.unanswered, report.symbolization?.unanswered, golden.name)
+            let gate = try GateJSON.decode(GateJSONRenderer().render(GateVerdict(LeakGate().evaluate([report]))))
+            XCTAssertEqual(gate.offenders.map(\.stack.count), report.groups.map(\.stack.count), golden.name)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import LeakTrackCore
+import LeakTrackTestSupport
 import XCTest
 
 @testable import LeakTrackReport
@@ -269,20 +270,28 @@ final class RendererTests: XCTestCase {
         var b = sampleTrace()
         b.leak([b.frame("nofile", "app")], count: 1, size: 1)
         let json = JSONRenderer().render(LeakReport(trace: b.trace))
-        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
-        XCTAssertEqual((object["leaked"] as? [String: Any])?["bytes"] as? Int, 1301)
-        XCTAssertEqual((object["leaked"] as? [String: Any])?["count"] as? Int, 5)
-        let modules = try XCTUnwrap(object["modules"] as? [[String: Any]])
-        XCTAssertEqual(modules.map { $0["module"] as? String }, ["libfoo.so", "app"])
-        XCTAssertEqual(modules.first?["path"] as? String, "/lib/libfoo.so")
-        XCTAssertEqual(modules.first?["buildId"] as? String, "0102")
-        let sites = try XCTUnwrap(object["callSites"] as? [[String: Any]])
-        XCTAssertEqual(sites.map { $0["bytes"] as? Int }, [1000, 300, 1])
-        XCTAssertEqual(sites[0]["line"] as? Int, 7)
-        XCTAssertTrue(sites[2]["file"] is NSNull)
-        XCTAssertTrue(sites[2]["line"] is NSNull)
-        let stack = try XCTUnwrap(sites[0]["stack"] as? [[String: Any]])
-        XCTAssertEqual(Set(stack[0].keys), ["function", "module", "file", "line", "address", "inlined"])
+        let report = try ReportJSON.decode(json)
+        XCTAssertEqual(report.leaked.bytes, 1301)
+        XCTAssertEqual(report.leaked.count, 5)
+        XCTAssertEqual(report.modules.map(\.module), ["libfoo.so", "app"])
+        XCTAssertEqual(report.modules.first?.path, "/lib/libfoo.so")
+        XCTAssertEqual(report.modules.first?.buildId, "0102")
+        let sites = report.callSites
+        XCTAssertEqual(sites.map(\.bytes), [1000, 300, 1])
+        XCTAssertEqual(sites[0].line, 7)
+        XCTAssertEqual(sites[0].stacks, 1)
+        XCTAssertNil(sites[2].file)
+        // Missing values are explicit nulls, and a frame has exactly the documented keys.
+        struct Shape: Decodable {
+            struct Site: Decodable { var stack: [[String: PresentOrNull]] }
+            var callSites: [Site]
+        }
+        struct Keys: Decodable { var callSites: [[String: PresentOrNull]] }
+        let site = try Keys.decode(json).callSites[2]
+        XCTAssertEqual(site["file"], .null)
+        XCTAssertEqual(site["line"], .null)
+        let frame = try Shape.decode(json).callSites[0].stack[0]
+        XCTAssertEqual(Set(frame.keys), ["function", "module", "file", "line", "address", "inlined"])
         // Keys are sorted, so output diffs cleanly.
         let keys = json.split(separator: "\n").filter { $0.hasPrefix("  \"") }.map { $0.split(separator: "\"")[1] }
         XCTAssertEqual(keys, keys.sorted())
@@ -403,13 +412,11 @@ final class ControlCharacterTests: XCTestCase {
         // JSON keeps the names exactly (as escapes), so tools get what the program said.
         let json = JSONRenderer().render(report)
         assertNoControlCharacters(json)
-        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
-        let process = try XCTUnwrap(object["process"] as? [String: Any])
-        XCTAssertEqual(process["arguments"] as? [String], trace().process.arguments)
-        XCTAssertEqual(process["executable"] as? String, "/bin/\u{1b}app")
-        let sites = try XCTUnwrap(object["callSites"] as? [[String: Any]])
-        XCTAssertEqual(sites.first?["function"] as? String, ControlCharacterTests.hostile)
-        XCTAssertEqual(sites.first?["file"] as? String, "/src/\(ControlCharacterTests.hostile).c")
+        let decoded = try ReportJSON.decode(json)
+        XCTAssertEqual(decoded.process.arguments, trace().process.arguments)
+        XCTAssertEqual(decoded.process.executable, "/bin/\u{1b}app")
+        XCTAssertEqual(decoded.callSites.first?.function, ControlCharacterTests.hostile)
+        XCTAssertEqual(decoded.callSites.first?.file, "/src/\(ControlCharacterTests.hostile).c")
     }
 
     func testGateOutputEscapesToo() {
@@ -433,13 +440,11 @@ final class ControlCharacterTests: XCTestCase {
         XCTAssertTrue(
             annotations.contains("title=leak in evil\\x1b[2J\\x1b]0;owned\\x07\\n#0 forged_frame  forged.c"),
             annotations)
-        for rendered in [
-            GateJSONRenderer().render(GateVerdict(result)),
-            SARIFRenderer(sourceRoot: "/src", toolVersion: "0").render(GateVerdict(result)),
-        ] {
-            assertNoControlCharacters(rendered)
-            XCTAssertNotNil(try? JSONSerialization.jsonObject(with: Data(rendered.utf8)))
-        }
+        let gateJSON = GateJSONRenderer().render(GateVerdict(result))
+        let sarif = SARIFRenderer(sourceRoot: "/src", toolVersion: "0").render(GateVerdict(result))
+        for rendered in [gateJSON, sarif] { assertNoControlCharacters(rendered) }
+        XCTAssertEqual(try GateJSON.decode(gateJSON).offenders.first?.function, ControlCharacterTests.hostile)
+        XCTAssertEqual(try SARIFLog.decode(sarif).runs.first?.results.count, result.offenders.count)
     }
 
     func testParseErrorsQuoteAShortEscapedExcerpt() {
