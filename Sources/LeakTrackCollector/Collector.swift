@@ -55,7 +55,6 @@ public final class Collector {
         var accepted = 0
         var active = 0
         var traces: [CollectedTrace] = []
-        var sessions: [ObjectIdentifier: LiveSession] = [:]
     }
 
     /// `listener`: a listening Unix socket (see `PrivateListener`), still owned by the caller.
@@ -73,9 +72,6 @@ public final class Collector {
 
     /// The traces stored so far, in the order their streams ended.
     public var collected: [CollectedTrace] { state.value.traces }
-
-    /// The streams being served now.
-    public var liveSessions: [LiveSession] { Array(state.value.sessions.values) }
 
     /// Accepts connections until `shouldStop(accepted, active)` says so at a moment when no connection is
     /// waiting. Checked every 50 ms. At most `maxActive` streams are served at once (each holds descriptors);
@@ -123,12 +119,10 @@ public final class Collector {
     // MARK: what the connections report
 
     func attached(_ session: LiveSession) {
-        state.update { $0.sessions[ObjectIdentifier(session)] = session }
         options.onSession?(session, false)
     }
 
     func detached(_ session: LiveSession) {
-        state.update { _ = $0.sessions.removeValue(forKey: ObjectIdentifier(session)) }
         session.close()
         options.onSession?(session, true)
     }

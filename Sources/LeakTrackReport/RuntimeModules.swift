@@ -33,7 +33,4 @@ public enum RuntimeModules {
 
     /// The patterns of one kind.
     public static func patterns(_ kind: Kind) -> [Pattern] { table.filter { $0.kind == kind }.map(\.pattern) }
-
-    /// What `module` (a file name) is, or nil if it is the program's.
-    public static func kind(of module: String) -> Kind? { table.first { $0.pattern.matches(module) }?.kind }
 }

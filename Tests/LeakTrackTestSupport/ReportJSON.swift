@@ -115,11 +115,6 @@ public struct ReportJSON: Decodable {
             symbolization
         case shimOwn = "internal"
     }
-
-    /// The call site named `function` (and at `line`, if given).
-    public func site(_ function: String, line: Int? = nil) -> CallSite? {
-        callSites.first { $0.function == function && (line == nil || $0.line == line) }
-    }
 }
 
 /// `leaktrack check --format json`, decoded (the parts the tests read).
