@@ -4,7 +4,7 @@ import CLeakTrackWire
     import Glibc
 #endif
 
-/// The live allocations of one process: address -> (size, stack id).
+/// The live allocations of one process: address -> (size, stack id, when, which thread).
 ///
 /// An open-addressing hash table with linear probing over plain unsafe buffers. It is the collector's hot
 /// spot (one insert or remove per event): Swift's `Dictionary` measured ~18 M operations/s here, this kind of
@@ -15,15 +15,28 @@ public final class LiveTable {
     public struct Entry: Equatable {
         public var size: UInt64
         public var stack: UInt32
+        /// When it was allocated (`LiveAllocation.stamp`).
+        public var stamp: UInt32 = 0
+        /// The allocating thread's ordinal, 0 if unknown.
+        public var thread: UInt16 = 0
+
+        public init(size: UInt64, stack: UInt32, stamp: UInt32 = 0, thread: UInt16 = 0) {
+            self.size = size
+            self.stack = stack
+            self.stamp = stamp
+            self.thread = thread
+        }
     }
 
-    /// Address, then size and stack packed in one word: 16 bytes a slot, so 21-43 bytes per live allocation
-    /// between the table's highest and lowest load (3/4 and 3/8; it doubles in place), and one cache line per
-    /// operation. Sizes of 64 GiB and more, or stack ids
-    /// beyond 2^28 - 2, do not fit: such an entry keeps a marker in its slot and its values in `oversized`.
-    private struct Slot {
+    /// Address, then size and stack packed in one word, then the stamp and the thread: 24 bytes a slot, so
+    /// 32-64 bytes per live allocation between the table's highest and lowest load (3/4 and 3/8; it doubles
+    /// in place), and one cache line per operation. Sizes of 64 GiB and more, or stack ids beyond 2^28 - 2,
+    /// do not fit: such an entry keeps a marker in its slot and its size and stack in `oversized`.
+    fileprivate struct Slot {
         var key: UInt64
         var packed: UInt64
+        var stamp: UInt32 = 0
+        var thread: UInt16 = 0
     }
 
     private static let sizeBits: UInt64 = 36
@@ -80,38 +93,45 @@ public final class LiveTable {
     private func entry(at i: Int) -> Entry {
         let packed = slots[i].packed
         let size = packed & LiveTable.sizeMask
-        if size == LiveTable.oversizedMarker { return oversized[slots[i].key]! }
+        if size == LiveTable.oversizedMarker {
+            var entry = oversized[slots[i].key]!
+            entry.stamp = slots[i].stamp
+            entry.thread = slots[i].thread
+            return entry
+        }
         let code = packed >> LiveTable.sizeBits
-        return Entry(size: size, stack: code == LiveTable.droppedCode ? UInt32(LT_DROPPED_STACK) : UInt32(code))
+        return Entry(
+            size: size, stack: code == LiveTable.droppedCode ? UInt32(LT_DROPPED_STACK) : UInt32(code),
+            stamp: slots[i].stamp, thread: slots[i].thread)
     }
 
     @inline(__always)
-    private func store(_ key: UInt64, size: UInt64, stack: UInt32, at i: Int) {
+    private func store(_ key: UInt64, size: UInt64, stack: UInt32, stamp: UInt32, thread: UInt16, at i: Int) {
         if let packed = LiveTable.pack(size, stack) {
-            slots[i] = Slot(key: key, packed: packed)
+            slots[i] = Slot(key: key, packed: packed, stamp: stamp, thread: thread)
         } else {
-            slots[i] = Slot(key: key, packed: LiveTable.oversizedMarker)
+            slots[i] = Slot(key: key, packed: LiveTable.oversizedMarker, stamp: stamp, thread: thread)
             oversized[key] = Entry(size: size, stack: stack)
         }
     }
 
     /// Inserts or replaces; returns the entry that was there before, if any.
     @discardableResult
-    public func insert(_ key: UInt64, size: UInt64, stack: UInt32) -> Entry? {
+    public func insert(_ key: UInt64, size: UInt64, stack: UInt32, stamp: UInt32 = 0, thread: UInt16 = 0) -> Entry? {
         precondition(key != 0, "address 0 cannot be live")
         if (count + 1) * 4 > capacity * 3 { grow() }
         var i = slot(for: key)
         while true {
             let k = slots[i].key
             if k == 0 {
-                store(key, size: size, stack: stack, at: i)
+                store(key, size: size, stack: stack, stamp: stamp, thread: thread, at: i)
                 count += 1
                 return nil
             }
             if k == key {
                 let old = entry(at: i)
                 oversized[key] = nil
-                store(key, size: size, stack: stack, at: i)
+                store(key, size: size, stack: stack, stamp: stamp, thread: thread, at: i)
                 return old
             }
             i = (i + 1) & mask
@@ -226,6 +246,11 @@ public final class LiveTable {
     /// buffer as large, 32 bytes an entry), then given back to the allocator chunk by chunk while the result
     /// (24 bytes an entry) fills: the table and the result are never resident together.
     public func takeSortedAllocations() -> [LiveAllocation] {
+        take().sorted()
+    }
+
+    /// Empties the table into a `Copy`, compacting the slots in place (no second buffer).
+    public func take() -> Copy {
         var n = 0
         for i in 0..<capacity where slots[i].key != 0 {
             slots[n] = slots[i]
@@ -237,11 +262,17 @@ public final class LiveTable {
         mask = capacity - 1
         oversized = [:]
         count = 0
-        return LiveTable.sortedAllocations(consuming: work, count: n, oversized: values)
+        return Copy(work: work, count: n, oversized: values)
     }
 
     /// The entries in the order of `takeSortedAllocations`, leaving the table as it is.
     public func sortedAllocations() -> [LiveAllocation] {
+        copy().sorted()
+    }
+
+    /// The live entries copied out as they are (one pass over the slots, no sorting), to be sorted later,
+    /// maybe on another thread: a snapshot holds up the stream only for this copy.
+    public func copy() -> Copy {
         guard let raw = malloc(Swift.max(count, 1) * MemoryLayout<Slot>.stride) else {
             fatalError("leaktrack: out of memory for \(count) live allocations")
         }
@@ -251,14 +282,40 @@ public final class LiveTable {
             work[n] = slots[i]
             n += 1
         }
-        return LiveTable.sortedAllocations(consuming: work, count: n, oversized: oversized)
+        return Copy(work: work, count: n, oversized: oversized)
+    }
+
+    /// A copy of the live entries (`copy`), owned by whoever holds it; `sorted` consumes it, once.
+    public final class Copy: @unchecked Sendable {
+        private var work: UnsafeMutablePointer<Slot>?
+        private let n: Int
+        private let oversized: [UInt64: Entry]
+
+        fileprivate init(work: UnsafeMutablePointer<Slot>, count: Int, oversized: [UInt64: Entry]) {
+            self.work = work
+            self.n = count
+            self.oversized = oversized
+        }
+
+        deinit {
+            if let work { free(work) }
+        }
+
+        public var count: Int { n }
+
+        /// The entries in the trace's order (by stack id, then address); the copy is empty afterwards.
+        public func sorted() -> [LiveAllocation] {
+            guard let taken = work else { return [] }
+            work = nil
+            return LiveTable.sortedAllocations(consuming: taken, count: n, oversized: oversized)
+        }
     }
 
     /// Slots given back to the allocator at a time while the result of `sortedAllocations` fills: 1 MiB.
     private static let releaseChunk = 1 << 16
 
     /// Sorts `count` compacted slots at `work` (malloc'd; freed here) into live allocations.
-    private static func sortedAllocations(
+    fileprivate static func sortedAllocations(
         consuming work: UnsafeMutablePointer<Slot>, count n: Int, oversized: [UInt64: Entry]
     ) -> [LiveAllocation] {
         var work = work
@@ -275,7 +332,9 @@ public final class LiveTable {
         }
         let apart = (packed..<n).map { j -> LiveAllocation in
             let entry = oversized[work[j].key]!
-            return LiveAllocation(address: work[j].key, size: entry.size, stack: entry.stack)
+            return LiveAllocation(
+                address: work[j].key, size: entry.size, stack: entry.stack, stamp: work[j].stamp,
+                thread: work[j].thread)
         }.sorted { ($0.stack, $0.address) < ($1.stack, $1.address) }
         work = shrink(work, to: packed)
         // Among packed slots the stack field orders like the stack id: ids below droppedCode are themselves,
@@ -297,7 +356,9 @@ public final class LiveTable {
                 } else {
                     next -= 1
                     let slot = work[next]
-                    result[o] = LiveAllocation(address: slot.key, size: slot.packed & sizeMask, stack: stack(slot))
+                    result[o] = LiveAllocation(
+                        address: slot.key, size: slot.packed & sizeMask, stack: stack(slot), stamp: slot.stamp,
+                        thread: slot.thread)
                     if kept - next >= releaseChunk {
                         work = shrink(work, to: next)
                         kept = next

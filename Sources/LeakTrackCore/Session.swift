@@ -29,6 +29,16 @@ public final class Session {
     public private(set) var counters: ShimCounters?
     public private(set) var totals = Totals()
     public let live = LiveTable()
+    /// Nanoseconds since the stream began, as the reader last set it (`advanceClock`) or a TICK said: new
+    /// allocations are stamped with it.
+    public private(set) var clock: UInt64 = 0
+    private var stamp: UInt32 = 0
+    /// The memory samples so far (bounded, see MemorySeries).
+    public private(set) var memory = MemorySeries()
+    /// Snapshots taken so far, oldest first.
+    public private(set) var snapshots: [SnapshotSummary] = []
+    /// Threads named by THREAD records, by ordinal.
+    public private(set) var threads: [ThreadInfo] = []
 
     private var modules: [Module] = []
     private var moduleIndex: [ModuleKey: Int] = [:]
@@ -45,8 +55,7 @@ public final class Session {
     private let stackCounters = StackCounters()
     /// Blocks between REALLOC_BEGIN and REALLOC_END, by the tag of the BEGIN record.
     private var reallocsInFlight: [UInt64: (ptr: UInt64, entry: LiveTable.Entry)] = [:]
-    private var liveBytes: UInt64 = 0
-    private var samples: [MemorySample] = []
+    public private(set) var liveBytes: UInt64 = 0
     private var skippedWords: UInt64 = 0
 
     private struct ModuleKey: Hashable {
@@ -97,7 +106,11 @@ public final class Session {
             let old = reallocsInFlight.removeValue(forKey: beginTag)
             if failed {
                 // Nothing happened to the old block: it is live again, unchanged.
-                if let old { live.insert(old.ptr, size: old.entry.size, stack: old.entry.stack) }
+                if let old {
+                    live.insert(
+                        old.ptr, size: old.entry.size, stack: old.entry.stack, stamp: old.entry.stamp,
+                        thread: old.entry.thread)
+                }
             } else {
                 if let old { release(old.entry) }
                 if newPtr != 0 {
@@ -107,10 +120,12 @@ public final class Session {
             }
         case .tick(let tick):
             let start = hello?.monotonicNanoseconds ?? tick.monotonicNanoseconds
-            samples.append(
+            let time = tick.monotonicNanoseconds &- start
+            advanceClock(to: time)
+            memory.append(
                 MemorySample(
-                    time: tick.monotonicNanoseconds &- start, residentBytes: tick.residentBytes,
-                    virtualBytes: tick.virtualBytes, heapBytes: liveBytes))
+                    time: time, residentBytes: tick.residentBytes, virtualBytes: tick.virtualBytes,
+                    heapBytes: liveBytes, heapCount: UInt64(live.count)))
         case .skip(_, let words):
             skippedWords &+= words
         case .final(let counters):
@@ -161,10 +176,10 @@ public final class Session {
         }
     }
 
-    private func allocate(_ ptr: UInt64, size: UInt64, stack: UInt32) {
+    private func allocate(_ ptr: UInt64, size: UInt64, stack: UInt32, thread: UInt16 = 0) {
         totals.allocations += 1
         totals.allocatedBytes &+= size
-        if let replaced = live.insert(ptr, size: size, stack: stack) {
+        if let replaced = live.insert(ptr, size: size, stack: stack, stamp: stamp, thread: thread) {
             // The address was live already: its free never reached us (freed through a path the shim does
             // not see). Count the old block as gone.
             release(replaced)
@@ -251,19 +266,54 @@ public final class Session {
         stackFrames[index] = indexes
     }
 
+    // MARK: time, memory and snapshots
+
+    /// Sets the time that new allocations are stamped with (nanoseconds since the stream began); the clock
+    /// never goes back.
+    public func advanceClock(to time: UInt64) {
+        guard time > clock else { return }
+        clock = time
+        stamp = LiveAllocation.stamp(forNanoseconds: time)
+    }
+
+    /// Records one sample of the target's memory, with the heap as the session sees it now; returns it.
+    @discardableResult
+    public func sampleMemory(
+        time: UInt64, residentBytes: UInt64, privateBytes: UInt64, virtualBytes: UInt64, availableBytes: UInt64
+    ) -> MemorySample {
+        advanceClock(to: time)
+        let sample = MemorySample(
+            time: time, residentBytes: residentBytes, virtualBytes: virtualBytes, heapBytes: liveBytes,
+            privateBytes: privateBytes, heapCount: UInt64(live.count), availableBytes: availableBytes)
+        memory.append(sample)
+        return sample
+    }
+
+    /// Takes a snapshot now: what every stack holds (one pass over the stacks, not over the blocks) and the
+    /// counters of the latest memory sample. It is kept in `snapshots` and returned.
+    @discardableResult
+    public func takeSnapshot(trigger: String) -> SnapshotSummary {
+        var amounts: [StackAmount] = []
+        for id in 0..<stackCounters.count where stackCounters.liveCount[id] > 0 {
+            amounts.append(
+                StackAmount(stack: UInt32(id), count: stackCounters.liveCount[id], bytes: stackCounters.liveBytes[id]))
+        }
+        let latest = memory.samples.last
+        let snapshot = SnapshotSummary(
+            index: snapshots.count + 1, time: clock, trigger: trigger, residentBytes: latest?.residentBytes ?? 0,
+            privateBytes: latest?.privateBytes ?? 0, virtualBytes: latest?.virtualBytes ?? 0, heapBytes: liveBytes,
+            heapCount: UInt64(live.count), allocations: totals.allocations, stacks: amounts)
+        snapshots.append(snapshot)
+        return snapshot
+    }
+
     // MARK: the end
 
-    /// Builds the trace. Frames of stacks that still hold live memory are symbolized (`symbolizeLiveFrames`);
-    /// `symbolizer` nil leaves them as module + offset (a live snapshot symbolizes later, off the stream).
-    /// The trace's live allocations are sorted by stack id, then address (the order the trace file stores).
-    /// `releasingLiveTable`: the session is done with; the live table is emptied, its memory turned into the
-    /// sorted allocations as it goes (LiveTable.takeSortedAllocations), so the collector's peak is the
-    /// larger of the two, not their sum.
-    public func makeTrace(symbolizer: Symbolizer?, endMonotonicNanoseconds: UInt64, releasingLiveTable: Bool = false)
-        throws -> Trace
-    {
-        let liveAllocations = releasingLiveTable ? live.takeSortedAllocations() : live.sortedAllocations()
-
+    /// Everything a trace is made of, copied out of the session (the arrays share storage until the session
+    /// changes them; the live table is copied, or taken), so the trace can be made on another thread while
+    /// the stream goes on.
+    public func freeze(releasingLiveTable: Bool = false, endMonotonicNanoseconds: UInt64) -> FrozenSession {
+        let copy = releasingLiveTable ? live.take() : live.copy()
         let stackCount = max(stackFrames.count, stackCounters.count)
         var stacks: [Stack] = []
         stacks.reserveCapacity(stackCount)
@@ -280,7 +330,6 @@ public final class Session {
             }
             if truncatedStacks.contains(id) { stacks[id].truncated = true }
         }
-
         var lost = counters ?? ShimCounters()
         lost.skippedWords = max(lost.skippedWords, skippedWords)
         let hello = self.hello
@@ -291,9 +340,38 @@ public final class Session {
             durationNanoseconds: endMonotonicNanoseconds &- (hello?.monotonicNanoseconds ?? endMonotonicNanoseconds),
             complete: counters != nil, exitStatus: counters?.exitStatus)
         var trace = Trace(
-            process: process, modules: modules, frames: frames, stacks: stacks, live: liveAllocations,
-            totals: totals, lost: lost, samples: samples)
+            process: process, modules: modules, frames: frames, stacks: stacks, live: [], totals: totals, lost: lost,
+            samples: memory.samples)
+        trace.snapshots = snapshots
+        trace.threads = threads
+        return FrozenSession(trace: trace, live: copy)
+    }
+
+    /// Builds the trace. Frames of stacks that still hold live memory are symbolized (`symbolizeLiveFrames`);
+    /// `symbolizer` nil leaves them as module + offset (a live snapshot symbolizes later, off the stream).
+    /// The trace's live allocations are sorted by stack id, then address (the order the trace file stores).
+    /// `releasingLiveTable`: the session is done with; the live table is emptied, its memory turned into the
+    /// sorted allocations as it goes (LiveTable.takeSortedAllocations), so the collector's peak is the
+    /// larger of the two, not their sum.
+    public func makeTrace(symbolizer: Symbolizer?, endMonotonicNanoseconds: UInt64, releasingLiveTable: Bool = false)
+        throws -> Trace
+    {
+        var trace = freeze(releasingLiveTable: releasingLiveTable, endMonotonicNanoseconds: endMonotonicNanoseconds)
+            .makeTrace()
         if let symbolizer { trace.symbolizeLiveFrames(with: symbolizer) }
+        return trace
+    }
+}
+
+/// A session's state at one moment (`Session.freeze`), made into a trace wherever it is convenient.
+public struct FrozenSession: @unchecked Sendable {
+    fileprivate var trace: Trace
+    fileprivate let live: LiveTable.Copy
+
+    /// The trace, its live allocations sorted by stack id, then address. Call once.
+    public func makeTrace() -> Trace {
+        var trace = self.trace
+        trace.live = live.sorted()
         return trace
     }
 }
@@ -306,6 +384,12 @@ extension Trace {
     public mutating func symbolizeLiveFrames(with symbolizer: Symbolizer?) {
         var wanted = Set<Int>()
         for stack in stacks where stack.liveCount > 0 { wanted.formUnion(stack.frames) }
+        // Stacks that held memory at an earlier snapshot, too: growth is reported for them.
+        for snapshot in snapshots {
+            for amount in snapshot.stacks where Int(amount.stack) < stacks.count {
+                wanted.formUnion(stacks[Int(amount.stack)].frames)
+            }
+        }
         let order = wanted.filter { frames[$0].module != nil }.sorted()
         guard !order.isEmpty else { return }
         guard let symbolizer else {

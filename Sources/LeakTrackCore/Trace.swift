@@ -15,6 +15,18 @@ public struct Trace: Equatable, Sendable {
     /// Set when symbolization was incomplete (no symbolizer, or one that failed): frames it left as
     /// module + offset, and why.
     public var symbolization: SymbolizationNote?
+    /// The snapshots taken while the process ran, oldest first; the last one is this trace itself (its trigger
+    /// says why it was made: "exit" for a final trace, a rule for a snapshot file). Empty for traces written
+    /// before snapshots existed.
+    public var snapshots: [SnapshotSummary] = []
+    /// The threads that allocated, by their ordinal in the stream (LiveAllocation.thread).
+    public var threads: [ThreadInfo] = []
+
+    /// This trace is a snapshot of a process that kept running, not its end.
+    public var isSnapshot: Bool {
+        snapshots.last.map { $0.trigger != SnapshotSummary.exitTrigger && $0.trigger != SnapshotSummary.endTrigger }
+            ?? false
+    }
 
     public init(
         process: ProcessSummary, modules: [Module], frames: [Frame], stacks: [Stack], live: [LiveAllocation],
@@ -166,11 +178,98 @@ public struct LiveAllocation: Equatable, Sendable {
     public var address: UInt64
     public var size: UInt64
     public var stack: UInt32
+    /// When it was allocated, in `LiveAllocation.stampNanoseconds` units since the stream began (coarse: the
+    /// collector stamps a batch of records with one clock reading).
+    public var stamp: UInt32
+    /// The allocating thread's ordinal in the stream (`Trace.threads`), 0 when unknown.
+    public var thread: UInt16
 
-    public init(address: UInt64, size: UInt64, stack: UInt32) {
+    /// 10 ms: a UInt32 of them spans 497 days.
+    public static let stampNanoseconds: UInt64 = 10_000_000
+
+    public init(address: UInt64, size: UInt64, stack: UInt32, stamp: UInt32 = 0, thread: UInt16 = 0) {
         self.address = address
         self.size = size
         self.stack = stack
+        self.stamp = stamp
+        self.thread = thread
+    }
+
+    /// Nanoseconds since the stream began.
+    public var time: UInt64 { UInt64(stamp) * LiveAllocation.stampNanoseconds }
+
+    /// The stamp for a time in nanoseconds since the stream began (saturating).
+    public static func stamp(forNanoseconds time: UInt64) -> UInt32 {
+        UInt32(clamping: time / stampNanoseconds)
+    }
+}
+
+/// A thread of the traced process, as its THREAD record named it.
+public struct ThreadInfo: Equatable, Sendable {
+    public var ordinal: UInt32
+    public var tid: UInt32
+    public var name: String
+
+    public init(ordinal: UInt32, tid: UInt32, name: String) {
+        self.ordinal = ordinal
+        self.tid = tid
+        self.name = name
+    }
+}
+
+/// One snapshot's worth of a running process: why and when it was taken, the counters at that moment, and
+/// what each stack held. Per-stack sums, not the blocks: a trace keeps every snapshot taken, so a long run's
+/// collector holds a few bytes per stack per snapshot, never a copy of the live table.
+public struct SnapshotSummary: Equatable, Sendable {
+    /// 1, 2, ... in the order taken.
+    public var index: Int
+    /// Nanoseconds since the stream began.
+    public var time: UInt64
+    /// Why: "resident>=800M", "every", "request", "exit", ...
+    public var trigger: String
+    public var residentBytes: UInt64
+    public var privateBytes: UInt64
+    public var virtualBytes: UInt64
+    public var heapBytes: UInt64
+    public var heapCount: UInt64
+    /// Allocations made up to then (for growth per million allocations).
+    public var allocations: UInt64
+    /// Stacks holding memory at that moment, by ascending stack id.
+    public var stacks: [StackAmount]
+
+    /// The final trace of a process that exited (FINAL arrived).
+    public static let exitTrigger = "exit"
+    /// The final trace of a stream that ended without FINAL (the process was killed, or exec'd).
+    public static let endTrigger = "end"
+
+    public init(
+        index: Int, time: UInt64, trigger: String, residentBytes: UInt64 = 0, privateBytes: UInt64 = 0,
+        virtualBytes: UInt64 = 0, heapBytes: UInt64 = 0, heapCount: UInt64 = 0, allocations: UInt64 = 0,
+        stacks: [StackAmount] = []
+    ) {
+        self.index = index
+        self.time = time
+        self.trigger = trigger
+        self.residentBytes = residentBytes
+        self.privateBytes = privateBytes
+        self.virtualBytes = virtualBytes
+        self.heapBytes = heapBytes
+        self.heapCount = heapCount
+        self.allocations = allocations
+        self.stacks = stacks
+    }
+}
+
+/// What one stack held at a snapshot.
+public struct StackAmount: Equatable, Sendable {
+    public var stack: UInt32
+    public var count: UInt64
+    public var bytes: UInt64
+
+    public init(stack: UInt32, count: UInt64, bytes: UInt64) {
+        self.stack = stack
+        self.count = count
+        self.bytes = bytes
     }
 }
 
@@ -188,19 +287,33 @@ public struct Totals: Equatable, Sendable {
     public init() {}
 }
 
+/// The target's memory at one moment (Perfmon's counters): what the collector samples at its interval.
 public struct MemorySample: Equatable, Sendable {
     /// Nanoseconds since the process started being traced.
     public var time: UInt64
+    /// VmRSS (the working set).
     public var residentBytes: UInt64
     public var virtualBytes: UInt64
-    /// Bytes in live heap allocations at that point.
+    /// Bytes in live heap allocations at that point, as leaktrack sees them.
     public var heapBytes: UInt64
+    /// RssAnon + VmSwap (private bytes); 0 when unknown.
+    public var privateBytes: UInt64
+    /// Live heap allocations at that point.
+    public var heapCount: UInt64
+    /// The machine's MemAvailable; 0 when unknown.
+    public var availableBytes: UInt64
 
-    public init(time: UInt64, residentBytes: UInt64, virtualBytes: UInt64, heapBytes: UInt64) {
+    public init(
+        time: UInt64, residentBytes: UInt64, virtualBytes: UInt64, heapBytes: UInt64, privateBytes: UInt64 = 0,
+        heapCount: UInt64 = 0, availableBytes: UInt64 = 0
+    ) {
         self.time = time
         self.residentBytes = residentBytes
         self.virtualBytes = virtualBytes
         self.heapBytes = heapBytes
+        self.privateBytes = privateBytes
+        self.heapCount = heapCount
+        self.availableBytes = availableBytes
     }
 }
 

@@ -91,11 +91,18 @@ public enum TraceDump {
             return
                 "TOTALS events=\(t.events) allocations=\(t.allocations) frees=\(t.frees) bytes=\(t.allocatedBytes) peak=\(t.peakLiveBytes) unknown-frees=\(t.unknownFrees) dropped-stack=\(t.droppedStackAllocations)\n"
                 + "LOST no-stack=\(l.noStack) stacks-dropped=\(l.stacksDropped) bootstrap=\(l.bootstrapAllocations) failed=\(l.failedAllocations) skipped-words=\(l.skippedWords)"
-        case .sample(let s): return "SAMPLE t=\(s.time) rss=\(s.residentBytes) vm=\(s.virtualBytes) heap=\(s.heapBytes)"
+        case .sample(let s):
+            return
+                "SAMPLE t=\(s.time) rss=\(s.residentBytes) private=\(s.privateBytes) vm=\(s.virtualBytes) heap=\(s.heapBytes) count=\(s.heapCount) available=\(s.availableBytes)"
         case .truncatedStack(let i): return "STACK \(i) was cut at the depth limit"
         case .symbolization(let n):
             return
                 "SYMBOLIZATION requested=\(n.requested) unanswered=\(n.unanswered) reason=\(n.reason.escapingControlCharacters)"
+        case .snapshot(let s):
+            return
+                "SNAPSHOT \(s.index) t=\(s.time) trigger=\(s.trigger.escapingControlCharacters) rss=\(s.residentBytes) heap=\(s.heapBytes) count=\(s.heapCount) stacks=\(s.stacks.count)"
+        case .liveDetail(let i, let stamp, let thread): return "LIVE \(i) stamp=\(stamp) thread=\(thread)"
+        case .thread(let t): return "THREAD \(t.ordinal) tid=\(t.tid) name=\(t.name.escapingControlCharacters)"
         }
     }
 }

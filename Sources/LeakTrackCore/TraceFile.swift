@@ -23,6 +23,14 @@ public enum TraceFile {
         case truncatedStacks = 8
         /// Why frames are unsymbolized (only written when symbolization was incomplete; older readers skip it).
         case symbolization = 9
+        /// The memory series with every counter (replaces `samples`, which older files have instead).
+        case memory = 10
+        /// The snapshots taken while the process ran, the last being this trace itself.
+        case snapshots = 11
+        /// When each live allocation was made and by which thread, in the live section's order.
+        case liveDetails = 12
+        /// The threads that allocated.
+        case threads = 13
         case end = 0xFFFF
     }
 
@@ -45,6 +53,12 @@ public enum TraceFile {
         file.append(magic)
         file.fixed32(version)
         var afterLive = ByteWriter()
+        // Sorted by (stack, address), as Session.makeTrace leaves them (else sorted here), and delta-encoded:
+        // live blocks of one call site are close together in the heap and often of one size, so most
+        // entries take 3-4 bytes instead of ~10.
+        let live =
+            isInLiveOrder(trace.live)
+            ? trace.live : trace.live.sorted { ($0.stack, $0.address) < ($1.stack, $1.address) }
         func section(_ kind: Section, into file: inout ByteWriter, _ build: (inout ByteWriter) -> Void) {
             appendSection(kind, to: &file, build)
         }
@@ -111,15 +125,6 @@ public enum TraceFile {
                 w.varint(value)
             }
         }
-        section(.samples, into: &afterLive) { w in
-            w.varint(trace.samples.count)
-            for s in trace.samples {
-                w.varint(s.time)
-                w.varint(s.residentBytes)
-                w.varint(s.virtualBytes)
-                w.varint(s.heapBytes)
-            }
-        }
         let truncated = trace.stacks.indices.filter { trace.stacks[$0].truncated }
         if !truncated.isEmpty {
             section(.truncatedStacks, into: &afterLive) { w in
@@ -138,15 +143,61 @@ public enum TraceFile {
                 w.string(note.reason)
             }
         }
+        section(.memory, into: &afterLive) { w in
+            w.varint(trace.samples.count)
+            for s in trace.samples {
+                for value in [
+                    s.time, s.residentBytes, s.privateBytes, s.virtualBytes, s.heapBytes, s.heapCount, s.availableBytes,
+                ] {
+                    w.varint(value)
+                }
+            }
+        }
+        if !trace.snapshots.isEmpty {
+            section(.snapshots, into: &afterLive) { w in
+                w.varint(trace.snapshots.count)
+                for snapshot in trace.snapshots {
+                    w.varint(snapshot.index)
+                    w.varint(snapshot.time)
+                    w.string(snapshot.trigger)
+                    for value in [
+                        snapshot.residentBytes, snapshot.privateBytes, snapshot.virtualBytes, snapshot.heapBytes,
+                        snapshot.heapCount, snapshot.allocations,
+                    ] {
+                        w.varint(value)
+                    }
+                    w.varint(snapshot.stacks.count)
+                    var previous: UInt32 = 0
+                    for amount in snapshot.stacks {
+                        w.varint(UInt64(amount.stack - previous))
+                        w.varint(amount.count)
+                        w.varint(amount.bytes)
+                        previous = amount.stack
+                    }
+                }
+            }
+        }
+        if live.contains(where: { $0.stamp != 0 || $0.thread != 0 }) {
+            section(.liveDetails, into: &afterLive) { w in
+                w.varint(live.count)
+                for allocation in live {
+                    w.varint(UInt64(allocation.stamp))
+                    w.varint(UInt64(allocation.thread))
+                }
+            }
+        }
+        if !trace.threads.isEmpty {
+            section(.threads, into: &afterLive) { w in
+                w.varint(trace.threads.count)
+                for thread in trace.threads {
+                    w.varint(UInt64(thread.ordinal))
+                    w.varint(UInt64(thread.tid))
+                    w.string(thread.name)
+                }
+            }
+        }
         afterLive.fixed32(Section.end.rawValue)
         afterLive.fixed64(0)
-
-        // Sorted by (stack, address), as Session.makeTrace leaves them (else sorted here), and delta-encoded:
-        // live blocks of one call site are close together in the heap and often of one size, so most
-        // entries take 3-4 bytes instead of ~10.
-        let live =
-            isInLiveOrder(trace.live)
-            ? trace.live : trace.live.sorted { ($0.stack, $0.address) < ($1.stack, $1.address) }
         var liveLength = 0
         forEachLiveVarint(live) { liveLength += varintLength($0) }
         let total = file.bytes.count + 12 + liveLength + afterLive.bytes.count
@@ -256,6 +307,10 @@ public enum TraceFile {
         case truncatedStack(Int)
         /// Symbolization was incomplete.
         case symbolization(SymbolizationNote)
+        case snapshot(SnapshotSummary)
+        /// The live allocation with this index (in file order) was made at `stamp` by `thread`.
+        case liveDetail(Int, stamp: UInt32, thread: UInt16)
+        case thread(ThreadInfo)
     }
 
     /// True if the bytes start like a trace file.
@@ -294,6 +349,11 @@ public enum TraceFile {
             case .sample(let sample): trace.samples.append(sample)
             case .truncatedStack(let index): trace.stacks[index].truncated = true
             case .symbolization(let note): trace.symbolization = note
+            case .snapshot(let snapshot): trace.snapshots.append(snapshot)
+            case .liveDetail(let index, let stamp, let thread):
+                trace.live[index].stamp = stamp
+                trace.live[index].thread = thread
+            case .thread(let thread): trace.threads.append(thread)
             }
         }
         return trace
@@ -353,7 +413,7 @@ public enum TraceFile {
     private struct ScanState {
         var last: Section?
         var seen = Set<Section>()
-        var modules = 0, frames = 0, stacks = 0
+        var modules = 0, frames = 0, stacks = 0, live = 0
         var exitStatus: UInt64?
     }
 
@@ -494,6 +554,7 @@ public enum TraceFile {
                 previous = LiveAllocation(address: address, size: size, stack: stack)
                 try handle(.live(previous))
             }
+            state.live = count
         case .summary:
             var t = Totals()
             t.allocations = try r.varint()
@@ -535,6 +596,68 @@ public enum TraceFile {
             let unanswered = Int(try r.bounded("the frames left unanswered", max: UInt64(requested)))
             let reason = try r.string("the symbolizer's failure", maximum: Limits.name)
             try handle(.symbolization(SymbolizationNote(requested: requested, unanswered: unanswered, reason: reason)))
+        case .memory:
+            let count = try r.count(of: "memory samples", entrySize: 7)
+            try handle(.count(.samples, count))
+            for _ in 0..<count {
+                var v: [UInt64] = []
+                for _ in 0..<7 { v.append(try r.varint()) }
+                try handle(
+                    .sample(
+                        MemorySample(
+                            time: v[0], residentBytes: v[1], virtualBytes: v[3], heapBytes: v[4], privateBytes: v[2],
+                            heapCount: v[5], availableBytes: v[6])))
+            }
+        case .snapshots:
+            let count = try r.count(of: "snapshots", entrySize: 11)
+            var previousIndex = 0
+            for _ in 0..<count {
+                let index = Int(try r.bounded("a snapshot's index", max: UInt64(Int32.max)))
+                guard index > previousIndex else { throw fail("the snapshots' indexes are out of order") }
+                previousIndex = index
+                let time = try r.varint()
+                let trigger = try r.string("a snapshot's trigger", maximum: Limits.name)
+                var values: [UInt64] = []
+                for _ in 0..<6 { values.append(try r.varint()) }
+                let stackCount = try r.count(
+                    of: "a snapshot's stacks", entrySize: 3, maximum: state.stacks, why: "the stacks")
+                var stacks: [StackAmount] = []
+                stacks.reserveCapacity(stackCount)
+                var previous: UInt64 = 0
+                for position in 0..<stackCount {
+                    let delta = try r.bounded("a snapshot's stack id", max: UInt64(state.stacks))
+                    let id = previous + delta
+                    guard position == 0 || delta > 0, id < UInt64(state.stacks) else {
+                        throw fail("a snapshot's stack id is out of order or beyond the \(state.stacks) stacks")
+                    }
+                    previous = id
+                    stacks.append(StackAmount(stack: UInt32(id), count: try r.varint(), bytes: try r.varint()))
+                }
+                try handle(
+                    .snapshot(
+                        SnapshotSummary(
+                            index: index, time: time, trigger: trigger, residentBytes: values[0],
+                            privateBytes: values[1], virtualBytes: values[2], heapBytes: values[3],
+                            heapCount: values[4], allocations: values[5], stacks: stacks)))
+            }
+        case .liveDetails:
+            let count = Int(try r.bounded("the live allocations' details", max: UInt64(state.live)))
+            guard count == state.live else {
+                throw fail("the live details cover \(count) allocations, not the \(state.live) live ones")
+            }
+            for index in 0..<count {
+                let stamp = UInt32(try r.bounded("an allocation's time", max: UInt64(UInt32.max)))
+                let thread = UInt16(try r.bounded("an allocation's thread", max: UInt64(UInt16.max)))
+                try handle(.liveDetail(index, stamp: stamp, thread: thread))
+            }
+        case .threads:
+            let count = try r.count(of: "threads", entrySize: 3)
+            for _ in 0..<count {
+                let ordinal = UInt32(try r.bounded("a thread's ordinal", max: UInt64(UInt16.max)))
+                let tid = UInt32(try r.bounded("a thread id", max: UInt64(UInt32.max)))
+                let name = try r.string("a thread's name", maximum: 256)
+                try handle(.thread(ThreadInfo(ordinal: ordinal, tid: tid, name: name)))
+            }
         case .end:
             break
         }
