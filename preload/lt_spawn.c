@@ -105,11 +105,21 @@ static int lt_output_directory(char *out, size_t size) {
 /* Runs `sh -c 'collector collect ... &'` with the listener as descriptor 3 and waits for the shell, which
  * ends as soon as it has started the collector in the background. */
 static int lt_run_collector(const char *collector, int listener, const char *socket_path, const char *output_dir) {
-    /* The collector must not be traced itself, nor inherit our collector settings. */
+    /* The collector must not be traced itself, nor inherit the shim's settings; it keeps its own (sampling,
+     * snapshot rules, where its control socket goes, which symbolizer). */
+    static const char *const collector_settings[] = {
+        "LEAKTRACK_INTERVAL=",    "LEAKTRACK_SNAPSHOT_AT=", "LEAKTRACK_SNAPSHOT_EVERY=",
+        "LEAKTRACK_RUNTIME_DIR=", "LEAKTRACK_SYMBOLIZER=",  NULL};
     static char *envp[LT_MAX_ENV + 2];
     int n = 0;
     for (char **e = environ; e != NULL && *e != NULL && n < LT_MAX_ENV; e++) {
-        if (strncmp(*e, "LD_PRELOAD=", 11) == 0 || strncmp(*e, "LEAKTRACK_", 10) == 0) continue;
+        if (strncmp(*e, "LD_PRELOAD=", 11) == 0) continue;
+        if (strncmp(*e, "LEAKTRACK_", 10) == 0) {
+            int keep = 0;
+            for (const char *const *s = collector_settings; *s != NULL && !keep; s++)
+                keep = strncmp(*e, *s, strlen(*s)) == 0;
+            if (!keep) continue;
+        }
         envp[n++] = *e;
     }
     envp[n++] = "LEAKTRACK_DISABLE=1";

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LeakTrackCollector
 import LeakTrackCore
 
@@ -33,7 +34,17 @@ struct CollectCommand: ParsableCommand {
     func run() throws {
         let directory = Locations.absolute(outputDir)
         guard let input else {
-            BareMode.serve(listener: listenFd!, socketPath: socket, directory: directory) { Output.error($0) }
+            // Bare mode's settings come with the traced program's environment; a bad one is said, not fatal.
+            let plan: SnapshotPlan
+            do {
+                plan = try SnapshotPlan.fromEnvironment(ProcessInfo.processInfo.environment)
+            } catch {
+                Output.error("\(error); sampling every second, with no snapshot rules")
+                plan = SnapshotPlan()
+            }
+            BareMode.serve(listener: listenFd!, socketPath: socket, directory: directory, plan: plan) {
+                Output.error($0)
+            }
             return
         }
         let (trace, hello) = try RawStreamFile.trace(path: input)

@@ -13,8 +13,8 @@ public struct LeakTrack: ParsableCommand {
         abstract: "Find memory leaks in Linux processes: a stack for every allocation, a report per call site.",
         version: "0.1.0",
         subcommands: [
-            RecordCommand.self, ReportCommand.self, CheckCommand.self, DiffCommand.self, DumpCommand.self,
-            CollectCommand.self,
+            RecordCommand.self, ReportCommand.self, CheckCommand.self, DiffCommand.self, ShowCommand.self,
+            SnapshotCommand.self, PsCommand.self, DumpCommand.self, CollectCommand.self,
         ])
 
     public init() {}

@@ -24,6 +24,18 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .long, help: "Stack frames kept per allocation (sets LEAKTRACK_DEPTH, 1-512).")
     var depth: Int?
 
+    @Option(help: "How often the target's memory is sampled (10ms to 1h; default 1s).")
+    var interval: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Take a snapshot when a counter reaches SIZE, then at every further STEP. Repeatable.",
+            valueName: "resident|private|virtual|heap=SIZE[,+STEP]"))
+    var snapshotAt: [String] = []
+
+    @Option(help: "Take a snapshot every DURATION (like 10m or 30s).")
+    var snapshotEvery: String?
+
     @Argument(parsing: .captureForPassthrough, help: "The command to run, after --.")
     var command: [String] = []
 
@@ -37,11 +49,29 @@ struct RecordCommand: ParsableCommand {
             throw ValidationError("give the command to run after --, e.g. leaktrack record -- ./server")
         }
         if let depth, !(1...512).contains(depth) { throw ValidationError("--depth must be from 1 to 512") }
+        _ = try plan()
+    }
+
+    /// The sampling and snapshot settings the flags ask for.
+    private func plan() throws -> SnapshotPlan {
+        do {
+            var plan = SnapshotPlan()
+            if let interval { plan.interval = try SnapshotPlan.interval(interval) }
+            plan.rules = try snapshotAt.map { try SnapshotRule.parse($0) }
+            if let snapshotEvery { plan.every = try SnapshotPlan.period(snapshotEvery) }
+            return plan
+        } catch let invalid as SnapshotPlan.Invalid {
+            throw ValidationError(invalid.description)
+        }
     }
 
     func run() throws {
-        let recording = try Recording(command: program, output: output, preload: preload, depth: depth)
-            .run { Output.error($0) }
+        var setup = Recording(command: program, output: output, preload: preload, depth: depth)
+        setup.plan = try plan()
+        let status = StatusLine.onTerminal()
+        setup.onSession = status.map { line in { session, ended in line.track(session, ended: ended) } }
+        let recording = try setup.run { message in status.map { $0.log(message) } ?? Output.error(message) }
+        status?.stop()
         if recording.traces.isEmpty {
             Output.error(CollectorError.nothingConnected(library: recording.library).description)
         }

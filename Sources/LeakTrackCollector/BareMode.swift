@@ -11,7 +11,10 @@ import LeakTrackCore
 public enum BareMode {
     /// Serves `listener` (whose path, if given, is removed with its directory at the end), writing traces into
     /// `directory`; returns once every process has gone, or after 10 s if none ever connected.
-    public static func serve(listener: Int32, socketPath: String?, directory: String, log: @escaping (String) -> Void) {
+    public static func serve(
+        listener: Int32, socketPath: String?, directory: String, plan: SnapshotPlan = SnapshotPlan(),
+        log: @escaping (String) -> Void
+    ) {
         // Detach from the traced program's session: its Ctrl-C must not kill us before its trace is written.
         setsid()
         // Stopped on purpose (SIGTERM, SIGINT, SIGHUP), the collector still stores what it received.
@@ -22,7 +25,8 @@ public enum BareMode {
                 PrivateListener.remove(directory: Locations.directory(of: socketPath), path: socketPath)
             }
         }
-        let options = Collector.Options(store: TraceStore(directory: directory), acknowledgeAfterWriting: true)
+        let options = Collector.Options(
+            store: TraceStore(directory: directory), acknowledgeAfterWriting: true, plan: plan)
         let collector = Collector(listener: listener, options: options, log: log)
         let started = monotonicNanoseconds()
         collector.run { accepted, active in

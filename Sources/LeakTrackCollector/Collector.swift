@@ -36,11 +36,19 @@ public final class Collector {
         /// Called on the connection's thread when a stream is attached (its ring mapped), and again with the
         /// same session when it has ended; see `LiveSession`.
         public var onSession: ((LiveSession, _ ended: Bool) -> Void)?
+        /// When to sample memory and take snapshots.
+        public var plan = SnapshotPlan()
+        /// Give each traced process a control socket (`leaktrack snapshot PID`, `leaktrack ps`).
+        public var controlSockets = true
 
-        public init(store: TraceStore, acknowledgeAfterWriting: Bool, onSession: ((LiveSession, Bool) -> Void)? = nil) {
+        public init(
+            store: TraceStore, acknowledgeAfterWriting: Bool, onSession: ((LiveSession, Bool) -> Void)? = nil,
+            plan: SnapshotPlan = SnapshotPlan()
+        ) {
             self.store = store
             self.acknowledgeAfterWriting = acknowledgeAfterWriting
             self.onSession = onSession
+            self.plan = plan
         }
     }
 

@@ -25,6 +25,12 @@ public enum CollectorError: UserFacingError, Equatable {
     case socketPathTooLong(path: String, limit: Int)
     /// A traced process's shared ring is not what the collector can read safely.
     case ringRefused(reason: String)
+    /// The control directory (see ControlChannel) is missing, unsafe, or cannot hold a socket.
+    case controlDirectory(path: String, problem: String)
+    /// No collector of ours traces this pid.
+    case notTraced(pid: UInt32)
+    /// The collector of a traced process did not answer as it should.
+    case control(pid: UInt32, problem: String)
 
     public var description: String {
         switch self {
@@ -49,6 +55,12 @@ public enum CollectorError: UserFacingError, Equatable {
             return "the socket path \(path) is longer than \(limit) bytes; set TMPDIR to a shorter directory"
         case .ringRefused(let reason):
             return reason
+        case .controlDirectory(let path, let problem):
+            return "cannot use the control directory \(path): \(problem)"
+        case .notTraced(let pid):
+            return "no process with pid \(pid) is traced by leaktrack for this user (see leaktrack ps)"
+        case .control(let pid, let problem):
+            return "the collector of pid \(pid): \(problem)"
         }
     }
 }

@@ -18,6 +18,8 @@ public struct Recording {
     public var stdoutToStderr = false
     /// Called as streams start and end; see `Collector.Options.onSession`.
     public var onSession: ((LiveSession, _ ended: Bool) -> Void)?
+    /// When to sample memory and take snapshots.
+    public var plan = SnapshotPlan()
 
     public init(command: [String], output: String? = nil, preload: String? = nil, depth: Int? = nil) {
         self.command = command
@@ -80,7 +82,7 @@ public struct Recording {
         let child = try ChildProcess.spawn(command, environment: environment, stdoutToStderr: stdoutToStderr)
 
         let options = Collector.Options(
-            store: TraceStore(directory: directory), acknowledgeAfterWriting: false, onSession: onSession)
+            store: TraceStore(directory: directory), acknowledgeAfterWriting: false, onSession: onSession, plan: plan)
         let collector = Collector(listener: listener.fd, options: options, log: log)
         let exited = Locked(false)
         let statusBox = Locked<Int32>(0)

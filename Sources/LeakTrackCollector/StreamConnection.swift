@@ -84,7 +84,9 @@ struct StreamConnection {
                     process = TracedProcess(pid: pid, helloMonotonicNanoseconds: hello.monotonicNanoseconds)
                     collector.heartbeat.add(mapped)
                     mapped.announce(LT_ACK_HELLO.rawValue)
-                    live = LiveSession(hello: hello, pid: pid, symbolizerPath: collector.symbolizerPath)
+                    live = LiveSession(
+                        hello: hello, pid: pid, symbolizerPath: collector.symbolizerPath,
+                        tracePath: collector.options.store.path(for: hello))
                 } catch {
                     failure = "\(decoder.name): \(error)"
                 }
@@ -113,13 +115,22 @@ struct StreamConnection {
         }
 
         // The records, straight from the shared ring, until FINAL or until the process has gone.
+        let writer = SnapshotWriter(
+            store: collector.options.store, hello: session.hello!, symbolizerPath: collector.symbolizerPath)
+        let control =
+            collector.options.controlSockets
+            ? ControlServer(pid: live.pid, log: collector.log) { [live] request in
+                ControlAnswers.answer(request, for: live)
+            } : nil
         collector.attached(live)
         do {
-            try drain(ring, of: process, into: session, decoder: &decoder, live: live)
+            try drain(ring, of: process, into: session, decoder: &decoder, live: live, writer: writer)
         } catch {
             failure = "\(error)"
         }
+        control?.close()
         collector.detached(live)
+        writer.finish()
         if decoder.sawFinal && !collector.options.acknowledgeAfterWriting { ring.announce(LT_ACK_DONE.rawValue) }
         if failure == nil, !decoder.sawFinal {
             do { try decoder.finish() } catch { failure = "\(error)" }
@@ -129,21 +140,24 @@ struct StreamConnection {
         // A fork child that never allocated (typically one that exec'd at once) leaves no trace, nor does a
         // stream that ended without allocating or saying goodbye (a peer that only sent HELLO).
         if session.totals.allocations == 0 && (hello.forked || !decoder.sawFinal) { return }
-        store(session, hello: hello)
+        session.takeSnapshot(trigger: decoder.sawFinal ? SnapshotSummary.exitTrigger : SnapshotSummary.endTrigger)
+        store(session, hello: hello, symbolizer: writer.symbolizer)
     }
 
     /// Reads the ring until FINAL, or until the process has gone (it exited, or exec'd without FINAL and so no
-    /// longer maps its ring), sampling its memory every 100 ms and answering snapshot requests between
-    /// batches. Between batches it sleeps on the ring's wake word, which the shim counts up after FINAL or
-    /// when it waits for space.
+    /// longer maps its ring), sampling its memory at the plan's interval, taking the snapshots the plan and
+    /// requests call for, and answering live-state requests between batches. Between batches it sleeps on
+    /// the ring's wake word, which the shim counts up after FINAL or when it waits for space.
     private func drain(
         _ ring: SharedRing, of process: TracedProcess, into session: Session,
-        decoder: inout StreamDecoder, live: LiveSession
+        decoder: inout StreamDecoder, live: LiveSession, writer: SnapshotWriter
     ) throws {
         var idle: Int32 = 0
         var ended = false
         var nextSample: UInt64 = 0
         var nextMapsCheck = monotonicNanoseconds() + 1_000_000_000
+        let plan = collector.options.plan
+        var triggers = SnapshotTriggers(plan: plan)
         while !decoder.sawFinal {
             let seen = ring.wakeCount
             // Once the process has gone nobody can publish a claimed record: give such holes up at once.
@@ -151,9 +165,31 @@ struct StreamConnection {
             // Asked to stop (SIGTERM): store what has arrived; the program goes on untracked.
             if lt_stop_requested() != 0 { return }
             let now = monotonicNanoseconds()
+            // The allocations of the next batch are stamped with this time (a batch takes well under 10 ms).
+            session.advanceClock(to: process.streamTime(now))
+            var wanted: [String] = []
             if now >= nextSample, !decoder.sawFinal {
-                nextSample = now + 100_000_000
-                if let tick = process.sample() { try session.apply(.tick(tick)) }
+                nextSample = now + plan.interval
+                if let memory = process.sample() {
+                    let sample = session.sampleMemory(
+                        time: memory.time, residentBytes: memory.residentBytes, privateBytes: memory.privateBytes,
+                        virtualBytes: memory.virtualBytes, availableBytes: memory.availableBytes)
+                    wanted = triggers.due(sample)
+                    live.update {
+                        $0.time = sample.time
+                        $0.residentBytes = sample.residentBytes
+                        $0.privateBytes = sample.privateBytes
+                        $0.heapBytes = sample.heapBytes
+                        $0.heapCount = sample.heapCount
+                        $0.allocations = session.totals.allocations
+                    }
+                }
+            }
+            let requests = live.takeSnapshotRequests()
+            if !wanted.isEmpty || !requests.isEmpty {
+                takeSnapshot(
+                    trigger: (wanted + Set(requests.map(\.trigger)).sorted()).joined(separator: "+"), of: session,
+                    now: now, live: live, writer: writer, requests: requests)
             }
             live.answerRequests { try session.makeTrace(symbolizer: nil, endMonotonicNanoseconds: now) }
             if consumed > 0 {
@@ -172,13 +208,38 @@ struct StreamConnection {
         }
     }
 
+    /// Takes a snapshot (per-stack sums and a copy of the live table, on this thread: the target is not
+    /// stopped, and waits only if its ring fills meanwhile) and has `writer` write it; `requests` get its path.
+    private func takeSnapshot(
+        trigger: String, of session: Session, now: UInt64, live: LiveSession, writer: SnapshotWriter,
+        requests: [LiveSession.SnapshotRequest]
+    ) {
+        let summary = session.takeSnapshot(trigger: trigger)
+        let frozen = session.freeze(endMonotonicNanoseconds: now)
+        live.update { $0.snapshots = summary.index }
+        let log = collector.log
+        writer.write(frozen, index: summary.index) { result in
+            switch result {
+            case .success(let path):
+                live.update { $0.latestSnapshot = path }
+                log("snapshot \(summary.index) of pid \(live.pid) (\(trigger)) -> \(path)")
+            case .failure(let error):
+                log("cannot write snapshot \(summary.index) of pid \(live.pid): \(error)")
+            }
+            for request in requests {
+                request.result = result.map { (summary.index, $0) }
+                request.answered.signal()
+            }
+        }
+    }
+
     /// Symbolizes and writes the trace, and tells the collector what was stored.
-    private func store(_ session: Session, hello: Hello) {
+    private func store(_ session: Session, hello: Hello, symbolizer: Symbolizer?) {
         do {
             var trace = try session.makeTrace(
                 symbolizer: nil, endMonotonicNanoseconds: monotonicNanoseconds(), releasingLiveTable: true)
             // Without a symbolizer, or with one that fails, the trace is still stored, and says so.
-            trace.symbolizeLiveFrames(with: collector.symbolizerPath.map { LLVMSymbolizer(executable: $0) })
+            trace.symbolizeLiveFrames(with: symbolizer)
             let path = try collector.options.store.write(trace, hello: hello)
             // Counted in place: a filtered copy of the live allocations would double the collector's peak.
             var leaked = 0, bytes: UInt64 = 0

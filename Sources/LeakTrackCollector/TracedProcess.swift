@@ -6,6 +6,16 @@ import LeakTrackCore
     import Glibc
 #endif
 
+/// The target's memory counters at one moment, on the stream's clock.
+struct ProcessMemory {
+    /// Nanoseconds since the stream began.
+    var time: UInt64
+    var residentBytes: UInt64
+    var privateBytes: UInt64 = 0
+    var virtualBytes: UInt64
+    var availableBytes: UInt64
+}
+
 /// The collector's view of one traced process, by a pid the kernel vouched for (the credentials HELLO came
 /// with, in our pid namespace): whether it has gone, and its memory, sampled by the collector itself (the
 /// shim keeps no thread or descriptor in the program for that).
@@ -15,15 +25,28 @@ final class TracedProcess {
     private let pidfd: Int32
     /// The collector's clock minus the shim's at HELLO, so samples are on the stream's clock.
     private let clockOffset: UInt64
+    private let helloMonotonicNanoseconds: UInt64
+    /// Kept open and read again from offset 0 at each sample: an open per sample would cost more than the
+    /// read. statm has resident and virtual, status the anonymous and swapped pages (private bytes), meminfo
+    /// the machine's MemAvailable. Never smaps: reading it walks every page table of the target.
+    private let statm: Int32
+    private let status: Int32
+    private let meminfo: Int32
+    private let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+    private var buffer = [UInt8](repeating: 0, count: 8192)
 
     init(pid: UInt32, helloMonotonicNanoseconds: UInt64) {
         self.pid = pid
         pidfd = lt_pidfd_open(Int32(bitPattern: pid))
         clockOffset = monotonicNanoseconds() &- helloMonotonicNanoseconds
+        self.helloMonotonicNanoseconds = helloMonotonicNanoseconds
+        statm = open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
+        status = open("/proc/\(pid)/status", O_RDONLY | O_CLOEXEC)
+        meminfo = open("/proc/meminfo", O_RDONLY | O_CLOEXEC)
     }
 
     deinit {
-        if pidfd >= 0 { close(pidfd) }
+        for fd in [pidfd, statm, status, meminfo] where fd >= 0 { close(fd) }
     }
 
     /// Whether the process has exited (it may still be a zombie nobody has waited for yet).
@@ -35,20 +58,62 @@ final class TracedProcess {
         return kill(pid_t(pid), 0) != 0 && errno == ESRCH
     }
 
-    /// Resident and virtual size from /proc/PID/statm, as a sample on the stream's clock; nil once it is gone.
-    func sample() -> MemoryTick? {
-        let fd = open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var text = [UInt8](repeating: 0, count: 128)
-        guard let got = try? System.call("read", { read(fd, &text, text.count - 1) }), got > 0 else { return nil }
-        let fields = text[0..<got].split(separator: UInt8(ascii: " ")).prefix(2).map {
-            UInt64(String(decoding: $0, as: UTF8.self)) ?? 0
+    /// Nanoseconds since the stream began, for the collector's monotonic clock reading `now`.
+    func streamTime(_ now: UInt64) -> UInt64 {
+        (now &- clockOffset) &- helloMonotonicNanoseconds
+    }
+
+    /// The counters now; nil once the process is gone (its /proc files read nothing).
+    func sample() -> ProcessMemory? {
+        guard let statmText = read(statm), case let fields = Self.numbers(statmText, limit: 2), fields.count == 2
+        else { return nil }
+        var memory = ProcessMemory(
+            time: streamTime(monotonicNanoseconds()), residentBytes: fields[1] &* pageSize,
+            virtualBytes: fields[0] &* pageSize, availableBytes: 0)
+        if let text = read(status) {
+            memory.privateBytes = (Self.field("RssAnon:", in: text) ?? 0) &+ (Self.field("VmSwap:", in: text) ?? 0)
         }
-        guard fields.count == 2 else { return nil }
-        let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
-        return MemoryTick(
-            monotonicNanoseconds: monotonicNanoseconds() &- clockOffset, residentBytes: fields[1] &* page,
-            virtualBytes: fields[0] &* page)
+        if let text = read(meminfo) { memory.availableBytes = Self.field("MemAvailable:", in: text) ?? 0 }
+        return memory
+    }
+
+    private func read(_ fd: Int32) -> ArraySlice<UInt8>? {
+        guard fd >= 0 else { return nil }
+        let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard got > 0 else { return nil }
+        return buffer[0..<got]
+    }
+
+    /// The first `limit` decimal numbers in `text`.
+    private static func numbers(_ text: ArraySlice<UInt8>, limit: Int) -> [UInt64] {
+        var values: [UInt64] = [], current: UInt64 = 0, inNumber = false
+        for byte in text {
+            if byte >= 0x30 && byte <= 0x39 {
+                current = current &* 10 &+ UInt64(byte - 0x30)
+                inNumber = true
+            } else if inNumber {
+                values.append(current)
+                if values.count == limit { break }
+                current = 0
+                inNumber = false
+            }
+        }
+        if inNumber && values.count < limit { values.append(current) }
+        return values
+    }
+
+    /// The value of a "Name:   1234 kB" line, in bytes.
+    private static func field(_ name: String, in text: ArraySlice<UInt8>) -> UInt64? {
+        let key = Array(name.utf8)
+        var i = text.startIndex
+        while i < text.endIndex {
+            var lineEnd = i
+            while lineEnd < text.endIndex && text[lineEnd] != 0x0A { lineEnd += 1 }
+            if lineEnd - i > key.count && text[i..<i + key.count].elementsEqual(key) {
+                return numbers(text[(i + key.count)..<lineEnd], limit: 1).first.map { $0 &* 1024 }
+            }
+            i = lineEnd + 1
+        }
+        return nil
     }
 }

@@ -1,0 +1,82 @@
+import Foundation
+import LeakTrackCollector
+import LeakTrackCore
+import LeakTrackReport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The one line `record` keeps current on a terminal: elapsed time, resident, heap live, allocations per
+/// second and snapshots taken, redrawn every second. Messages clear it, print, and let it redraw.
+final class StatusLine: @unchecked Sendable {
+    private let state = Locked(State())
+    private var thread: Thread?
+
+    private struct State {
+        var sessions: [LiveSession] = []
+        var lastAllocations: UInt64 = 0
+        var lastTime: UInt64 = 0
+        var stopped = false
+        var shown = false
+    }
+
+    /// A status line if standard error is a terminal; nil otherwise (nothing of it goes to a file or pipe).
+    static func onTerminal() -> StatusLine? {
+        guard isatty(STDERR_FILENO) == 1 else { return nil }
+        let line = StatusLine()
+        let thread = Thread { [line] in line.run() }
+        line.thread = thread
+        thread.start()
+        return line
+    }
+
+    func track(_ session: LiveSession, ended: Bool) {
+        state.update { state in
+            if ended { state.sessions.removeAll { $0 === session } } else { state.sessions.append(session) }
+        }
+    }
+
+    func log(_ message: String) {
+        state.update { state in
+            if state.shown { Output.errorRaw("\r\u{1B}[K") }
+            state.shown = false
+            Output.error(message)
+        }
+    }
+
+    func stop() {
+        state.update { state in
+            state.stopped = true
+            if state.shown { Output.errorRaw("\r\u{1B}[K") }
+            state.shown = false
+        }
+    }
+
+    private func run() {
+        while true {
+            usleep(1_000_000)
+            let done = state.update { state -> Bool in
+                if state.stopped { return true }
+                // The command's own process: the first stream that is still running.
+                guard let session = state.sessions.first else { return false }
+                let status = session.status
+                let seconds = max(Double(status.time - min(state.lastTime, status.time)) / 1e9, 0.001)
+                let rate = state.lastTime == 0 ? 0 : Double(status.allocations &- state.lastAllocations) / seconds
+                state.lastAllocations = status.allocations
+                state.lastTime = status.time
+                let elapsed = Int(status.time / 1_000_000_000)
+                let text =
+                    "leaktrack: pid \(session.pid) \(elapsed / 3600):\(twoDigits(elapsed / 60 % 60)):\(twoDigits(elapsed % 60))"
+                    + "  resident \(formatBytes(status.residentBytes))  heap \(formatBytes(status.heapBytes))"
+                    + " in \(status.heapCount) blocks  \(Int(rate)) allocs/s  snapshots \(status.snapshots)"
+                Output.errorRaw("\r\u{1B}[K" + text.escapingControlCharacters)
+                state.shown = true
+                return false
+            }
+            if done { return }
+        }
+    }
+
+    private func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+}

@@ -1,0 +1,181 @@
+import CLeakTrackSystem
+import Foundation
+import LeakTrackCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// How `leaktrack snapshot PID` and `leaktrack ps` reach the collector of a traced process: one Unix socket
+/// per traced process, PID.sock, in a directory only this user can enter (mode 0700, checked, never
+/// followed through a symlink); the collector also refuses a peer of another uid. One request line
+/// ("status" or "snapshot"), one JSON line back.
+public enum ControlChannel {
+    /// $LEAKTRACK_RUNTIME_DIR, else $XDG_RUNTIME_DIR/leaktrack, else /tmp/leaktrack-UID.
+    public static func directoryPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let explicit = environment["LEAKTRACK_RUNTIME_DIR"], !explicit.isEmpty { return explicit }
+        if let runtime = environment["XDG_RUNTIME_DIR"], !runtime.isEmpty, access(runtime, W_OK) == 0 {
+            return runtime + "/leaktrack"
+        }
+        return "/tmp/leaktrack-\(getuid())"
+    }
+
+    /// The directory, created if asked, after checking it is ours and private.
+    static func directory(create: Bool) throws -> String {
+        let path = directoryPath()
+        if create, mkdir(path, 0o700) != 0, errno != EEXIST {
+            throw CollectorError.controlDirectory(path: path, problem: String(cString: strerror(errno)))
+        }
+        var status = stat()
+        guard lstat(path, &status) == 0 else {
+            throw CollectorError.controlDirectory(path: path, problem: String(cString: strerror(errno)))
+        }
+        guard (status.st_mode & S_IFMT) == S_IFDIR else {
+            throw CollectorError.controlDirectory(path: path, problem: "it is not a directory")
+        }
+        guard status.st_uid == getuid(), status.st_mode & 0o077 == 0 else {
+            throw CollectorError.controlDirectory(
+                path: path, problem: "it must belong to uid \(getuid()) with mode 0700 (someone else may read it)")
+        }
+        return path
+    }
+
+    static func socketPath(pid: UInt32, in directory: String) -> String { "\(directory)/\(pid).sock" }
+
+    // MARK: the client side
+
+    /// Sends one request to the collector of `pid` and returns its answer (a JSON object); `timeout` in seconds.
+    public static func request(_ command: String, pid: UInt32, timeout: Int = 30) throws -> [String: Any] {
+        let directory = try directory(create: false)
+        return try request(command, path: socketPath(pid: pid, in: directory), pid: pid, timeout: timeout)
+    }
+
+    static func request(_ command: String, path: String, pid: UInt32, timeout: Int) throws -> [String: Any] {
+        let fd = try System.call("socket") {
+            socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+        defer { close(fd) }
+        var address = try PrivateListener.socketAddress(path)
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard connected == 0 else {
+            if errno == ENOENT || errno == ECONNREFUSED { throw CollectorError.notTraced(pid: pid) }
+            throw CollectorError.control(pid: pid, problem: String(cString: strerror(errno)))
+        }
+        var wait = timeval(tv_sec: timeout, tv_usec: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        let line = Array((command + "\n").utf8)
+        guard (line.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == line.count else {
+            throw CollectorError.control(pid: pid, problem: "the collector hung up")
+        }
+        var answer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while !answer.contains(0x0A) && answer.count < 1 << 20 {
+            let got = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else {
+                throw CollectorError.control(
+                    pid: pid, problem: got < 0 ? "no answer within \(timeout) s" : "the collector hung up")
+            }
+            answer += chunk[0..<got]
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(answer)) as? [String: Any] else {
+            throw CollectorError.control(pid: pid, problem: "its answer is not JSON")
+        }
+        if let error = object["error"] as? String { throw CollectorError.control(pid: pid, problem: error) }
+        return object
+    }
+
+    /// The status of every process this user's collectors trace now; stale sockets (their collector died)
+    /// are removed on the way.
+    public static func statuses() throws -> [[String: Any]] {
+        guard let directory = try? directory(create: false) else { return [] }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var found: [[String: Any]] = []
+        for name in names where name.hasSuffix(".sock") {
+            guard let pid = UInt32(name.dropLast(5)) else { continue }
+            let path = directory + "/" + name
+            do {
+                found.append(try request("status", path: path, pid: pid, timeout: 5))
+            } catch CollectorError.notTraced {
+                unlink(path)
+            } catch {
+                continue
+            }
+        }
+        return found.sorted { ($0["pid"] as? Int ?? 0) < ($1["pid"] as? Int ?? 0) }
+    }
+}
+
+/// The collector's end of one traced process's control socket: a thread that answers requests until closed.
+final class ControlServer: @unchecked Sendable {
+    private let fd: Int32
+    private let path: String
+    private let stopped = Locked(false)
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Listens at PID.sock; `answer` turns a request line into the JSON object to send back. nil (with the
+    /// reason logged) when the socket cannot be made: tracing goes on without it.
+    init?(pid: UInt32, log: (String) -> Void, answer: @escaping (String) -> [String: Any]) {
+        do {
+            let directory = try ControlChannel.directory(create: true)
+            path = ControlChannel.socketPath(pid: pid, in: directory)
+            fd = try System.call("socket") {
+                socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            }
+            var address = try PrivateListener.socketAddress(path)
+            // A socket left by a collector that died (or an earlier process with this pid) is replaced.
+            unlink(path)
+            let bound = withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
+            guard bound == 0, chmod(path, 0o600) == 0, listen(fd, 16) == 0 else {
+                let problem = String(cString: strerror(errno))
+                Glibc.close(fd)
+                throw CollectorError.controlDirectory(path: path, problem: problem)
+            }
+        } catch {
+            log("no control socket for pid \(pid) (leaktrack snapshot and ps will not see it): \(error)")
+            return nil
+        }
+        let thread = Thread { [self] in
+            serve(answer)
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    private func serve(_ answer: (String) -> [String: Any]) {
+        while !stopped.value {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 100) > 0 else { continue }
+            let client = lt_accept_cloexec(fd)
+            guard client >= 0 else { continue }
+            defer { Glibc.close(client) }
+            var peer: uid_t = 0
+            guard lt_peer_uid(client, &peer) == 0, peer == getuid() else { continue }
+            var wait = timeval(tv_sec: 5, tv_usec: 0)
+            _ = setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+            var line: [UInt8] = []
+            var byte: UInt8 = 0
+            while line.count < 256, recv(client, &byte, 1, 0) == 1, byte != 0x0A { line.append(byte) }
+            let reply = answer(String(decoding: line, as: UTF8.self))
+            var data = (try? JSONSerialization.data(withJSONObject: reply, options: [.sortedKeys])) ?? Data("{}".utf8)
+            data.append(0x0A)
+            _ = data.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        }
+    }
+
+    /// Stops answering and removes the socket.
+    func close() {
+        stopped.value = true
+        finished.wait()
+        Glibc.close(fd)
+        unlink(path)
+    }
+}
