@@ -25,6 +25,10 @@ public struct LeakGroup: Equatable, Sendable {
     /// Every stack the group covers, the one holding the most bytes first (stack-level formats render them
     /// all; the text report shows the first).
     public var stacks: [LeakStack]
+    /// How it moved across the trace's snapshots (call-site grouping, traces with three snapshots or more).
+    public var growth: SiteGrowth? = nil
+    /// How old its live blocks are (traces that stamp allocations).
+    public var age: AgeSummary? = nil
 
     /// The stack holding the most bytes in this group.
     public var stack: [ReportFrame] { stacks.first?.frames ?? [] }
@@ -96,6 +100,19 @@ public struct LeakReport: Equatable, Sendable {
     public var truncatedStacks: Int = 0
     /// Set when symbolization was incomplete (see `Trace.symbolization`).
     public var symbolization: SymbolizationNote?
+    /// The snapshots of the run, the trace itself last (see `Trace.snapshots`).
+    public var snapshots: [SnapshotSummary] = []
+    /// The trace is a snapshot of a process that kept running.
+    public var isSnapshot = false
+    /// Groups' `age.olderBytes` counts blocks older than this (10 minutes, or half a shorter run).
+    public var ageCutoffSeconds: Double?
+
+    /// Call sites are ranked by growth: the trace has enough snapshots to tell growth from size.
+    public var hasGrowth: Bool { snapshots.count >= LeakReport.snapshotsForGrowth }
+    /// Three points tell a climb from a climb that stopped.
+    public static let snapshotsForGrowth = 3
+    /// The call site whose growth looks most like a leak, if any is growing.
+    public var leakSuspect: LeakGroup? { groups.first { $0.growth?.verdict == .growing } }
 
     public var suppressedBytes: UInt64 { suppressed.reduce(UInt64(0)) { $0.saturatingAdd($1.bytes) } }
     public var suppressedCount: UInt64 { suppressed.reduce(UInt64(0)) { $0.saturatingAdd($1.count) } }
@@ -130,7 +147,7 @@ extension LeakReport {
         var internalBytes: UInt64 = 0, internalCount: UInt64 = 0
         var suppressed: [String: (bytes: UInt64, count: UInt64)] = [:]
         /// One stack's leaks, and the call site chosen for them.
-        typealias Leak = (site: ReportFrame, stack: LeakStack)
+        typealias Leak = (site: ReportFrame, stack: LeakStack, id: UInt32)
         var leaks: [Leak] = []
         for (id, amount) in perStack {
             if id == SpecialStack.none {
@@ -150,7 +167,7 @@ extension LeakReport {
             let truncated =
                 id != SpecialStack.dropped && Int(id) < trace.stacks.count && trace.stacks[Int(id)].truncated
             let stack = LeakStack(frames: frames, bytes: amount.bytes, count: amount.count, truncated: truncated)
-            leaks.append((site, stack))
+            leaks.append((site, stack, id))
         }
         // The largest stack first, once: every group's stacks are then in that order as they are added.
         leaks.sort { LeakStack.largerFirst($0.stack, $1.stack) }
@@ -169,6 +186,52 @@ extension LeakReport {
             case .stack: return .stack(leak.stack.frames.map(\.address))
             }
         }
+        // Growth per call site across the snapshots, by the key the groups are made by.
+        var growthByKey: [GroupKey: SiteGrowth] = [:]
+        let snapshots = trace.snapshots
+        if options.grouping == .callsite, snapshots.count >= LeakReport.snapshotsForGrowth {
+            var keyOfStack: [UInt32: GroupKey?] = [:]
+            var series: [GroupKey: (bytes: [UInt64], counts: [UInt64])] = [:]
+            for (i, snapshot) in snapshots.enumerated() {
+                for amount in snapshot.stacks where amount.stack != SpecialStack.none {
+                    if keyOfStack[amount.stack] == nil {
+                        let frames = resolver.frames(ofStack: Int(amount.stack))
+                        let site = options.rules.callSite(frames) ?? ReportFrame.unrecorded
+                        let suppressed =
+                            options.suppressions.reason(
+                                for: frames, allocatingFrame: options.rules.allocatingFrame(frames)) != nil
+                        keyOfStack[amount.stack] = suppressed ? .some(nil) : .some(.site(CallSiteID(site)))
+                    }
+                    guard case .some(.some(let key)) = keyOfStack[amount.stack] else { continue }
+                    var entry =
+                        series[key]
+                        ?? (Array(repeating: 0, count: snapshots.count), Array(repeating: 0, count: snapshots.count))
+                    entry.bytes[i] = entry.bytes[i].saturatingAdd(amount.bytes)
+                    entry.counts[i] = entry.counts[i].saturatingAdd(amount.count)
+                    series[key] = entry
+                }
+            }
+            let times = snapshots.map(\.time), allocations = snapshots.map(\.allocations)
+            for (key, entry) in series {
+                growthByKey[key] = GrowthAnalysis.analyze(
+                    times: times, allocations: allocations, bytes: entry.bytes, counts: entry.counts)
+            }
+        }
+        // Ages of the live blocks, per stack: the oldest, and the bytes older than the cutoff.
+        var ageByStack: [UInt32: AgeSummary] = [:]
+        var ageCutoff: Double?
+        if !snapshots.isEmpty {
+            let end = trace.process.durationNanoseconds
+            let cutoff = end >= 1_200_000_000_000 ? 600.0 : Double(end) / 2e9
+            ageCutoff = cutoff
+            for allocation in trace.live {
+                let age = Double(end &- min(allocation.time, end)) / 1e9
+                var summary = ageByStack[allocation.stack] ?? AgeSummary(oldestSeconds: 0, olderBytes: 0)
+                summary.oldestSeconds = max(summary.oldestSeconds, age)
+                if age > cutoff { summary.olderBytes = summary.olderBytes.saturatingAdd(allocation.size) }
+                ageByStack[allocation.stack] = summary
+            }
+        }
         func group(by grouping: Grouping, _ items: [Leak]) -> [LeakGroup] {
             // Groups are changed in place, in an array: a group copied out of a dictionary and stored back
             // copied its whole array of stacks for every stack added (quadratic: minutes for 65,536 stacks).
@@ -180,6 +243,11 @@ extension LeakReport {
                     groups[i].bytes = groups[i].bytes.saturatingAdd(leak.stack.bytes)
                     groups[i].count = groups[i].count.saturatingAdd(leak.stack.count)
                     groups[i].stacks.append(leak.stack)
+                    if let age = ageByStack[leak.id], let had = groups[i].age {
+                        groups[i].age = AgeSummary(
+                            oldestSeconds: max(had.oldestSeconds, age.oldestSeconds),
+                            olderBytes: had.olderBytes.saturatingAdd(age.olderBytes))
+                    }
                 } else {
                     let s = leak.site
                     let byModule = grouping == .module
@@ -189,10 +257,11 @@ extension LeakReport {
                         LeakGroup(
                             function: byModule ? "" : s.function, module: s.module, modulePath: s.modulePath,
                             file: byModule || byFunction ? nil : s.file, line: byModule || byFunction ? nil : s.line,
-                            bytes: leak.stack.bytes, count: leak.stack.count, stacks: [leak.stack]))
+                            bytes: leak.stack.bytes, count: leak.stack.count, stacks: [leak.stack],
+                            growth: growthByKey[k], age: ageByStack[leak.id]))
                 }
             }
-            return groups.sorted(by: LeakGroup.largerFirst)
+            return groups.sorted(by: growthByKey.isEmpty ? LeakGroup.largerFirst : LeakGroup.fasterGrowingFirst)
         }
 
         // One pass each over the leaks and the modules: a trace can name many of both.
@@ -226,11 +295,26 @@ extension LeakReport {
                 .sorted { ($0.bytes, $0.reason) > ($1.bytes, $1.reason) },
             internalBytes: internalBytes, internalCount: internalCount,
             totals: trace.totals, lost: trace.lost, samples: trace.samples,
-            truncatedStacks: trace.stacks.reduce(0) { $0 + ($1.truncated ? 1 : 0) }, symbolization: trace.symbolization)
+            truncatedStacks: trace.stacks.reduce(0) { $0 + ($1.truncated ? 1 : 0) }, symbolization: trace.symbolization,
+            snapshots: snapshots, isSnapshot: trace.isSnapshot, ageCutoffSeconds: ageCutoff)
     }
 }
 
 extension LeakGroup {
+    /// Growing sites first, fastest first; then bounded ones, then stable ones, each by size.
+    static func fasterGrowingFirst(_ a: LeakGroup, _ b: LeakGroup) -> Bool {
+        func rank(_ g: LeakGroup) -> Int {
+            switch g.growth?.verdict {
+            case .growing: return 0
+            case .bounded: return 1
+            default: return 2
+            }
+        }
+        if rank(a) != rank(b) { return rank(a) < rank(b) }
+        if rank(a) == 0, let x = a.growth?.bytesPerHour, let y = b.growth?.bytesPerHour, x != y { return x > y }
+        return largerFirst(a, b)
+    }
+
     /// Most bytes first; ties by count, then by name so output is deterministic.
     static func largerFirst(_ a: LeakGroup, _ b: LeakGroup) -> Bool {
         if a.bytes != b.bytes { return a.bytes > b.bytes }

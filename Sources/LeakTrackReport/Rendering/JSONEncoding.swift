@@ -19,4 +19,15 @@ enum JSONEncoding {
             "stackTruncated": .bool(g.stackTruncated),
         ]
     }
+
+    /// A call site's amounts at each snapshot and its growth verdict (report JSON, traces with growth).
+    static func growth(_ g: SiteGrowth) -> [String: JSONValue] {
+        [
+            "snapshots": .array(zip(g.bytes, g.counts).map { .object(["bytes": .number($0), "count": .number($1)]) }),
+            "growth": .object([
+                "verdict": .string(g.verdict.rawValue), "bytesPerHour": .real(g.bytesPerHour),
+                "bytesPerMillionAllocations": .real(g.bytesPerMillionAllocations), "steadiness": .real(g.steadiness),
+            ]),
+        ]
+    }
 }

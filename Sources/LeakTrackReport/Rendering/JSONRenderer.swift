@@ -32,7 +32,27 @@ public struct JSONRenderer: Renderer {
                     ])
                 }),
             "grouping": .string(report.grouping.rawValue),
-            "callSites": .array(report.groups.map { .object(JSONEncoding.callSite($0)) }),
+            "callSites": .array(
+                report.groups.map { group in
+                    var site = JSONEncoding.callSite(group)
+                    if let growth = group.growth { site.merge(JSONEncoding.growth(growth)) { $1 } }
+                    if let age = group.age {
+                        site["age"] = .object([
+                            "oldestSeconds": .real(age.oldestSeconds), "olderBytes": .number(age.olderBytes),
+                        ])
+                    }
+                    return .object(site)
+                }),
+            "ageCutoffSeconds": report.ageCutoffSeconds.map(JSONValue.real) ?? .null,
+            "isSnapshot": .bool(report.isSnapshot),
+            "snapshots": .generated(report.snapshots) { s in
+                .object([
+                    "index": .number(UInt64(s.index)), "t": .real(Double(s.time) / 1e9), "trigger": .string(s.trigger),
+                    "resident": .number(s.residentBytes), "private": .number(s.privateBytes),
+                    "virtual": .number(s.virtualBytes), "heapBytes": .number(s.heapBytes),
+                    "heapCount": .number(s.heapCount), "allocations": .number(s.allocations),
+                ])
+            },
             "suppressed": .object([
                 "bytes": .number(report.suppressedBytes), "count": .number(report.suppressedCount),
                 "reasons": .array(
@@ -61,10 +81,12 @@ public struct JSONRenderer: Renderer {
                     "reason": .string(note.reason),
                 ])
             } ?? .null,
-            "samples": .generated(report.samples) { sample in
+            "memory": .generated(report.samples) { sample in
                 .object([
-                    "timeNanoseconds": .number(sample.time), "residentBytes": .number(sample.residentBytes),
-                    "virtualBytes": .number(sample.virtualBytes), "heapBytes": .number(sample.heapBytes),
+                    "t": .real(Double(sample.time) / 1e9), "resident": .number(sample.residentBytes),
+                    "private": .number(sample.privateBytes), "virtual": .number(sample.virtualBytes),
+                    "heapBytes": .number(sample.heapBytes), "heapCount": .number(sample.heapCount),
+                    "available": .number(sample.availableBytes),
                 ])
             },
         ])

@@ -10,6 +10,8 @@ public indirect enum JSONValue {
     case number(UInt64)
     /// A number that may be negative (a line number from a hand-made trace must not trap the renderer).
     case integer(Int)
+    /// A fractional number (seconds, rates), rounded to 3 decimals; not finite becomes null.
+    case real(Double)
     case bool(Bool)
     case null
 
@@ -66,6 +68,13 @@ public indirect enum JSONValue {
         case .string(let s): out.write(JSONValue.quote(s))
         case .number(let n): out.write(String(n))
         case .integer(let n): out.write(String(n))
+        case .real(let x):
+            guard x.isFinite else {
+                out.write("null")
+                break
+            }
+            let rounded = (x * 1000).rounded() / 1000
+            out.write(rounded == rounded.rounded() && abs(rounded) < 1e15 ? String(Int64(rounded)) : String(rounded))
         case .bool(let b): out.write(b ? "true" : "false")
         case .null: out.write("null")
         }

@@ -23,14 +23,26 @@ public struct TextRenderer: Renderer {
         out += "leaktrack report: \(command)\n"
         var facts = ["pid \(p.pid)", "ran \(formatDuration(p.durationNanoseconds))"]
         if let status = p.exitStatus { facts.append("exit status \(status)") }
-        if !p.complete { facts.append("INCOMPLETE: the process ended without a clean exit; data up to its last flush") }
+        if let snapshot = report.snapshots.last, report.isSnapshot {
+            facts.append(
+                "SNAPSHOT \(snapshot.index) (\(snapshot.trigger.escapingControlCharacters)): the process was still running"
+            )
+        } else if !p.complete {
+            facts.append("INCOMPLETE: the process ended without a clean exit; data up to its last flush")
+        }
         out += "  " + facts.joined(separator: ", ") + "\n"
         let t = report.totals
         out +=
             "  \(formatCount(t.allocations)) allocations (\(formatBytes(t.allocatedBytes))), \(formatCount(t.frees)) frees, "
             + "peak heap \(formatBytes(t.peakLiveBytes))\n\n"
 
-        if report.leakedCount == 0 && !p.complete {
+        let growth = GrowthText(text: self)
+        if report.hasGrowth { out += growth.verdict(report) }
+        if report.isSnapshot {
+            out +=
+                "\(formatBytes(report.leakedBytes)) (\(report.leakedBytes) bytes) in \(formatCount(report.leakedCount)) "
+                + "allocations live at this snapshot\n"
+        } else if report.leakedCount == 0 && !p.complete {
             out +=
                 "No leaks in what was recorded; the trace is incomplete, so this does not show that nothing leaked.\n"
         } else if report.leakedCount == 0 {
@@ -41,6 +53,9 @@ public struct TextRenderer: Renderer {
                 "LEAK DETECTED: \(formatBytes(report.leakedBytes)) (\(report.leakedBytes) bytes) in "
                 + "\(formatCount(report.leakedCount)) allocations still allocated at exit\n"
         }
+
+        if report.hasGrowth { out += growth.table(report) }
+        out += growth.chart(report)
 
         if !report.modules.isEmpty {
             out += "\nTop modules by leaked bytes\n"
@@ -61,9 +76,22 @@ public struct TextRenderer: Renderer {
                     module.functions.map { [formatBytes($0.bytes), formatCount($0.count), $0.function] },
                     header: ["bytes", "allocations", "function"], indent: 4)
             }
-            out += "\nTop \(heading(report.grouping)) with their allocation stacks\n"
+            out +=
+                "\nTop \(heading(report.grouping)) with their allocation stacks"
+                + (report.hasGrowth ? ", by growth\n" : "\n")
             for (rank, group) in report.groups.enumerated() {
-                out += "\n" + block(group, rank: rank + 1, naming: report.grouping != .module)
+                var note: String?
+                if let g = group.growth, report.hasGrowth {
+                    note =
+                        "\(g.verdict.rawValue): \(g.bytes.map { formatBytes($0) }.suffix(6).joined(separator: " → "))"
+                }
+                if let cutoff = report.ageCutoffSeconds, let age = group.age, group.bytes > 0 {
+                    let share = Int((Double(age.olderBytes) / Double(group.bytes) * 100).rounded())
+                    note =
+                        (note.map { $0 + "; " } ?? "")
+                        + "blocks older than \(formatSeconds(cutoff)): \(share)% of its bytes; oldest \(formatSeconds(age.oldestSeconds))"
+                }
+                out += "\n" + block(group, rank: rank + 1, naming: report.grouping != .module, note: note)
             }
         }
 
@@ -160,6 +188,13 @@ public struct TextRenderer: Renderer {
     }
 }
 
+/// A plain table of text cells (escaped), for commands other than report.
+public enum TextTable {
+    public static func render(_ rows: [[String]], header: [String]) -> String {
+        TextRenderer().table(rows, header: header)
+    }
+}
+
 public func formatBytes(_ bytes: UInt64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"]
     var value = Double(bytes), unit = 0
@@ -185,5 +220,8 @@ public func formatCount(_ count: UInt64) -> String {
 public func formatDuration(_ nanoseconds: UInt64) -> String {
     let seconds = Double(nanoseconds) / 1e9
     if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
+    let whole = Int(seconds.rounded())
+    if whole >= 7200 { return "\(whole / 3600) h \(whole / 60 % 60) min" }
+    if whole >= 120 { return "\(whole / 60) min \(whole % 60) s" }
     return "\((seconds * 100).rounded() / 100) s"
 }

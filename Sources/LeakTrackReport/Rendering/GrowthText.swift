@@ -1,0 +1,115 @@
+import LeakTrackCore
+
+/// The long-running parts of the text report: DebugDiag's verdict on growth, the call sites ranked by it, and
+/// Perfmon's view of memory over time as a few lines of Unicode blocks.
+struct GrowthText {
+    let text: TextRenderer
+
+    /// "leak suspected: CFoo_crtheap in libleakcom.so, +1.2 MiB/h, steady over 8 snapshots", or why not.
+    func verdict(_ report: LeakReport) -> String {
+        let snapshots = report.snapshots.count
+        if let suspect = report.leakSuspect, let growth = suspect.growth {
+            return "LEAK SUSPECTED: \(suspect.function.escapingControlCharacters) in "
+                + "\(suspect.module.escapingControlCharacters), +\(rate(growth.bytesPerHour))/h, "
+                + "\(steadiness(growth.steadiness)) over \(snapshots) snapshots\n"
+        }
+        let bounded = report.groups.filter { $0.growth?.verdict == .bounded }.count
+        return "No call site keeps growing over \(snapshots) snapshots"
+            + (bounded > 0 ? " (\(bounded) grew and stopped: caches or pools)" : "") + ".\n"
+    }
+
+    /// The call sites that moved, ranked by growth, with their amounts at every snapshot.
+    func table(_ report: LeakReport) -> String {
+        let moving = report.groups.filter { ($0.growth?.verdict ?? .stable) != .stable }
+        guard !moving.isEmpty else { return "" }
+        var out = "\nGrowth per call site across the snapshots (\(report.snapshots.count), oldest first)\n"
+        let rows = moving.prefix(20).map { group -> [String] in
+            let growth = group.growth!
+            let place = group.file.map { " " + fileName($0) + (group.line.map { ":\($0)" } ?? "") } ?? ""
+            let series = growth.bytes.map { formatBytes($0) }
+            let shown = series.count > 6 ? [series[0], "…"] + series.suffix(4) : series
+            var age = ""
+            if let cutoff = report.ageCutoffSeconds, let a = group.age, group.bytes > 0 {
+                let share = Int((Double(a.olderBytes) / Double(group.bytes) * 100).rounded())
+                age = "\(share)% older than \(formatSeconds(cutoff))"
+            }
+            // A bounded site's straight-line rate says nothing about where it is going: only growth gets one.
+            let growing = growth.verdict == .growing
+            return [
+                growth.verdict.rawValue, growing ? "+" + rate(growth.bytesPerHour) + "/h" : "-",
+                growing ? "+" + rate(growth.bytesPerMillionAllocations) + "/M allocs" : "-",
+                String(format2(growth.steadiness)), shown.joined(separator: " → "), age,
+                "\(group.function) [\(group.module)]\(place)",
+            ]
+        }
+        out += text.table(
+            rows, header: ["verdict", "rate", "per work", "steady", "bytes at each snapshot", "age", "call site"])
+        return out
+    }
+
+    /// Resident and heap over time, one row of blocks each, and where the snapshots were taken.
+    func chart(_ report: LeakReport, width: Int = 60) -> String {
+        let samples = report.samples
+        guard samples.count >= 2, let end = samples.last?.time, end > 0 else { return "" }
+        let start = samples[0].time
+        func columns(_ value: (MemorySample) -> UInt64) -> [UInt64?] {
+            var cells = [UInt64?](repeating: nil, count: width)
+            for sample in samples {
+                let column = min(
+                    width - 1, Int(Double(sample.time - start) / Double(max(end - start, 1)) * Double(width)))
+                cells[column] = max(cells[column] ?? 0, value(sample))
+            }
+            // Columns no sample fell in take the value before them.
+            var last: UInt64?
+            for i in cells.indices {
+                if cells[i] == nil { cells[i] = last } else { last = cells[i] }
+            }
+            return cells
+        }
+        let blocks = Array(" ▁▂▃▄▅▆▇█")
+        func row(_ cells: [UInt64?]) -> String {
+            let top = cells.compactMap { $0 }.max() ?? 0
+            return String(
+                cells.map { cell -> Character in
+                    guard let cell, top > 0 else { return " " }
+                    return blocks[max(1, Int((Double(cell) / Double(top) * 8).rounded()))]
+                })
+        }
+        let resident = columns(\.residentBytes), heap = columns(\.heapBytes)
+        func range(_ cells: [UInt64?]) -> String {
+            let values = cells.compactMap { $0 }
+            return
+                "\(formatBytes(values.first ?? 0)) → \(formatBytes(values.last ?? 0)) (peak \(formatBytes(values.max() ?? 0)))"
+        }
+        var marks = [Character](repeating: " ", count: width)
+        for snapshot in report.snapshots where snapshot.time >= start {
+            let column = min(
+                width - 1, Int(Double(snapshot.time - start) / Double(max(end - start, 1)) * Double(width)))
+            marks[column] = "^"
+        }
+        let interval = samples.count > 1 ? (end - start) / UInt64(samples.count - 1) : 0
+        var out = "\nMemory over \(formatDuration(end - start)) (\(samples.count) samples, about every "
+        out += "\(formatDuration(interval)); ^ = snapshot)\n"
+        out += "  resident │\(row(resident))│ \(range(resident))\n"
+        out += "  heap     │\(row(heap))│ \(range(heap))\n"
+        if !report.snapshots.isEmpty { out += "  snapshot  \(String(marks))\n" }
+        return out
+    }
+
+    private func rate(_ bytesPer: Double) -> String {
+        bytesPer <= 0 ? "0 B" : formatBytes(UInt64(min(bytesPer, 1.8e19)))
+    }
+
+    private func steadiness(_ r2: Double) -> String {
+        r2 >= 0.95 ? "steady" : r2 >= 0.8 ? "fairly steady" : "unsteady"
+    }
+
+    private func format2(_ value: Double) -> String {
+        let hundredths = Int((value * 100).rounded())
+        return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
+    }
+}
+
+func formatSeconds(_ seconds: Double) -> String {
+    formatDuration(UInt64(max(seconds, 0) * 1e9))
+}
