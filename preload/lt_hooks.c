@@ -8,7 +8,7 @@
  * system call, no allocation. The slow part (starting, a state other than ENABLED) is behind an unlikely
  * branch in a function of its own (lt_enter_slow), and the record encoders (lt_records.h) are inline.
  *
- * Re-entrancy (see struct lt_thread): the shim's own nested allocations (libunwind's, on its first use in a
+ * Re-entrancy (see struct lt_thread_state): the shim's own nested allocations (libunwind's, on its first use in a
  * thread) are still recorded, with LT_NO_STACK, and so are their frees, so the books always balance; a signal
  * handler that allocates while a hook runs gets a stack of its own.
  */
@@ -38,7 +38,7 @@ enum lt_mode {
 /* ---------------------------------------------------------------------------------------------------- */
 /* recording */
 
-static inline int lt_enter_tracked(struct lt_thread *self, const void *frame) {
+static inline int lt_enter_tracked(struct lt_thread_state *self, const void *frame) {
     if (LT_UNLIKELY(self->critical)) return LT_NESTED;
     unsigned level = self->depth;
     if (LT_UNLIKELY(level >= LT_MAX_NESTING)) return LT_NESTED;
@@ -66,7 +66,7 @@ static LT_NOINLINE int lt_enter_slow(const void *frame) {
 
 static inline int lt_enter_at(const void *frame) {
     if (LT_UNLIKELY(atomic_load_explicit(&lt_state, memory_order_relaxed) != LT_ENABLED)) return lt_enter_slow(frame);
-    struct lt_thread *self = &lt_self;
+    struct lt_thread_state *self = &lt_self;
     if (LT_UNLIKELY(self->internal)) return LT_UNTRACKED;
     return lt_enter_tracked(self, frame);
 }
