@@ -62,7 +62,8 @@ static void alloc_free_and_realloc_round_trip(void) {
         CHECK_EQ(alloc.size, size);
         CHECK_EQ(alloc.stack, stack);
         CHECK_EQ(alloc.kind, kind);
-        CHECK(alloc.reserved[0] == 0 && alloc.reserved[1] == 0 && alloc.reserved[2] == 0, "reserved bytes are set");
+        CHECK_EQ(alloc.reserved, 0);
+        CHECK_EQ(alloc.thread, 0);
 
         pos = claimed();
         CHECK_EQ(lt_record_free(LT_REC_FREE, ptr), pos);
