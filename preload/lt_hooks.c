@@ -25,6 +25,7 @@
 #include "lt_records.h"
 #include "lt_stacks.h"
 #include "lt_state.h"
+#include "lt_threads.h"
 #include "lt_unwind.h"
 
 /* How a hook proceeds. LT_LEVEL_0 + n: record with a stack, at nesting level n (a signal handler's
@@ -96,7 +97,7 @@ static void lt_note_alloc(void *ptr, size_t size, uint8_t kind, int mode) {
         return;
     }
     uint32_t stack = lt_stack_for(mode);
-    lt_record_alloc((uint64_t)(uintptr_t)ptr, (uint64_t)size, stack, kind);
+    lt_record_alloc((uint64_t)(uintptr_t)ptr, (uint64_t)size, stack, kind, lt_thread_current());
 }
 
 static void lt_note_realloc_end(uint64_t begin, void *old, void *ptr, size_t size, uint8_t kind, int mode) {
@@ -109,7 +110,7 @@ static void lt_note_realloc_end(uint64_t begin, void *old, void *ptr, size_t siz
     if (failed) atomic_fetch_add_explicit(&lt_counters.failed_allocs, 1, memory_order_relaxed);
     uint32_t stack = ptr != NULL ? lt_stack_for(mode) : LT_NO_STACK;
     lt_record_realloc_end(begin, (uint64_t)(uintptr_t)ptr, failed ? 0 : (uint64_t)size, stack,
-                          failed ? LT_REALLOC_FAILED : LT_REALLOC_DONE, kind);
+                          failed ? LT_REALLOC_FAILED : LT_REALLOC_DONE, kind, lt_thread_current());
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
