@@ -75,8 +75,15 @@ static void stack(uint32_t id, const uint64_t *frames, uint32_t depth) {
     record(LT_REC_STACK, &s, sizeof s, frames, depth);
 }
 
+/* THREAD: names the ordinal the ALLOC records below carry. */
+static void thread(uint32_t ordinal, uint32_t tid, const char *name) {
+    struct lt_thread t = {.ordinal = ordinal, .tid = tid};
+    strncpy(t.name, name, sizeof t.name - 1);
+    record(LT_REC_THREAD, &t, sizeof t, NULL, 0);
+}
+
 static void alloc(uint64_t ptr, uint64_t size, uint32_t stack_id) {
-    struct lt_alloc a = {.stack = stack_id, .kind = LT_KIND_MALLOC, .ptr = ptr, .size = size};
+    struct lt_alloc a = {.stack = stack_id, .kind = LT_KIND_MALLOC, .thread = 1, .ptr = ptr, .size = size};
     record(LT_REC_ALLOC, &a, sizeof a, NULL, 0);
 }
 
@@ -92,6 +99,7 @@ static void final(uint64_t exit_status) {
 
 static void events(uint64_t count, uint64_t live) {
     hello(4243, "/bench/events");
+    thread(1, 4243, "events");
     for (uint32_t id = 1; id <= 64; id++) {
         uint64_t frame = 0x400000 + (uint64_t)id * 16;
         stack(id, &frame, 1);
@@ -139,6 +147,7 @@ static void frames(const char *library, uint64_t count) {
     uint64_t start, size;
     text_section(library, &start, &size);
     hello(4242, "/bench/symbolize");
+    thread(1, 4242, "symbolize");
     struct lt_modules_mark mark = {.adds = 1, .subs = 0};
     record(LT_REC_MODULES_BEGIN, &mark, sizeof mark, NULL, 0);
     uint32_t path_len = (uint32_t)strlen(library);

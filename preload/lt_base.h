@@ -12,6 +12,7 @@
  *   lt_shutdown                           ending the stream: FINAL, the wait for the collector
  *   lt_link, lt_spawn                     HELLO on the collector's socket; bare mode's own collector
  *   lt_stacks, lt_unwind                  stack capture and the stack table; the fast unwinder
+ *   lt_threads                            thread ordinals and their THREAD records
  *   lt_modules                            module snapshots
  *   lt_records                            encoding each record into the ring
  *   lt_ring                               claiming and publishing ring space, back-pressure

@@ -8,7 +8,7 @@
  * system call, no allocation. The slow part (starting, a state other than ENABLED) is behind an unlikely
  * branch in a function of its own (lt_enter_slow), and the record encoders (lt_records.h) are inline.
  *
- * Re-entrancy (see struct lt_thread): the shim's own nested allocations (libunwind's, on its first use in a
+ * Re-entrancy (see struct lt_thread_state): the shim's own nested allocations (libunwind's, on its first use in a
  * thread) are still recorded, with LT_NO_STACK, and so are their frees, so the books always balance; a signal
  * handler that allocates while a hook runs gets a stack of its own.
  */
@@ -25,6 +25,7 @@
 #include "lt_records.h"
 #include "lt_stacks.h"
 #include "lt_state.h"
+#include "lt_threads.h"
 #include "lt_unwind.h"
 
 /* How a hook proceeds. LT_LEVEL_0 + n: record with a stack, at nesting level n (a signal handler's
@@ -38,7 +39,7 @@ enum lt_mode {
 /* ---------------------------------------------------------------------------------------------------- */
 /* recording */
 
-static inline int lt_enter_tracked(struct lt_thread *self, const void *frame) {
+static inline int lt_enter_tracked(struct lt_thread_state *self, const void *frame) {
     if (LT_UNLIKELY(self->critical)) return LT_NESTED;
     unsigned level = self->depth;
     if (LT_UNLIKELY(level >= LT_MAX_NESTING)) return LT_NESTED;
@@ -66,7 +67,7 @@ static LT_NOINLINE int lt_enter_slow(const void *frame) {
 
 static inline int lt_enter_at(const void *frame) {
     if (LT_UNLIKELY(atomic_load_explicit(&lt_state, memory_order_relaxed) != LT_ENABLED)) return lt_enter_slow(frame);
-    struct lt_thread *self = &lt_self;
+    struct lt_thread_state *self = &lt_self;
     if (LT_UNLIKELY(self->internal)) return LT_UNTRACKED;
     return lt_enter_tracked(self, frame);
 }
@@ -96,7 +97,7 @@ static void lt_note_alloc(void *ptr, size_t size, uint8_t kind, int mode) {
         return;
     }
     uint32_t stack = lt_stack_for(mode);
-    lt_record_alloc((uint64_t)(uintptr_t)ptr, (uint64_t)size, stack, kind);
+    lt_record_alloc((uint64_t)(uintptr_t)ptr, (uint64_t)size, stack, kind, lt_thread_current());
 }
 
 static void lt_note_realloc_end(uint64_t begin, void *old, void *ptr, size_t size, uint8_t kind, int mode) {
@@ -109,7 +110,7 @@ static void lt_note_realloc_end(uint64_t begin, void *old, void *ptr, size_t siz
     if (failed) atomic_fetch_add_explicit(&lt_counters.failed_allocs, 1, memory_order_relaxed);
     uint32_t stack = ptr != NULL ? lt_stack_for(mode) : LT_NO_STACK;
     lt_record_realloc_end(begin, (uint64_t)(uintptr_t)ptr, failed ? 0 : (uint64_t)size, stack,
-                          failed ? LT_REALLOC_FAILED : LT_REALLOC_DONE, kind);
+                          failed ? LT_REALLOC_FAILED : LT_REALLOC_DONE, kind, lt_thread_current());
 }
 
 /* ---------------------------------------------------------------------------------------------------- */

@@ -25,6 +25,7 @@
 #include "lt_signals.h"
 #include "lt_stacks.h"
 #include "lt_state.h"
+#include "lt_threads.h"
 #include "lt_unwind.h"
 
 /* The state when this thread last called fork, for the handlers (the child's copy of lt_state is wiped). */
@@ -61,6 +62,7 @@ static void lt_fork_child(void) {
     atomic_store(&lt_state, LT_INITIALIZING);
     int stacks = lt_stacks_reset_after_fork();
     lt_modules_reset_after_fork();
+    lt_threads_reset_after_fork(); /* the forking thread gets an ordinal of the child's stream, and its THREAD */
     memset(&lt_counters, 0, sizeof lt_counters);
     atomic_store(&lt_exit_status, LT_EXIT_UNKNOWN);
     lt_stream_pid = getpid();

@@ -23,6 +23,14 @@ void lt_record_stack(uint32_t id, void *const *frames, uint32_t depth, int trunc
     lt_ring_publish(pos, LT_REC_STACK, words);
 }
 
+void lt_record_thread(uint32_t ordinal, uint32_t tid, const char *name) {
+    uint64_t pos = lt_ring_claim(LT_THREAD_WORDS);
+    if (pos == UINT64_MAX) return;
+    lt_ring_put(pos, LT_THREAD_WORD_ORDINAL, (uint64_t)ordinal | ((uint64_t)tid << LT_THREAD_TID_SHIFT));
+    lt_ring_put_bytes(pos, LT_THREAD_WORD_NAME, name, LT_THREAD_NAME_SIZE);
+    lt_ring_publish(pos, LT_REC_THREAD, LT_THREAD_WORDS);
+}
+
 void lt_record_modules_mark(uint32_t type, uint64_t adds, uint64_t subs) {
     uint64_t pos = lt_ring_claim(LT_MODULES_MARK_WORDS);
     if (pos == UINT64_MAX) return;

@@ -12,11 +12,14 @@
 #include "lt_base.h"
 #include "lt_ring.h"
 
-/* ALLOC. A record the ring has no room for (the collector is gone) is dropped. */
-static inline void lt_record_alloc(uint64_t ptr, uint64_t size, uint32_t stack, uint8_t kind) {
+/* ALLOC, by the thread of ordinal `thread` (lt_threads.h). A record the ring has no room for (the collector is
+ * gone) is dropped. */
+static inline void lt_record_alloc(uint64_t ptr, uint64_t size, uint32_t stack, uint8_t kind, uint16_t thread) {
     uint64_t pos = lt_ring_claim(LT_ALLOC_WORDS);
     if (LT_UNLIKELY(pos == UINT64_MAX)) return;
-    lt_ring_put(pos, LT_ALLOC_WORD_STACK, (uint64_t)stack | ((uint64_t)kind << LT_ALLOC_KIND_SHIFT));
+    lt_ring_put(pos, LT_ALLOC_WORD_STACK,
+                (uint64_t)stack | ((uint64_t)kind << LT_ALLOC_KIND_SHIFT) |
+                    ((uint64_t)thread << LT_ALLOC_THREAD_SHIFT));
     lt_ring_put(pos, LT_ALLOC_WORD_PTR, ptr);
     lt_ring_put(pos, LT_ALLOC_WORD_SIZE, size);
     lt_ring_publish(pos, LT_REC_ALLOC, LT_ALLOC_WORDS);
@@ -31,9 +34,9 @@ static inline uint64_t lt_record_free(uint32_t type, uint64_t ptr) {
     return pos;
 }
 
-/* REALLOC_END for the REALLOC_BEGIN at position `begin`. */
+/* REALLOC_END for the REALLOC_BEGIN at position `begin`, by the thread of ordinal `thread`. */
 static inline void lt_record_realloc_end(uint64_t begin, uint64_t new_ptr, uint64_t size, uint32_t stack,
-                                         uint8_t status, uint8_t kind) {
+                                         uint8_t status, uint8_t kind, uint16_t thread) {
     uint64_t pos = lt_ring_claim(LT_REALLOC_END_WORDS);
     if (LT_UNLIKELY(pos == UINT64_MAX)) return;
     lt_ring_put(pos, LT_REALLOC_END_WORD_BEGIN_TAG, lt_tag(begin));
@@ -41,10 +44,12 @@ static inline void lt_record_realloc_end(uint64_t begin, uint64_t new_ptr, uint6
     lt_ring_put(pos, LT_REALLOC_END_WORD_SIZE, size);
     lt_ring_put(pos, LT_REALLOC_END_WORD_STACK,
                 (uint64_t)stack | ((uint64_t)status << LT_REALLOC_END_STATUS_SHIFT) |
-                    ((uint64_t)kind << LT_REALLOC_END_KIND_SHIFT));
+                    ((uint64_t)kind << LT_REALLOC_END_KIND_SHIFT) | ((uint64_t)thread << LT_REALLOC_END_THREAD_SHIFT));
     lt_ring_publish(pos, LT_REC_REALLOC_END, LT_REALLOC_END_WORDS);
 }
 
+/* THREAD: names the ordinal `ordinal` (below LT_THREAD_MANY); `name` is LT_THREAD_NAME_SIZE bytes, NUL padded. */
+void lt_record_thread(uint32_t ordinal, uint32_t tid, const char *name);
 /* STACK: `depth` frames (at most LT_MAX_DEPTH), innermost first. */
 void lt_record_stack(uint32_t id, void *const *frames, uint32_t depth, int truncated);
 /* MODULES_BEGIN or MODULES_END (`type`), with the loader's counters. */

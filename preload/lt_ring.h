@@ -31,7 +31,7 @@ void lt_ring_put_bytes(uint64_t pos, uint32_t index, const void *data, uint32_t 
  * as lost. Where that record's position is not stored yet (the handler came in the instant of the claim),
  * the position of the thread's claim before it stands in: older, so the bound is only stricter. */
 static inline uint64_t lt_ring_claim(uint32_t words) {
-    struct lt_thread *self = &lt_self;
+    struct lt_thread_state *self = &lt_self;
     uint64_t pos;
     if (LT_UNLIKELY(self->claiming)) {
         pos = lt_ring_claim_below(words, self->claimed_at);

@@ -20,7 +20,7 @@ int lt_started;
 pid_t lt_stream_pid;
 _Atomic uint64_t lt_exit_status = LT_EXIT_UNKNOWN;
 struct lt_counters lt_counters;
-LT_TLS struct lt_thread lt_self;
+LT_TLS struct lt_thread_state lt_self;
 
 void lt_disable(const char *why) {
     int state = atomic_load(&lt_state);

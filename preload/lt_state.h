@@ -51,7 +51,7 @@ extern LT_HIDDEN struct lt_counters lt_counters;
  * allocates interrupts a hook: that allocation is the program's and gets its own stack, in the second slot
  * (`depth` counts the hooks in progress; deeper nesting is recorded without a stack). */
 #define LT_MAX_NESTING 2
-struct lt_thread {
+struct lt_thread_state {
     uint8_t depth;       /* hooks in progress on this thread */
     uint8_t critical;    /* inside a part of the shim that must not be re-entered: libunwind, the module lock */
     uint8_t internal;    /* the shim starting or forking: its calls pass straight through, never recorded */
@@ -59,7 +59,7 @@ struct lt_thread {
     uint64_t claimed_at; /* the position of the oldest of them (until stored, the one before: never newer) */
     const void *hook_frame[LT_MAX_NESTING]; /* each hook's frame (frame pointer): unwinding starts there */
 };
-extern LT_HIDDEN LT_TLS struct lt_thread lt_self;
+extern LT_HIDDEN LT_TLS struct lt_thread_state lt_self;
 
 /* Switches tracking off for good with one message (collector gone, ring stuck); NULL: no message. */
 void lt_disable(const char *why);

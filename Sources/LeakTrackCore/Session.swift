@@ -95,13 +95,13 @@ public final class Session {
             try checkStackId(id)
             defineStack(id: id, addresses: addresses)
             if truncated { truncatedStacks.insert(Int(id)) }
-        case .alloc(let ptr, let size, let stack, let kind):
-            try alloc(ptr: ptr, size: size, stack: stack, kind: kind)
+        case .alloc(let ptr, let size, let stack, let kind, let thread):
+            try alloc(ptr: ptr, size: size, stack: stack, kind: kind, thread: thread)
         case .free(let ptr):
             free(ptr: ptr)
         case .reallocBegin(let ptr, let tag):
             if let entry = live.remove(ptr) { reallocsInFlight[tag] = (ptr, entry) }
-        case .reallocEnd(let beginTag, let newPtr, let size, let stack, let failed, _):
+        case .reallocEnd(let beginTag, let newPtr, let size, let stack, let failed, _, _):
             try checkStackId(stack)
             let old = reallocsInFlight.removeValue(forKey: beginTag)
             if failed {
@@ -130,11 +130,13 @@ public final class Session {
             skippedWords &+= words
         case .final(let counters):
             self.counters = counters
+        case .thread:
+            break // TODO(thread): keep the thread names for the live table
         }
     }
 
     /// ALLOC, straight from the decoder.
-    public func alloc(ptr: UInt64, size: UInt64, stack: UInt32, kind: AllocKind) throws {
+    public func alloc(ptr: UInt64, size: UInt64, stack: UInt32, kind: AllocKind, thread: UInt16) throws {
         totals.events += 1
         try checkStackId(stack)
         try checkBlock(ptr, size: size)

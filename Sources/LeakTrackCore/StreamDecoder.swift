@@ -5,13 +5,13 @@ import CLeakTrackWire
 /// they arrive through `record(_:)` like everything else.
 public protocol StreamConsumer {
     mutating func record(_ record: WireRecord) throws
-    mutating func alloc(ptr: UInt64, size: UInt64, stack: UInt32, kind: AllocKind) throws
+    mutating func alloc(ptr: UInt64, size: UInt64, stack: UInt32, kind: AllocKind, thread: UInt16) throws
     mutating func free(ptr: UInt64) throws
 }
 
 extension StreamConsumer {
-    public mutating func alloc(ptr: UInt64, size: UInt64, stack: UInt32, kind: AllocKind) throws {
-        try record(.alloc(ptr: ptr, size: size, stack: stack, kind: kind))
+    public mutating func alloc(ptr: UInt64, size: UInt64, stack: UInt32, kind: AllocKind, thread: UInt16) throws {
+        try record(.alloc(ptr: ptr, size: size, stack: stack, kind: kind, thread: thread))
     }
 
     public mutating func free(ptr: UInt64) throws {
@@ -97,6 +97,7 @@ public struct StreamDecoder {
         let allocType = Int(LT_REC_ALLOC.rawValue), freeType = Int(LT_REC_FREE.rawValue)
         let allocWords = Int(LT_ALLOC_WORDS), freeWords = Int(LT_FREE_WORDS)
         let allocStack = 8 * Int(LT_ALLOC_WORD_STACK), allocKindShift = UInt64(LT_ALLOC_KIND_SHIFT)
+        let allocThreadShift = UInt64(LT_ALLOC_THREAD_SHIFT)
         let allocPtr = 8 * Int(LT_ALLOC_WORD_PTR), allocSize = 8 * Int(LT_ALLOC_WORD_SIZE)
         let freePtr = 8 * Int(LT_FREE_WORD_PTR)
         let magicAt = Int(LT_HELLO_MAGIC_OFFSET), magicEnd = Int(LT_HELLO_MAGIC_OFFSET) + Int(LT_WIRE_MAGIC_SIZE)
@@ -115,7 +116,8 @@ public struct StreamDecoder {
                 try consumer.alloc(
                     ptr: bytes.word(at: offset + allocPtr), size: bytes.word(at: offset + allocSize),
                     stack: UInt32(truncatingIfNeeded: stackKind),
-                    kind: try kind(UInt8(truncatingIfNeeded: stackKind >> allocKindShift)))
+                    kind: try kind(UInt8(truncatingIfNeeded: stackKind >> allocKindShift)),
+                    thread: UInt16(truncatingIfNeeded: stackKind >> allocThreadShift))
             } else if type == freeType && words == freeWords && sawHello {
                 try checkTag(header, words: freeWords)
                 try consumer.free(ptr: bytes.word(at: offset + freePtr))
@@ -193,7 +195,8 @@ public struct StreamDecoder {
             return .alloc(
                 ptr: word(LT_ALLOC_WORD_PTR), size: word(LT_ALLOC_WORD_SIZE),
                 stack: UInt32(truncatingIfNeeded: stackKind),
-                kind: try kind(UInt8(truncatingIfNeeded: stackKind >> UInt64(LT_ALLOC_KIND_SHIFT))))
+                kind: try kind(UInt8(truncatingIfNeeded: stackKind >> UInt64(LT_ALLOC_KIND_SHIFT))),
+                thread: UInt16(truncatingIfNeeded: stackKind >> UInt64(LT_ALLOC_THREAD_SHIFT)))
         case Int(LT_REC_FREE.rawValue):
             try require(LT_FREE_WORDS, "FREE")
             try checkTag(header, words: words)
@@ -214,7 +217,8 @@ public struct StreamDecoder {
                 beginTag: word(LT_REALLOC_END_WORD_BEGIN_TAG), newPtr: word(LT_REALLOC_END_WORD_NEW_PTR),
                 size: word(LT_REALLOC_END_WORD_SIZE), stack: UInt32(truncatingIfNeeded: packed),
                 failed: status == LT_REALLOC_FAILED.rawValue,
-                kind: try kind(UInt8(truncatingIfNeeded: packed >> UInt64(LT_REALLOC_END_KIND_SHIFT))))
+                kind: try kind(UInt8(truncatingIfNeeded: packed >> UInt64(LT_REALLOC_END_KIND_SHIFT))),
+                thread: UInt16(truncatingIfNeeded: packed >> UInt64(LT_REALLOC_END_THREAD_SHIFT)))
         case Int(LT_REC_TICK.rawValue):
             try require(LT_TICK_WORDS, "TICK")
             try checkTag(header, words: words)
@@ -246,6 +250,20 @@ public struct StreamDecoder {
                     failedAllocations: word(LT_FINAL_WORD_FAILED_ALLOCS),
                     skippedWords: word(LT_FINAL_WORD_SKIPPED_WORDS),
                     exitStatus: status == UInt64(LT_EXIT_UNKNOWN) ? nil : status))
+        case Int(LT_REC_THREAD.rawValue):
+            try require(LT_THREAD_WORDS, "THREAD")
+            try checkTag(header, words: words)
+            let ordinalTid = word(LT_THREAD_WORD_ORDINAL)
+            let ordinal = UInt32(truncatingIfNeeded: ordinalTid)
+            // ALLOC and REALLOC_END carry 16 bits: an ordinal they cannot carry names nothing.
+            guard ordinal != LT_THREAD_UNKNOWN && ordinal < LT_THREAD_MANY else {
+                throw corrupted("a THREAD record for ordinal \(ordinal)")
+            }
+            let nameAt = 8 * Int(LT_THREAD_WORD_NAME)
+            let name = r[nameAt..<nameAt + Int(LT_THREAD_NAME_SIZE)].prefix { $0 != 0 }
+            return .thread(
+                ordinal: ordinal, tid: UInt32(truncatingIfNeeded: ordinalTid >> UInt64(LT_THREAD_TID_SHIFT)),
+                name: String(decoding: name, as: UTF8.self))
         default:
             throw corrupted("unknown record type \(type)")
         }

@@ -50,15 +50,17 @@ public enum TraceDump {
         case .stack(let id, let frames, let truncated):
             return "STACK \(id) " + frames.map(hex).joined(separator: " ")
                 + (truncated ? " (cut at the depth limit)" : "")
-        case .alloc(let ptr, let size, let stack, let kind):
-            return "ALLOC \(hex(ptr)) size=\(size) stack=\(stack) via=\(kind.functionName)"
+        case .alloc(let ptr, let size, let stack, let kind, let thread):
+            return "ALLOC \(hex(ptr)) size=\(size) stack=\(stack) via=\(kind.functionName) thread=\(thread)"
         case .free(let ptr): return "FREE \(hex(ptr))"
         case .reallocBegin(let ptr, let tag): return "REALLOC_BEGIN \(hex(ptr)) tag=\(tag)"
-        case .reallocEnd(let tag, let ptr, let size, let stack, let failed, let kind):
+        case .reallocEnd(let tag, let ptr, let size, let stack, let failed, let kind, let thread):
             return
-                "REALLOC_END tag=\(tag) \(failed ? "FAILED" : hex(ptr)) size=\(size) stack=\(stack) via=\(kind.functionName)"
+                "REALLOC_END tag=\(tag) \(failed ? "FAILED" : hex(ptr)) size=\(size) stack=\(stack) via=\(kind.functionName) thread=\(thread)"
         case .tick(let t): return "TICK t=\(t.monotonicNanoseconds) rss=\(t.residentBytes) vm=\(t.virtualBytes)"
         case .skip(let from, let words): return "SKIP from=\(from) words=\(words)"
+        case .thread(let ordinal, let tid, let name):
+            return "THREAD \(ordinal) tid=\(tid) name=\"\(name.escapingControlCharacters)\""
         case .final(let c):
             return
                 "FINAL no-stack=\(c.noStack) stacks-dropped=\(c.stacksDropped) bootstrap=\(c.bootstrapAllocations) failed=\(c.failedAllocations) skipped-words=\(c.skippedWords) exit=\(c.exitStatus.map(String.init) ?? "unknown")"

@@ -126,13 +126,19 @@ public enum WireRecord: Equatable, Sendable {
     case modulesEnd
     /// `truncated`: the stack went deeper than the shim's LEAKTRACK_DEPTH and was cut there.
     case stack(id: UInt32, frames: [UInt64], truncated: Bool = false)
-    case alloc(ptr: UInt64, size: UInt64, stack: UInt32, kind: AllocKind)
+    /// `thread`: the allocating thread's ordinal, named by a `.thread` record before it (`SpecialThread`: 0 in
+    /// streams of format 1 and 2).
+    case alloc(ptr: UInt64, size: UInt64, stack: UInt32, kind: AllocKind, thread: UInt16)
     case free(ptr: UInt64)
     case reallocBegin(ptr: UInt64, tag: UInt64)
-    case reallocEnd(beginTag: UInt64, newPtr: UInt64, size: UInt64, stack: UInt32, failed: Bool, kind: AllocKind)
+    case reallocEnd(
+        beginTag: UInt64, newPtr: UInt64, size: UInt64, stack: UInt32, failed: Bool, kind: AllocKind, thread: UInt16)
     case tick(MemoryTick)
     case skip(fromTag: UInt64, words: UInt64)
     case final(ShimCounters)
+    /// Names a thread's ordinal in this stream (format 3): its kernel thread id, and its name (comm) when it
+    /// first allocated. Ordinals are dense from 1, each named once, before the first record that carries it.
+    case thread(ordinal: UInt32, tid: UInt32, name: String)
 }
 
 /// Stack ids that are not stacks (see LT_NO_STACK and LT_DROPPED_STACK in the wire header).
@@ -141,4 +147,12 @@ public enum SpecialStack {
     public static let none = UInt32(LT_NO_STACK)
     /// The program's allocation, but its stack did not fit in the shim's stack table.
     public static let dropped = UInt32(LT_DROPPED_STACK)
+}
+
+/// Thread ordinals that name no thread (see LT_THREAD_UNKNOWN and LT_THREAD_MANY in the wire header).
+public enum SpecialThread {
+    /// Not known: every allocation of a stream of format 1 or 2.
+    public static let unknown = UInt16(LT_THREAD_UNKNOWN)
+    /// A thread beyond the 65534 ordinals a stream can name: no `.thread` record names it.
+    public static let many = UInt16(LT_THREAD_MANY)
 }

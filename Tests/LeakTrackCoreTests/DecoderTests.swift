@@ -32,10 +32,11 @@ final class DecoderTests: XCTestCase {
             records[2], .module(LoadedModule(path: "/bin/app", bias: 0x1000, buildID: [], segments: [0x2000..<0x3000])))
         XCTAssertEqual(records[3], .modulesEnd)
         XCTAssertEqual(records[4], .stack(id: 1, frames: [0x2010, 0x2020]))
-        XCTAssertEqual(records[5], .alloc(ptr: 0xa000, size: 100, stack: 1, kind: .malloc))
+        XCTAssertEqual(records[5], .alloc(ptr: 0xa000, size: 100, stack: 1, kind: .malloc, thread: 0))
         guard case .reallocBegin(0xa000, let tag) = records[6] else { return XCTFail("\(records[6])") }
         XCTAssertEqual(
-            records[7], .reallocEnd(beginTag: tag, newPtr: 0xb000, size: 200, stack: 1, failed: false, kind: .realloc))
+            records[7],
+            .reallocEnd(beginTag: tag, newPtr: 0xb000, size: 200, stack: 1, failed: false, kind: .realloc, thread: 0))
         XCTAssertEqual(
             records[8], .tick(MemoryTick(monotonicNanoseconds: 5_000, residentBytes: 4096, virtualBytes: 8192)))
         XCTAssertEqual(records[9], .free(ptr: 0xb000))
@@ -83,7 +84,76 @@ final class DecoderTests: XCTestCase {
             var w = WireBuilder()
             w.hello()
             w.alloc(0x10, 8, stack: 1, kind: UInt8(kind.wireKind.rawValue))
-            XCTAssertEqual(try w.decode().last, .alloc(ptr: 0x10, size: 8, stack: 1, kind: kind))
+            XCTAssertEqual(try w.decode().last, .alloc(ptr: 0x10, size: 8, stack: 1, kind: kind, thread: 0))
+        }
+    }
+
+    /// Format 3: THREAD names an ordinal, and ALLOC and REALLOC_END carry the allocating thread's.
+    func testThreadRecordsAndTheAllocatingThread() throws {
+        var w = WireBuilder()
+        w.hello(version: 3)
+        w.thread(1, tid: 4242, name: "main")
+        w.alloc(0xa000, 100, stack: 0, thread: 1)
+        w.thread(2, tid: 4243, name: "a-name-longer-than-16-bytes")
+        w.thread(UInt32(SpecialThread.many) - 1, tid: 7, name: "")
+        w.alloc(0xb000, 200, stack: 0, kind: UInt8(LT_KIND_CALLOC.rawValue), thread: 2)
+        w.alloc(0xc000, 300, stack: 0, thread: SpecialThread.many)
+        let begin = w.reallocBegin(0xa000)
+        w.reallocEnd(begin, newPtr: 0xd000, size: 400, stack: 0, thread: 2)
+        let records = try w.decode()
+        XCTAssertEqual(
+            Array(records.dropFirst()),
+            [
+                .thread(ordinal: 1, tid: 4242, name: "main"),
+                .alloc(ptr: 0xa000, size: 100, stack: 0, kind: .malloc, thread: 1),
+                .thread(ordinal: 2, tid: 4243, name: "a-name-longer-th"),
+                .thread(ordinal: 65534, tid: 7, name: ""),
+                .alloc(ptr: 0xb000, size: 200, stack: 0, kind: .calloc, thread: 2),
+                .alloc(ptr: 0xc000, size: 300, stack: 0, kind: .malloc, thread: SpecialThread.many),
+                .reallocBegin(ptr: 0xa000, tag: begin),
+                .reallocEnd(
+                    beginTag: begin, newPtr: 0xd000, size: 400, stack: 0, failed: false, kind: .realloc, thread: 2),
+            ])
+        // The collector's path (the session, straight from the decoder) takes them too.
+        let session = Session()
+        var decoder = StreamDecoder(name: "threads")
+        try w.bytes.withUnsafeBytes { try decoder.feed($0, into: session) }
+        XCTAssertEqual(session.live.count, 3)
+        XCTAssertEqual(TraceDump.line(records[1]), "THREAD 1 tid=4242 name=\"main\"")
+        XCTAssertEqual(TraceDump.line(records[2]), "ALLOC 0xa000 size=100 stack=0 via=malloc thread=1")
+
+        // An ordinal no ALLOC can carry names nothing: damage.
+        for ordinal in [UInt32(SpecialThread.unknown), UInt32(SpecialThread.many), 1 << 20] {
+            var bad = WireBuilder()
+            bad.hello(version: 3)
+            bad.thread(ordinal, tid: 1, name: "x")
+            XCTAssertThrowsError(try bad.decode(), "ordinal \(ordinal)") {
+                guard case LeakTrackError.corrupted = $0 else { return XCTFail("\($0)") }
+            }
+        }
+    }
+
+    /// A stream of format 2 (the last without threads) still decodes: every thread is unknown.
+    func testAFormat2StreamDecodesWithoutThreads() throws {
+        var w = WireBuilder()
+        w.hello(version: 2)
+        w.alloc(0xa000, 100, stack: 0)
+        let begin = w.reallocBegin(0xa000)
+        w.reallocEnd(begin, newPtr: 0xb000, size: 200, stack: 0)
+        let records = try w.decode()
+        guard case .hello(let hello) = records[0] else { return XCTFail("\(records[0])") }
+        XCTAssertEqual(hello.version, 2)
+        XCTAssertEqual(
+            records[1], .alloc(ptr: 0xa000, size: 100, stack: 0, kind: .malloc, thread: SpecialThread.unknown))
+        XCTAssertEqual(
+            records[3],
+            .reallocEnd(
+                beginTag: begin, newPtr: 0xb000, size: 200, stack: 0, failed: false, kind: .realloc,
+                thread: SpecialThread.unknown))
+        for version: UInt32 in 1...LT_WIRE_VERSION {
+            var any = WireBuilder()
+            any.hello(version: version)
+            XCTAssertNoThrow(try any.decode(), "version \(version)")
         }
     }
 

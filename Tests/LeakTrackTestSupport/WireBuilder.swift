@@ -107,12 +107,15 @@ public struct WireBuilder {
         record(LT_REC_STACK, stack + frames)
     }
 
-    /// ALLOC; `kind` is the raw `enum lt_alloc_kind` value (AllocKind's raw values are the same).
+    /// ALLOC; `kind` is the raw `enum lt_alloc_kind` value (AllocKind's raw values are the same), `thread` the
+    /// allocating thread's ordinal (0, unknown, as in streams of format 1 and 2).
     public mutating func alloc(
-        _ ptr: UInt64, _ size: UInt64, stack: UInt32, kind: UInt8 = UInt8(LT_KIND_MALLOC.rawValue)
+        _ ptr: UInt64, _ size: UInt64, stack: UInt32, kind: UInt8 = UInt8(LT_KIND_MALLOC.rawValue), thread: UInt16 = 0
     ) {
         var alloc = [UInt64](repeating: 0, count: Int(LT_ALLOC_WORDS))
-        alloc[Int(LT_ALLOC_WORD_STACK)] = UInt64(stack) | UInt64(kind) << UInt64(LT_ALLOC_KIND_SHIFT)
+        alloc[Int(LT_ALLOC_WORD_STACK)] =
+            UInt64(stack) | UInt64(kind) << UInt64(LT_ALLOC_KIND_SHIFT) | UInt64(thread)
+            << UInt64(LT_ALLOC_THREAD_SHIFT)
         alloc[Int(LT_ALLOC_WORD_PTR)] = ptr
         alloc[Int(LT_ALLOC_WORD_SIZE)] = size
         record(LT_REC_ALLOC, alloc)
@@ -128,8 +131,9 @@ public struct WireBuilder {
 
     public mutating func reallocBegin(_ ptr: UInt64) -> UInt64 { free(LT_REC_REALLOC_BEGIN, ptr) }
 
-    public mutating func reallocEnd(_ begin: UInt64, newPtr: UInt64, size: UInt64, stack: UInt32, failed: Bool = false)
-    {
+    public mutating func reallocEnd(
+        _ begin: UInt64, newPtr: UInt64, size: UInt64, stack: UInt32, failed: Bool = false, thread: UInt16 = 0
+    ) {
         var end = [UInt64](repeating: 0, count: Int(LT_REALLOC_END_WORDS))
         end[Int(LT_REALLOC_END_WORD_BEGIN_TAG)] = lt_tag(begin)
         end[Int(LT_REALLOC_END_WORD_NEW_PTR)] = newPtr
@@ -138,7 +142,18 @@ public struct WireBuilder {
         end[Int(LT_REALLOC_END_WORD_STACK)] =
             UInt64(stack) | UInt64(status) << UInt64(LT_REALLOC_END_STATUS_SHIFT)
             | UInt64(LT_KIND_REALLOC.rawValue) << UInt64(LT_REALLOC_END_KIND_SHIFT)
+            | UInt64(thread) << UInt64(LT_REALLOC_END_THREAD_SHIFT)
         record(LT_REC_REALLOC_END, end)
+    }
+
+    /// THREAD (format 3): names `ordinal`; `name` is cut to the record's LT_THREAD_NAME_SIZE bytes, NUL padded.
+    public mutating func thread(_ ordinal: UInt32, tid: UInt32, name: String) {
+        var thread = [UInt64](repeating: 0, count: Int(LT_THREAD_WORDS))
+        thread[Int(LT_THREAD_WORD_ORDINAL)] = UInt64(ordinal) | UInt64(tid) << UInt64(LT_THREAD_TID_SHIFT)
+        for (i, byte) in name.utf8.prefix(Int(LT_THREAD_NAME_SIZE)).enumerated() {
+            thread[Int(LT_THREAD_WORD_NAME) + i / 8] |= UInt64(byte) << UInt64(8 * (i % 8))
+        }
+        record(LT_REC_THREAD, thread)
     }
 
     /// TICK, as saved streams of format 1 carry it from the shim.

@@ -331,6 +331,151 @@ static void fork_child_streams_on_its_own_connection(void) {
     CHECK_EQ(atomic_load(&lt_state), LT_ENABLED);
 }
 
+/* The THREAD record of `ordinal` in `c`'s records: there is exactly one, and it comes before `before`. */
+static struct lt_thread thread_record(const struct lt_test_collector *c, uint32_t ordinal, size_t before) {
+    struct lt_thread found = {0}, thread;
+    size_t seen = 0, at = SIZE_MAX;
+    for (size_t i = 0; (i = lt_test_find(c, LT_REC_THREAD, i)) != SIZE_MAX; i++) {
+        LT_TEST_AS(lt_test_record_at(c, i), LT_REC_THREAD, thread);
+        if (thread.ordinal != ordinal) continue;
+        found = thread;
+        seen++;
+        at = i;
+    }
+    CHECK_EQ(seen, 1);
+    CHECK(at < before, "the THREAD record of %u (record %zu) is not before record %zu", ordinal, at, before);
+    return found;
+}
+
+/* The index of the ALLOC record of `ptr` in `c`'s records. */
+static size_t alloc_index(const struct lt_test_collector *c, const void *ptr) {
+    struct lt_alloc alloc;
+    for (size_t i = 0; (i = lt_test_find(c, LT_REC_ALLOC, i)) != SIZE_MAX; i++) {
+        LT_TEST_AS(lt_test_record_at(c, i), LT_REC_ALLOC, alloc);
+        if (alloc.ptr == (uintptr_t)ptr) return i;
+    }
+    lt_test_fail(__FILE__, __LINE__, "no ALLOC record of %p", ptr);
+}
+
+/* What a thread of the test did, for the checks. */
+struct worker {
+    const char *name;
+    pid_t tid;
+    void *first, *second, *grown;
+};
+
+static void *work(void *argument) {
+    struct worker *w = argument;
+    CHECK(pthread_setname_np(pthread_self(), w->name) == 0, "pthread_setname_np");
+    w->tid = (pid_t)syscall(SYS_gettid);
+    w->first = allocate_here(100);
+    w->second = allocate_elsewhere(200);
+    w->grown = lt_replacement_realloc(w->second, 300);
+    CHECK(w->first != NULL && w->grown != NULL, "allocation failed");
+    return NULL;
+}
+
+static void threads_are_numbered_and_named_once(void) {
+    lt_test_collector_listen(&collector);
+    struct worker workers[3] = {{.name = "lt-main"}, {.name = "lt-worker-one"}, {.name = "lt-worker-two"}};
+    work(&workers[0]); /* this thread first: ordinal 1 */
+    for (int i = 1; i < 3; i++) {
+        pthread_t thread;
+        CHECK(pthread_create(&thread, NULL, work, &workers[i]) == 0, "pthread_create");
+        pthread_join(thread, NULL);
+    }
+    lt_test_collector_accept(&collector);
+    lt_test_collector_drain(&collector);
+    CHECK_EQ(lt_test_count(&collector, LT_REC_THREAD), 3);
+    for (uint32_t ordinal = 1; ordinal <= 3; ordinal++) {
+        const struct worker *w = &workers[ordinal - 1];
+        size_t first = alloc_index(&collector, w->first);
+        struct lt_thread thread = thread_record(&collector, ordinal, first);
+        CHECK_EQ(thread.tid, w->tid);
+        CHECK(strncmp(thread.name, w->name, sizeof thread.name) == 0, "thread %u is named %.16s, not %s", ordinal,
+              thread.name, w->name);
+        for (size_t i = strlen(w->name); i < sizeof thread.name; i++) CHECK_EQ(thread.name[i], 0);
+        struct lt_alloc alloc;
+        LT_TEST_AS(lt_test_record_at(&collector, first), LT_REC_ALLOC, alloc);
+        CHECK_EQ(alloc.thread, ordinal);
+        CHECK_EQ(alloc_of(w->second).thread, ordinal);
+    }
+    /* Each thread's realloc: REALLOC_END carries the ordinal too, in the order the threads ran. */
+    uint32_t ordinal = 0;
+    for (size_t i = 0; (i = lt_test_find(&collector, LT_REC_REALLOC_END, i)) != SIZE_MAX; i++) {
+        struct lt_realloc_end end;
+        LT_TEST_AS(lt_test_record_at(&collector, i), LT_REC_REALLOC_END, end);
+        CHECK_EQ(end.new_ptr, (uintptr_t)workers[ordinal].grown);
+        CHECK_EQ(end.thread, ++ordinal);
+    }
+    CHECK_EQ(ordinal, 3);
+    for (int i = 0; i < 3; i++) {
+        lt_replacement_free(workers[i].first);
+        lt_replacement_free(workers[i].grown);
+    }
+    shut_down(0);
+    CHECK_EQ(lt_test_count(&collector, LT_REC_THREAD), 3);
+
+    /* For preload/tests/run: the collector takes a stream with THREAD records. */
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/threads.raw", lt_test_dir());
+    lt_test_collector_save(&collector, path);
+    snprintf(path, sizeof path, "%s/threads.expect", lt_test_dir());
+    FILE *expect = fopen(path, "w");
+    CHECK(expect != NULL, "%s: %s", path, strerror(errno));
+    fprintf(expect, "allocations=9 frees=9\n");
+    CHECK(fclose(expect) == 0, "close %s", path);
+}
+
+/* Forks from a thread that has ordinal 2 in the parent's stream. */
+static void *fork_from_a_thread(void *argument) {
+    CHECK(pthread_setname_np(pthread_self(), "lt-forker") == 0, "pthread_setname_np");
+    lt_replacement_free(allocate_here(11));
+    pid_t child = fork();
+    if (child == 0) {
+        /* The child's stream numbers its threads afresh: this thread is 1 there. */
+        void *p = allocate_here(77);
+        if (atomic_load(&lt_state) != LT_ENABLED || p == NULL) _exit(2);
+        lt_shutdown_without_waiting(9);
+        _exit(0);
+    }
+    *(pid_t *)argument = child;
+    return NULL;
+}
+
+static void a_fork_child_numbers_its_threads_afresh(void) {
+    lt_test_collector_listen(&collector);
+    lt_replacement_free(allocate_here(16)); /* this thread: ordinal 1 */
+    lt_test_collector_accept(&collector);
+    pid_t child = -1;
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, fork_from_a_thread, &child) == 0, "pthread_create");
+    pthread_join(thread, NULL);
+    CHECK(child > 0, "fork: %s", strerror(errno));
+    int status;
+    CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child failed");
+    lt_test_collector_drain(&collector);
+    CHECK_EQ(lt_test_count(&collector, LT_REC_THREAD), 2);
+    CHECK(strcmp(thread_record(&collector, 2, collector.records).name, "lt-forker") == 0, "the forker's name");
+
+    static struct lt_test_collector forked;
+    memset(&forked, 0, sizeof forked);
+    forked.listener = collector.listener;
+    forked.connection = -1;
+    lt_test_collector_accept(&forked);
+    lt_test_collector_drain(&forked);
+    CHECK_EQ(lt_test_count(&forked, LT_REC_THREAD), 1);
+    size_t at = lt_test_find(&forked, LT_REC_ALLOC, 0);
+    CHECK(at != SIZE_MAX, "no ALLOC in the child's stream");
+    struct lt_alloc alloc;
+    LT_TEST_AS(lt_test_record_at(&forked, at), LT_REC_ALLOC, alloc);
+    CHECK_EQ(alloc.size, 77);
+    CHECK_EQ(alloc.thread, 1);
+    struct lt_thread named = thread_record(&forked, 1, at);
+    CHECK_EQ(named.tid, child); /* the child's one thread: its tid is its pid */
+    CHECK(strcmp(named.name, "lt-forker") == 0, "the child's thread is named %.16s", named.name);
+}
+
 static void a_fork_without_handlers_writes_nothing(void) {
     lt_test_collector_listen(&collector);
     lt_replacement_free(lt_replacement_malloc(16));
@@ -353,4 +498,5 @@ static void a_fork_without_handlers_writes_nothing(void) {
 
 TESTS(TEST(first_hook_starts_tracking), TEST(leaktrack_disable_leaves_the_program_untracked),
       TEST(lt_disable_stops_recording_without_final), TEST(each_allocation_function_records_its_kind),
-      TEST(fork_child_streams_on_its_own_connection), TEST(a_fork_without_handlers_writes_nothing))
+      TEST(fork_child_streams_on_its_own_connection), TEST(threads_are_numbered_and_named_once),
+      TEST(a_fork_child_numbers_its_threads_afresh), TEST(a_fork_without_handlers_writes_nothing))

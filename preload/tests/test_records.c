@@ -52,9 +52,10 @@ static void alloc_free_and_realloc_round_trip(void) {
         uint64_t ptr = next_random(), size = next_random() >> (round % 64);
         uint32_t stack = (uint32_t)next_random();
         uint8_t kind = (uint8_t)(1 + round % 9);
+        uint16_t thread = (uint16_t)next_random();
 
         uint64_t pos = claimed();
-        lt_record_alloc(ptr, size, stack, kind);
+        lt_record_alloc(ptr, size, stack, kind, thread);
         struct lt_alloc alloc;
         CHECK_EQ(read_record(pos, LT_REC_ALLOC, words, 64), sizeof alloc / 8);
         memcpy(&alloc, words, sizeof alloc);
@@ -62,7 +63,8 @@ static void alloc_free_and_realloc_round_trip(void) {
         CHECK_EQ(alloc.size, size);
         CHECK_EQ(alloc.stack, stack);
         CHECK_EQ(alloc.kind, kind);
-        CHECK(alloc.reserved[0] == 0 && alloc.reserved[1] == 0 && alloc.reserved[2] == 0, "reserved bytes are set");
+        CHECK_EQ(alloc.thread, thread);
+        CHECK_EQ(alloc.reserved, 0);
 
         pos = claimed();
         CHECK_EQ(lt_record_free(LT_REC_FREE, ptr), pos);
@@ -77,7 +79,7 @@ static void alloc_free_and_realloc_round_trip(void) {
         uint8_t status = round % 2 ? LT_REALLOC_FAILED : LT_REALLOC_DONE;
         uint8_t realloc_kind = round % 3 ? LT_KIND_REALLOC : LT_KIND_REALLOCARRAY;
         pos = claimed();
-        lt_record_realloc_end(begin, new_ptr, size, stack, status, realloc_kind);
+        lt_record_realloc_end(begin, new_ptr, size, stack, status, realloc_kind, (uint16_t)~thread);
         struct lt_realloc_end end;
         CHECK_EQ(read_record(pos, LT_REC_REALLOC_END, words, 64), sizeof end / 8);
         memcpy(&end, words, sizeof end);
@@ -87,6 +89,7 @@ static void alloc_free_and_realloc_round_trip(void) {
         CHECK_EQ(end.stack, stack);
         CHECK_EQ(end.status, status);
         CHECK_EQ(end.kind, realloc_kind);
+        CHECK_EQ(end.thread, (uint16_t)~thread);
         /* The collector has read them: the space is free again. */
         atomic_store(lt_ring.read, claimed());
     }
@@ -102,7 +105,7 @@ static void tags_wrap_with_positions(void) {
     for (int round = 0; round < 3 * (int)capacity / 4; round++) {
         uint64_t pos = claimed();
         uint64_t ptr = next_random(), size = next_random();
-        lt_record_alloc(ptr, size, 7, LT_KIND_MALLOC);
+        lt_record_alloc(ptr, size, 7, LT_KIND_MALLOC, 1);
         struct lt_alloc alloc;
         read_record(pos, LT_REC_ALLOC, words, 64);
         memcpy(&alloc, words, sizeof alloc);
@@ -131,6 +134,26 @@ static void stack_round_trip(void) {
         CHECK_EQ(stack.depth & ~LT_STACK_TRUNCATED, depth);
         CHECK_EQ((stack.depth & LT_STACK_TRUNCATED) != 0, truncated);
         for (uint32_t i = 0; i < depth; i++) CHECK_EQ(words[sizeof stack / 8 + i], (uintptr_t)frames[i]);
+        atomic_store(lt_ring.read, claimed());
+    }
+}
+
+static void thread_round_trip(void) {
+    map_ring(3);
+    uint64_t words[16];
+    static const char *const names[] = {"", "a", "worker-7", "exactly15bytes!"};
+    for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
+        char name[LT_THREAD_NAME_SIZE] = {0};
+        memcpy(name, names[n], strlen(names[n]));
+        uint32_t ordinal = 1 + (uint32_t)(next_random() % (LT_THREAD_MANY - 1)), tid = (uint32_t)next_random();
+        uint64_t pos = claimed();
+        lt_record_thread(ordinal, tid, name);
+        struct lt_thread thread;
+        CHECK_EQ(read_record(pos, LT_REC_THREAD, words, 16), sizeof thread / 8);
+        memcpy(&thread, words, sizeof thread);
+        CHECK_EQ(thread.ordinal, ordinal);
+        CHECK_EQ(thread.tid, tid);
+        CHECK(memcmp(thread.name, name, sizeof name) == 0, "the name differs: %.16s", thread.name);
         atomic_store(lt_ring.read, claimed());
     }
 }
@@ -257,18 +280,18 @@ static void a_claim_that_cannot_be_made_is_counted(void) {
     lt_self.claiming = 1;
     lt_self.claimed_at = claimed() - capacity + 1;
     uint64_t before = claimed(), skipped = atomic_load(&lt_counters.skipped_words);
-    lt_record_alloc(1, 2, 3, LT_KIND_MALLOC);
+    lt_record_alloc(1, 2, 3, LT_KIND_MALLOC, 1);
     CHECK_EQ(claimed(), before); /* nothing claimed */
     CHECK_EQ(atomic_load(&lt_counters.skipped_words), skipped + sizeof(struct lt_alloc) / 8);
     CHECK_EQ(lt_record_free(LT_REC_FREE, 1), UINT64_MAX);
     CHECK_EQ(atomic_load(&lt_counters.skipped_words), skipped + (sizeof(struct lt_alloc) + sizeof(struct lt_free)) / 8);
     /* With the unpublished claim recent enough, the same record goes out. */
     lt_self.claimed_at = claimed();
-    lt_record_alloc(1, 2, 3, LT_KIND_MALLOC);
+    lt_record_alloc(1, 2, 3, LT_KIND_MALLOC, 1);
     CHECK_EQ(claimed(), before + sizeof(struct lt_alloc) / 8);
     CHECK_EQ(lt_self.claiming, 1);
 }
 
 TESTS(TEST(alloc_free_and_realloc_round_trip), TEST(tags_wrap_with_positions), TEST(stack_round_trip),
-      TEST(modules_round_trip), TEST(final_carries_every_counter), TEST(hello_states_who_is_talking),
-      TEST(a_claim_that_cannot_be_made_is_counted))
+      TEST(thread_round_trip), TEST(modules_round_trip), TEST(final_carries_every_counter),
+      TEST(hello_states_who_is_talking), TEST(a_claim_that_cannot_be_made_is_counted))

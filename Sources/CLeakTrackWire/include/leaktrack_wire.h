@@ -40,8 +40,10 @@
 
 #define LT_WIRE_MAGIC      "LEAKTRK\0"
 #define LT_WIRE_MAGIC_SIZE 8
-/* 2: the link's state in the ring's header, sealed rings, no TICK from the shim (the records are those of 1). */
-#define LT_WIRE_VERSION          2u
+/* 2: the link's state in the ring's header, sealed rings, no TICK from the shim (the records are those of 1).
+ * 3: the allocating thread: THREAD records, and a thread ordinal in ALLOC and REALLOC_END (in bytes that were
+ *    reserved, so always 0, before: a stream of 2 reads as one whose threads are all unknown). */
+#define LT_WIRE_VERSION          3u
 #define LT_WIRE_LIVE_MIN_VERSION 2u /* the oldest shim a collector can serve live; saved streams of 1 still decode */
 
 /* Limits that bound every loop over wire data, on both sides. */
@@ -68,6 +70,7 @@ enum lt_record_type {
     LT_REC_TICK = 10,         /* a clock and memory sample (from the collector since format 2; in saved streams) */
     LT_REC_SKIP = 11,         /* ring words never published, skipped by the reader (in saved streams only) */
     LT_REC_FINAL = 12,        /* clean end of the stream, with the shim's counters */
+    LT_REC_THREAD = 13,       /* a thread's ordinal, before the first record that carries it (since format 3) */
 };
 
 /* How a block was obtained, carried in ALLOC and REALLOC_END. */
@@ -193,7 +196,8 @@ struct lt_alloc {
     uint64_t header;
     uint32_t stack;
     uint8_t kind;
-    uint8_t reserved[3];
+    uint8_t reserved;
+    uint16_t thread; /* the allocating thread's ordinal (see THREAD), LT_THREAD_UNKNOWN or LT_THREAD_MANY */
     uint64_t ptr;
     uint64_t size;
 };
@@ -212,9 +216,9 @@ struct lt_realloc_end {
     uint64_t new_ptr;
     uint64_t size;
     uint32_t stack;
-    uint8_t status; /* enum lt_realloc_status */
-    uint8_t kind;   /* LT_KIND_REALLOC or LT_KIND_REALLOCARRAY */
-    uint8_t reserved[2];
+    uint8_t status;  /* enum lt_realloc_status */
+    uint8_t kind;    /* LT_KIND_REALLOC or LT_KIND_REALLOCARRAY */
+    uint16_t thread; /* the reallocating thread's ordinal, as in ALLOC */
 };
 _Static_assert(sizeof(struct lt_realloc_end) == 40, "lt_realloc_end layout");
 
@@ -252,6 +256,24 @@ _Static_assert(sizeof(struct lt_final) == 64, "lt_final layout");
 
 #define LT_EXIT_UNKNOWN 0xffffffffffffffffu /* UINT64_MAX, spelled so that Swift imports it */
 
+/* THREAD: names a thread's ordinal, the number ALLOC and REALLOC_END carry in their 16-bit `thread` field.
+ * Ordinals belong to one stream (one process image: a fork child's stream numbers its threads afresh, the
+ * forking thread included) and are dense from 1, in the order in which threads first allocate; the shim
+ * writes a thread's THREAD record right then, before the first record that carries its ordinal, and never
+ * again (one per ordinal). A thread that allocates after 65534 others got no ordinal: it is LT_THREAD_MANY,
+ * which no THREAD record names. */
+struct lt_thread {
+    uint64_t header;
+    uint32_t ordinal; /* 1..LT_THREAD_MANY - 1 */
+    uint32_t tid;     /* the kernel's thread id (gettid) */
+    char name[16];    /* the thread's name (comm, from prctl(PR_GET_NAME)) when it first allocated, NUL padded */
+};
+_Static_assert(sizeof(struct lt_thread) == 32, "lt_thread layout");
+
+#define LT_THREAD_UNKNOWN   0u      /* the thread is not known: always so in streams of format 1 and 2 */
+#define LT_THREAD_MANY      0xffffu /* a thread beyond the 65534 ordinals a stream can name */
+#define LT_THREAD_NAME_SIZE 16u
+
 /*
  * Word by word. The shim stores a record into the ring one 64-bit word at a time (atomic stores, the header
  * last) and the collector reads words, so both name a record's words by these indices, and the fields that
@@ -286,6 +308,7 @@ enum {
     LT_ALLOC_WORDS = LT_WORDS_OF(lt_alloc),
     LT_ALLOC_WORD_STACK = LT_WORD_OF(lt_alloc, stack), /* stack | kind */
     LT_ALLOC_KIND_SHIFT = LT_SHIFT_OF(lt_alloc, kind),
+    LT_ALLOC_THREAD_SHIFT = LT_SHIFT_OF(lt_alloc, thread),
     LT_ALLOC_WORD_PTR = LT_WORD_OF(lt_alloc, ptr),
     LT_ALLOC_WORD_SIZE = LT_WORD_OF(lt_alloc, size),
 
@@ -299,6 +322,7 @@ enum {
     LT_REALLOC_END_WORD_STACK = LT_WORD_OF(lt_realloc_end, stack), /* stack | status | kind */
     LT_REALLOC_END_STATUS_SHIFT = LT_SHIFT_OF(lt_realloc_end, status),
     LT_REALLOC_END_KIND_SHIFT = LT_SHIFT_OF(lt_realloc_end, kind),
+    LT_REALLOC_END_THREAD_SHIFT = LT_SHIFT_OF(lt_realloc_end, thread),
 
     LT_TICK_WORDS = LT_WORDS_OF(lt_tick),
     LT_TICK_WORD_MONOTONIC_NS = LT_WORD_OF(lt_tick, monotonic_ns),
@@ -317,6 +341,11 @@ enum {
     LT_FINAL_WORD_SKIPPED_WORDS = LT_WORD_OF(lt_final, skipped_words),
     LT_FINAL_WORD_EXIT_STATUS = LT_WORD_OF(lt_final, exit_status),
     LT_FINAL_WORD_RESERVED = LT_WORD_OF(lt_final, reserved),
+
+    LT_THREAD_WORDS = LT_WORDS_OF(lt_thread),
+    LT_THREAD_WORD_ORDINAL = LT_WORD_OF(lt_thread, ordinal), /* ordinal | tid */
+    LT_THREAD_TID_SHIFT = LT_SHIFT_OF(lt_thread, tid),
+    LT_THREAD_WORD_NAME = LT_WORD_OF(lt_thread, name), /* the name's bytes, in the words from here */
 };
 /* The fields that share a word start it or follow each other within it, and the wider ones are whole words. */
 _Static_assert(LT_SHIFT_OF(lt_module, path_len) == 0 && LT_WORD_OF(lt_module, build_id_len) == LT_MODULE_WORD_LENGTHS &&
@@ -324,12 +353,19 @@ _Static_assert(LT_SHIFT_OF(lt_module, path_len) == 0 && LT_WORD_OF(lt_module, bu
                "MODULE's lengths share one word");
 _Static_assert(LT_SHIFT_OF(lt_stack, id) == 0 && LT_WORD_OF(lt_stack, depth) == LT_STACK_WORD_ID,
                "STACK's id and depth");
-_Static_assert(LT_SHIFT_OF(lt_alloc, stack) == 0 && LT_WORD_OF(lt_alloc, kind) == LT_ALLOC_WORD_STACK,
-               "ALLOC's stack and kind share one word");
+_Static_assert(LT_SHIFT_OF(lt_alloc, stack) == 0 && LT_WORD_OF(lt_alloc, kind) == LT_ALLOC_WORD_STACK &&
+                   LT_WORD_OF(lt_alloc, thread) == LT_ALLOC_WORD_STACK,
+               "ALLOC's stack, kind and thread share one word");
 _Static_assert(LT_SHIFT_OF(lt_realloc_end, stack) == 0 &&
                    LT_WORD_OF(lt_realloc_end, status) == LT_REALLOC_END_WORD_STACK &&
-                   LT_WORD_OF(lt_realloc_end, kind) == LT_REALLOC_END_WORD_STACK,
-               "REALLOC_END's stack, status and kind share one word");
+                   LT_WORD_OF(lt_realloc_end, kind) == LT_REALLOC_END_WORD_STACK &&
+                   LT_WORD_OF(lt_realloc_end, thread) == LT_REALLOC_END_WORD_STACK,
+               "REALLOC_END's stack, status, kind and thread share one word");
+_Static_assert(LT_SHIFT_OF(lt_thread, ordinal) == 0 && LT_WORD_OF(lt_thread, tid) == LT_THREAD_WORD_ORDINAL,
+               "THREAD's ordinal and tid share one word");
+_Static_assert(LT_SHIFT_OF(lt_thread, name) == 0 && sizeof(((struct lt_thread *)0)->name) == LT_THREAD_NAME_SIZE &&
+                   LT_THREAD_WORD_NAME + LT_THREAD_NAME_SIZE / 8 == LT_THREAD_WORDS,
+               "THREAD's name fills its last words");
 _Static_assert(LT_SHIFT_OF(lt_alloc, ptr) == 0 && LT_SHIFT_OF(lt_alloc, size) == 0 && LT_SHIFT_OF(lt_free, ptr) == 0 &&
                    LT_SHIFT_OF(lt_realloc_end, begin_tag) == 0 && LT_SHIFT_OF(lt_realloc_end, new_ptr) == 0 &&
                    LT_SHIFT_OF(lt_realloc_end, size) == 0 && LT_SHIFT_OF(lt_module, bias) == 0,
