@@ -114,6 +114,9 @@ public enum ControlChannel {
 final class ControlServer: @unchecked Sendable {
     private let fd: Int32
     private let path: String
+    /// The socket file's identity: a process that exec'd gets a new stream, whose server binds the same path
+    /// while this one still runs; this one must not remove that one's socket when it closes.
+    private var bound = stat()
     private let stopped = Locked(false)
     private let finished = DispatchSemaphore(value: 0)
 
@@ -134,7 +137,7 @@ final class ControlServer: @unchecked Sendable {
                     bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
                 }
             }
-            guard bound == 0, chmod(path, 0o600) == 0, listen(fd, 16) == 0 else {
+            guard bound == 0, chmod(path, 0o600) == 0, listen(fd, 16) == 0, stat(path, &self.bound) == 0 else {
                 let problem = String(cString: strerror(errno))
                 Glibc.close(fd)
                 throw CollectorError.controlDirectory(path: path, problem: problem)
@@ -176,6 +179,7 @@ final class ControlServer: @unchecked Sendable {
         stopped.value = true
         finished.wait()
         Glibc.close(fd)
-        unlink(path)
+        var now = stat()
+        if stat(path, &now) == 0, now.st_ino == bound.st_ino, now.st_dev == bound.st_dev { unlink(path) }
     }
 }

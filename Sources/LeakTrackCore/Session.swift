@@ -37,8 +37,10 @@ public final class Session {
     public private(set) var memory = MemorySeries()
     /// Snapshots taken so far, oldest first.
     public private(set) var snapshots: [SnapshotSummary] = []
+    private var snapshotsTaken = 0
     /// Threads named by THREAD records, by ordinal.
     public private(set) var threads: [ThreadInfo] = []
+    private var threadIndex: [UInt32: Int] = [:]
 
     private var modules: [Module] = []
     private var moduleIndex: [ModuleKey: Int] = [:]
@@ -101,7 +103,7 @@ public final class Session {
             free(ptr: ptr)
         case .reallocBegin(let ptr, let tag):
             if let entry = live.remove(ptr) { reallocsInFlight[tag] = (ptr, entry) }
-        case .reallocEnd(let beginTag, let newPtr, let size, let stack, let failed, _, _):
+        case .reallocEnd(let beginTag, let newPtr, let size, let stack, let failed, _, let thread):
             try checkStackId(stack)
             let old = reallocsInFlight.removeValue(forKey: beginTag)
             if failed {
@@ -115,7 +117,7 @@ public final class Session {
                 if let old { release(old.entry) }
                 if newPtr != 0 {
                     try checkBlock(newPtr, size: size)
-                    allocate(newPtr, size: size, stack: stack)
+                    allocate(newPtr, size: size, stack: stack, thread: thread)
                 }
             }
         case .tick(let tick):
@@ -130,8 +132,14 @@ public final class Session {
             skippedWords &+= words
         case .final(let counters):
             self.counters = counters
-        case .thread:
-            break // TODO(thread): keep the thread names for the live table
+        case .thread(let ordinal, let tid, let name):
+            // Ordinals are 16 bits on the wire; a repeated one (a damaged stream) names its thread again.
+            if let known = threadIndex[ordinal] {
+                threads[known] = ThreadInfo(ordinal: ordinal, tid: tid, name: name)
+            } else {
+                threadIndex[ordinal] = threads.count
+                threads.append(ThreadInfo(ordinal: ordinal, tid: tid, name: name))
+            }
         }
     }
 
@@ -140,7 +148,7 @@ public final class Session {
         totals.events += 1
         try checkStackId(stack)
         try checkBlock(ptr, size: size)
-        allocate(ptr, size: size, stack: stack)
+        allocate(ptr, size: size, stack: stack, thread: thread)
     }
 
     /// What no shim sends, and the live table or the trace cannot hold: a block at address 0 (the table's
@@ -178,7 +186,7 @@ public final class Session {
         }
     }
 
-    private func allocate(_ ptr: UInt64, size: UInt64, stack: UInt32, thread: UInt16 = 0) {
+    private func allocate(_ ptr: UInt64, size: UInt64, stack: UInt32, thread: UInt16) {
         totals.allocations += 1
         totals.allocatedBytes &+= size
         if let replaced = live.insert(ptr, size: size, stack: stack, stamp: stamp, thread: thread) {
@@ -302,12 +310,24 @@ public final class Session {
         }
         let latest = memory.samples.last
         let snapshot = SnapshotSummary(
-            index: snapshots.count + 1, time: clock, trigger: trigger, residentBytes: latest?.residentBytes ?? 0,
+            index: snapshotsTaken + 1, time: clock, trigger: trigger, residentBytes: latest?.residentBytes ?? 0,
             privateBytes: latest?.privateBytes ?? 0, virtualBytes: latest?.virtualBytes ?? 0, heapBytes: liveBytes,
             heapCount: UInt64(live.count), allocations: totals.allocations, stacks: amounts)
         snapshots.append(snapshot)
+        snapshotsTaken += 1
+        // A long run with frequent snapshots keeps a bounded history: past the limit, every other one of the
+        // older half goes (the first stays), so the collector's memory does not grow with the run.
+        if snapshots.count > Session.maxSnapshots {
+            let half = snapshots.count / 2
+            snapshots =
+                snapshots[..<half].enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
+                + snapshots[half...]
+        }
         return snapshot
     }
+
+    /// Snapshot summaries kept (see `takeSnapshot`).
+    public static let maxSnapshots = 1024
 
     // MARK: the end
 

@@ -108,9 +108,18 @@ public struct LeakReport: Equatable, Sendable {
     public var ageCutoffSeconds: Double?
 
     /// Call sites are ranked by growth: the trace has enough snapshots to tell growth from size.
-    public var hasGrowth: Bool { snapshots.count >= LeakReport.snapshotsForGrowth }
+    public var hasGrowth: Bool { groups.contains { $0.growth != nil } }
     /// Three points tell a climb from a climb that stopped.
     public static let snapshotsForGrowth = 3
+    /// The most snapshots and call sites the growth analysis looks at (it holds one amount per pair).
+    public static let growthSnapshots = 512
+    public static let growthSites = 2000
+
+    /// `limit` indexes out of 0..<count, evenly spaced, the first and the last included (all when they fit).
+    static func evenlyChosen(_ count: Int, at limit: Int) -> [Int] {
+        guard count > limit else { return Array(0..<count) }
+        return (0..<limit).map { $0 * (count - 1) / (limit - 1) }
+    }
     /// The call site whose growth looks most like a leak, if any is growing.
     public var leakSuspect: LeakGroup? { groups.first { $0.growth?.verdict == .growing } }
 
@@ -189,29 +198,39 @@ extension LeakReport {
         // Growth per call site across the snapshots, by the key the groups are made by.
         var growthByKey: [GroupKey: SiteGrowth] = [:]
         let snapshots = trace.snapshots
-        if options.grouping == .callsite, snapshots.count >= LeakReport.snapshotsForGrowth {
+        // Bounded whatever the trace holds: at most `growthSnapshots` snapshots (evenly chosen, the first and
+        // the last among them) for the `growthSites` call sites holding the most at the end.
+        let chosen = LeakReport.evenlyChosen(snapshots.count, at: LeakReport.growthSnapshots)
+        var analyzed: Set<GroupKey> = []
+        if options.grouping == .callsite, chosen.count >= LeakReport.snapshotsForGrowth {
+            var bytesByKey: [GroupKey: UInt64] = [:]
+            for leak in leaks { bytesByKey[key(leak, .callsite), default: 0] &+= leak.stack.bytes }
+            analyzed = Set(bytesByKey.sorted { $0.value > $1.value }.prefix(LeakReport.growthSites).map(\.key))
+        }
+        if !analyzed.isEmpty {
             var keyOfStack: [UInt32: GroupKey?] = [:]
             var series: [GroupKey: (bytes: [UInt64], counts: [UInt64])] = [:]
-            for (i, snapshot) in snapshots.enumerated() {
-                for amount in snapshot.stacks where amount.stack != SpecialStack.none {
+            for (i, index) in chosen.enumerated() {
+                for amount in snapshots[index].stacks where amount.stack != SpecialStack.none {
                     if keyOfStack[amount.stack] == nil {
                         let frames = resolver.frames(ofStack: Int(amount.stack))
                         let site = options.rules.callSite(frames) ?? ReportFrame.unrecorded
                         let suppressed =
                             options.suppressions.reason(
                                 for: frames, allocatingFrame: options.rules.allocatingFrame(frames)) != nil
-                        keyOfStack[amount.stack] = suppressed ? .some(nil) : .some(.site(CallSiteID(site)))
+                        let key = GroupKey.site(CallSiteID(site))
+                        keyOfStack[amount.stack] = suppressed || !analyzed.contains(key) ? .some(nil) : .some(key)
                     }
                     guard case .some(.some(let key)) = keyOfStack[amount.stack] else { continue }
                     var entry =
                         series[key]
-                        ?? (Array(repeating: 0, count: snapshots.count), Array(repeating: 0, count: snapshots.count))
+                        ?? (Array(repeating: 0, count: chosen.count), Array(repeating: 0, count: chosen.count))
                     entry.bytes[i] = entry.bytes[i].saturatingAdd(amount.bytes)
                     entry.counts[i] = entry.counts[i].saturatingAdd(amount.count)
                     series[key] = entry
                 }
             }
-            let times = snapshots.map(\.time), allocations = snapshots.map(\.allocations)
+            let times = chosen.map { snapshots[$0].time }, allocations = chosen.map { snapshots[$0].allocations }
             for (key, entry) in series {
                 growthByKey[key] = GrowthAnalysis.analyze(
                     times: times, allocations: allocations, bytes: entry.bytes, counts: entry.counts)

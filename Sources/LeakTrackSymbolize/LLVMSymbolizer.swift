@@ -64,6 +64,24 @@ public struct LLVMSymbolizer: Symbolizer {
         return symbols
     }
 
+    /// Everything until end of file, retrying reads a signal interrupted: Foundation's `readDataToEndOfFile`
+    /// traps on EINTR, and the SIGCHLD of another symbolizer that exits (Foundation's Process handles it) is
+    /// one, when many streams end at once.
+    static func readToEnd(_ fd: Int32) -> Data {
+        var data = Data()
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if got > 0 {
+                data.append(contentsOf: chunk[0..<got])
+            } else if got < 0 && errno == EINTR {
+                continue
+            } else {
+                return data
+            }
+        }
+    }
+
     /// One llvm-symbolizer's answers, one entry per request; `failure` says why `unanswered` are missing.
     private struct Batch {
         var symbols: [[Symbol]]
@@ -96,14 +114,27 @@ public struct LLVMSymbolizer: Symbolizer {
         }
         let payload = Data(text.utf8)
         // Write from another thread while this one reads, so neither pipe can fill up and block both sides.
-        // A symbolizer that dies early closes the pipe: the write then fails (EPIPE), which the throwing form
-        // reports and the old `write(_:)` would turn into a crash of the collector.
+        // A symbolizer that dies early closes the pipe: the write then fails (EPIPE), and the answers it did
+        // not give are counted as unanswered.
         let writer = Thread {
-            try? input.fileHandleForWriting.write(contentsOf: payload)
+            // EPIPE, not SIGPIPE, for this thread alone (a library cannot count on the process ignoring it);
+            // a SIGPIPE left pending on it dies with the thread.
+            var pipeSignal = sigset_t()
+            sigemptyset(&pipeSignal)
+            sigaddset(&pipeSignal, SIGPIPE)
+            pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
+            let fd = input.fileHandleForWriting.fileDescriptor
+            var sent = 0
+            payload.withUnsafeBytes { bytes in
+                while sent < bytes.count {
+                    let wrote = write(fd, bytes.baseAddress! + sent, bytes.count - sent)
+                    if wrote > 0 { sent += wrote } else if wrote < 0 && errno == EINTR { continue } else { break }
+                }
+            }
             try? input.fileHandleForWriting.close()
         }
         writer.start()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let data = LLVMSymbolizer.readToEnd(output.fileHandleForReading.fileDescriptor)
         process.waitUntilExit()
         let lines = data.split(separator: UInt8(ascii: "\n"))
         var batch = Batch(symbols: [])

@@ -78,7 +78,7 @@ final class GoldenTests: XCTestCase {
             let decoded = try ReportJSON.decode(JSONRenderer().render(report))
             XCTAssertEqual(UInt64(decoded.leaked.bytes), report.leakedBytes, golden.name)
             XCTAssertEqual(decoded.callSites.map(\.stacks), report.groups.map(\.stackCount), golden.name)
-            XCTAssertEqual(decoded.samples.map { UInt64($0.residentBytes) }, report.samples.map(\.residentBytes))
+            XCTAssertEqual(decoded.memory.map { UInt64($0.resident) }, report.samples.map(\.residentBytes))
             XCTAssertEqual(UInt64(decoded.lost.skippedWords), report.lost.skippedWords, golden.name)
             XCTAssertEqual(decoded.lost.truncatedStacks, report.truncatedStacks, golden.name)
             XCTAssertEqual(decoded.symbolization?.unanswered, report.symbolization?.unanswered, golden.name)

@@ -216,7 +216,7 @@ final class TraceDamageTests: XCTestCase {
     func testCountsAreBoundedByTheBytesLeft() {
         for (section, name, size) in [
             (TraceFile.Section.modules, "modules", 3), (.frames, "frames", 4), (.stacks, "stacks", 5),
-            (.live, "live allocations", 3), (.samples, "memory samples", 4),
+            (.live, "live allocations", 3), (.memory, "memory samples", 7),
         ] {
             var t = TraceBytes(base())
             t.replace(section) { w in
@@ -239,7 +239,7 @@ final class TraceDamageTests: XCTestCase {
         assertCorrupted(t.bytes(), "the modules section has 2 bytes after its last entry")
         t = TraceBytes(base())
         t.sections.swapAt(5, 6)
-        assertCorrupted(t.bytes(), "the summary section comes after the samples section")
+        assertCorrupted(t.bytes(), "the summary section comes after the memory section")
         t = TraceBytes(base())
         t.sections.insert(t.sections[1], at: 1)
         assertCorrupted(t.bytes(), "the modules section appears twice")

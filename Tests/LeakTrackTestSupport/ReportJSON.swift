@@ -23,6 +23,34 @@ public struct ReportJSON: Decodable {
         public var stacks: Int
         public var stack: [Frame]
         public var stackTruncated: Bool
+        /// Traces with three snapshots or more: bytes and count at each, and the verdict.
+        public var snapshots: [Amount]?
+        public var growth: Growth?
+        public var age: Age?
+    }
+
+    public struct Growth: Decodable {
+        public var verdict: String
+        public var bytesPerHour: Double
+        public var bytesPerMillionAllocations: Double
+        public var steadiness: Double
+    }
+
+    public struct Age: Decodable {
+        public var oldestSeconds: Double
+        public var olderBytes: Int
+    }
+
+    public struct Snapshot: Decodable {
+        public var index: Int
+        public var t: Double
+        public var trigger: String
+        public var resident: Int
+        public var `private`: Int
+        public var virtual: Int
+        public var heapBytes: Int
+        public var heapCount: Int
+        public var allocations: Int
     }
 
     public struct Function: Decodable {
@@ -84,10 +112,13 @@ public struct ReportJSON: Decodable {
     }
 
     public struct Sample: Decodable {
-        public var timeNanoseconds: Int
-        public var residentBytes: Int
-        public var virtualBytes: Int
+        public var t: Double
+        public var resident: Int
+        public var `private`: Int
+        public var virtual: Int
         public var heapBytes: Int
+        public var heapCount: Int
+        public var available: Int
     }
 
     public struct Symbolization: Decodable {
@@ -107,12 +138,15 @@ public struct ReportJSON: Decodable {
     public var shimOwn: Amount
     public var totals: Totals
     public var lost: Lost
-    public var samples: [Sample]
+    public var memory: [Sample]
     public var symbolization: Symbolization?
+    public var snapshots: [Snapshot]
+    public var isSnapshot: Bool
+    public var ageCutoffSeconds: Double?
 
     enum CodingKeys: String, CodingKey {
-        case formatVersion, process, leaked, modules, grouping, callSites, suppressed, totals, lost, samples,
-            symbolization
+        case formatVersion, process, leaked, modules, grouping, callSites, suppressed, totals, lost, memory,
+            symbolization, snapshots, isSnapshot, ageCutoffSeconds
         case shimOwn = "internal"
     }
 }

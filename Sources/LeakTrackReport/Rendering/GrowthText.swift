@@ -50,14 +50,19 @@ struct GrowthText {
     /// Resident and heap over time, one row of blocks each, and where the snapshots were taken.
     func chart(_ report: LeakReport, width: Int = 60) -> String {
         let samples = report.samples
-        guard samples.count >= 2, let end = samples.last?.time, end > 0 else { return "" }
-        let start = samples[0].time
+        // Times come from a file: in order as the collector writes them, but a damaged trace must not trap.
+        guard samples.count >= 2, let start = samples.map(\.time).min(), let end = samples.map(\.time).max(),
+            end > start
+        else { return "" }
+        func column(_ time: UInt64) -> Int {
+            let offset = Double(min(max(time, start), end) - start) / Double(end - start)
+            return min(width - 1, Int(offset * Double(width)))
+        }
         func columns(_ value: (MemorySample) -> UInt64) -> [UInt64?] {
             var cells = [UInt64?](repeating: nil, count: width)
             for sample in samples {
-                let column = min(
-                    width - 1, Int(Double(sample.time - start) / Double(max(end - start, 1)) * Double(width)))
-                cells[column] = max(cells[column] ?? 0, value(sample))
+                let at = column(sample.time)
+                cells[at] = max(cells[at] ?? 0, value(sample))
             }
             // Columns no sample fell in take the value before them.
             var last: UInt64?
@@ -67,27 +72,30 @@ struct GrowthText {
             return cells
         }
         let blocks = Array(" ▁▂▃▄▅▆▇█")
+        // Scaled from the row's lowest to its highest value, like Perfmon's automatic scale: the numbers
+        // beside the row say what the bottom and the top are.
         func row(_ cells: [UInt64?]) -> String {
-            let top = cells.compactMap { $0 }.max() ?? 0
+            let values = cells.compactMap { $0 }
+            let low = values.min() ?? 0, high = values.max() ?? 0
             return String(
                 cells.map { cell -> Character in
-                    guard let cell, top > 0 else { return " " }
-                    return blocks[max(1, Int((Double(cell) / Double(top) * 8).rounded()))]
+                    guard let cell else { return " " }
+                    guard high > low else { return blocks[4] }
+                    return blocks[1 + Int((Double(cell - low) / Double(high - low) * 7).rounded())]
                 })
         }
         let resident = columns(\.residentBytes), heap = columns(\.heapBytes)
         func range(_ cells: [UInt64?]) -> String {
             let values = cells.compactMap { $0 }
             return
-                "\(formatBytes(values.first ?? 0)) → \(formatBytes(values.last ?? 0)) (peak \(formatBytes(values.max() ?? 0)))"
+                "\(formatBytes(values.first ?? 0)) → \(formatBytes(values.last ?? 0)) "
+                + "(\(formatBytes(values.min() ?? 0)) to \(formatBytes(values.max() ?? 0)))"
         }
         var marks = [Character](repeating: " ", count: width)
-        for snapshot in report.snapshots where snapshot.time >= start {
-            let column = min(
-                width - 1, Int(Double(snapshot.time - start) / Double(max(end - start, 1)) * Double(width)))
-            marks[column] = "^"
+        for snapshot in report.snapshots where snapshot.time >= start && snapshot.time <= end {
+            marks[column(snapshot.time)] = "^"
         }
-        let interval = samples.count > 1 ? (end - start) / UInt64(samples.count - 1) : 0
+        let interval = (end - start) / UInt64(samples.count - 1)
         var out = "\nMemory over \(formatDuration(end - start)) (\(samples.count) samples, about every "
         out += "\(formatDuration(interval)); ^ = snapshot)\n"
         out += "  resident │\(row(resident))│ \(range(resident))\n"
