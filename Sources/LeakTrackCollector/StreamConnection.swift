@@ -216,13 +216,19 @@ struct StreamConnection {
     ) {
         let summary = session.takeSnapshot(trigger: trigger)
         let frozen = session.freeze(endMonotonicNanoseconds: now)
+        // What the stream waited for: the sums and the copy (the ring keeps filling meanwhile).
+        let copied = monotonicNanoseconds() - now
         live.update { $0.snapshots = summary.index }
         let log = collector.log
         writer.write(frozen, index: summary.index) { result in
+            let written = monotonicNanoseconds() - now
             switch result {
             case .success(let path):
                 live.update { $0.latestSnapshot = path }
-                log("snapshot \(summary.index) of pid \(live.pid) (\(trigger)) -> \(path)")
+                log(
+                    "snapshot \(summary.index) of pid \(live.pid) (\(trigger)) -> \(path) "
+                        + "(\(summary.heapCount) blocks; copied in \(milliseconds(copied)), written after \(milliseconds(written)))"
+                )
             case .failure(let error):
                 log("cannot write snapshot \(summary.index) of pid \(live.pid): \(error)")
             }
@@ -231,6 +237,10 @@ struct StreamConnection {
                 request.answered.signal()
             }
         }
+    }
+
+    private func milliseconds(_ nanoseconds: UInt64) -> String {
+        "\((Double(nanoseconds) / 1e5).rounded() / 10) ms"
     }
 
     /// Symbolizes and writes the trace, and tells the collector what was stored.

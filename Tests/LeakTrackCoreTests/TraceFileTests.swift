@@ -166,13 +166,16 @@ final class TraceFileTests: XCTestCase {
                 w.varint(value)
             }
         }
-        section(.samples) { w in
+        // The memory section (10) replaced the samples section (7), which this encoder wrote, with the same
+        // live section before it.
+        section(.memory) { w in
             w.varint(trace.samples.count)
             for s in trace.samples {
-                w.varint(s.time)
-                w.varint(s.residentBytes)
-                w.varint(s.virtualBytes)
-                w.varint(s.heapBytes)
+                for value in [
+                    s.time, s.residentBytes, s.privateBytes, s.virtualBytes, s.heapBytes, s.heapCount, s.availableBytes,
+                ] {
+                    w.varint(value)
+                }
             }
         }
         file.fixed32(TraceFile.Section.end.rawValue)

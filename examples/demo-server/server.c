@@ -46,13 +46,15 @@ static long serve_request(int i) {
 #define CACHE_ITEM_BYTES 2048
 
 /* The bounded cache: every other request caches its item until the cache is full; later ones find it full.
- * It grows, then stops: a cache, not a leak. */
-__attribute__((noinline)) static void cache_item(int i) {
+ * It grows, then stops: a cache, not a leak. Returns a byte of the newest item (so the cache is used). */
+__attribute__((noinline)) static int cache_item(int i) {
     static char *items[CACHE_ITEMS];
     static int used;
-    if (i % 2 != 0 || used == CACHE_ITEMS) return;
-    items[used] = malloc(CACHE_ITEM_BYTES);
-    memset(items[used++], i & 0xff, CACHE_ITEM_BYTES);
+    if (i % 2 == 0 && used < CACHE_ITEMS) {
+        items[used] = malloc(CACHE_ITEM_BYTES);
+        memset(items[used++], i & 0xff, CACHE_ITEM_BYTES);
+    }
+    return used > 0 ? items[used - 1][i % CACHE_ITEM_BYTES] : 0;
 }
 
 static double seconds_now(void) {
@@ -69,7 +71,7 @@ static int serve_for(double seconds) {
     int i = 0;
     while (seconds_now() < end) {
         checksum += serve_request(++i);
-        cache_item(i);
+        checksum += cache_item(i);
         usleep(5000);
     }
     printf("served %d requests (checksum %ld)\n", i, checksum);
