@@ -117,7 +117,9 @@ final class ControlServer: @unchecked Sendable {
     /// The socket file's identity: a process that exec'd gets a new stream, whose server binds the same path
     /// while this one still runs; this one must not remove that one's socket when it closes.
     private var bound = stat()
-    private let stopped = Locked(false)
+    /// Written to by `close` so the serving thread wakes at once (a stream's end must not wait for a poll to
+    /// time out: a fork child that never allocated has a stream of a few milliseconds).
+    private var wake: [Int32] = [-1, -1]
     private let finished = DispatchSemaphore(value: 0)
 
     /// Listens at PID.sock; `answer` turns a request line into the JSON object to send back. nil (with the
@@ -137,7 +139,9 @@ final class ControlServer: @unchecked Sendable {
                     bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
                 }
             }
-            guard bound == 0, chmod(path, 0o600) == 0, listen(fd, 16) == 0, stat(path, &self.bound) == 0 else {
+            guard bound == 0, chmod(path, 0o600) == 0, listen(fd, 16) == 0, stat(path, &self.bound) == 0,
+                pipe(&wake) == 0, fcntl(wake[0], F_SETFD, FD_CLOEXEC) == 0, fcntl(wake[1], F_SETFD, FD_CLOEXEC) == 0
+            else {
                 let problem = String(cString: strerror(errno))
                 Glibc.close(fd)
                 throw CollectorError.controlDirectory(path: path, problem: problem)
@@ -154,9 +158,13 @@ final class ControlServer: @unchecked Sendable {
     }
 
     private func serve(_ answer: (String) -> [String: Any]) {
-        while !stopped.value {
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 100) > 0 else { continue }
+        while true {
+            var pollers = [
+                pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0),
+            ]
+            guard poll(&pollers, 2, -1) > 0 else { continue }
+            if pollers[1].revents != 0 { return }
             let client = lt_accept_cloexec(fd)
             guard client >= 0 else { continue }
             defer { Glibc.close(client) }
@@ -176,8 +184,11 @@ final class ControlServer: @unchecked Sendable {
 
     /// Stops answering and removes the socket.
     func close() {
-        stopped.value = true
+        var byte: UInt8 = 1
+        _ = write(wake[1], &byte, 1)
         finished.wait()
+        Glibc.close(wake[0])
+        Glibc.close(wake[1])
         Glibc.close(fd)
         var now = stat()
         if stat(path, &now) == 0, now.st_ino == bound.st_ino, now.st_dev == bound.st_dev { unlink(path) }

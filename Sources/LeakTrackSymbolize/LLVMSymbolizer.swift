@@ -64,6 +64,8 @@ public struct LLVMSymbolizer: Symbolizer {
         return symbols
     }
 
+    private static let launching = NSLock()
+
     /// Everything until end of file, retrying reads a signal interrupted: Foundation's `readDataToEndOfFile`
     /// traps on EINTR, and the SIGCHLD of another symbolizer that exits (Foundation's Process handles it) is
     /// one, when many streams end at once.
@@ -101,7 +103,9 @@ public struct LLVMSymbolizer: Symbolizer {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         do {
-            try process.run()
+            // One launch at a time: Foundation's Process.run is not safe to call from many threads at once
+            // (150 streams ending together crashed in its memcpy); the symbolizers still run side by side.
+            try LLVMSymbolizer.launching.withLock { try process.run() }
         } catch {
             return Batch(
                 symbols: Array(repeating: [], count: requests.count), unanswered: requests.count,
