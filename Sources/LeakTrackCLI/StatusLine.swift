@@ -15,6 +15,8 @@ final class StatusLine: @unchecked Sendable {
 
     private struct State {
         var sessions: [LiveSession] = []
+        /// The session shown, and its counters at the line before (a rate is over one session only).
+        var shownPid: UInt32 = 0
         var lastAllocations: UInt64 = 0
         var lastTime: UInt64 = 0
         var stopped = false
@@ -58,18 +60,27 @@ final class StatusLine: @unchecked Sendable {
             usleep(1_000_000)
             let done = state.update { state -> Bool in
                 if state.stopped { return true }
-                // The command's own process: the first stream that is still running.
-                guard let session = state.sessions.first else { return false }
+                // The oldest stream still running (the command's own, unless it has gone: a daemon's child).
+                guard let session = state.sessions.min(by: { $0.started < $1.started }) else { return false }
                 let status = session.status
-                let seconds = max(Double(status.time - min(state.lastTime, status.time)) / 1e9, 0.001)
-                let rate = state.lastTime == 0 ? 0 : Double(status.allocations &- state.lastAllocations) / seconds
+                if session.pid != state.shownPid {
+                    state.shownPid = session.pid
+                    state.lastTime = 0
+                }
+                var rate = 0.0
+                if state.lastTime != 0, status.time > state.lastTime, status.allocations >= state.lastAllocations {
+                    rate =
+                        Double(status.allocations - state.lastAllocations)
+                        / (Double(status.time - state.lastTime) / 1e9)
+                }
                 state.lastAllocations = status.allocations
                 state.lastTime = status.time
-                let elapsed = Int(status.time / 1_000_000_000)
+                // Wall time since the process started (the status itself is as of the latest memory sample).
+                let elapsed = Int((monotonicNanoseconds() &- session.started) / 1_000_000_000)
                 let text =
                     "leaktrack: pid \(session.pid) \(elapsed / 3600):\(twoDigits(elapsed / 60 % 60)):\(twoDigits(elapsed % 60))"
                     + "  resident \(formatBytes(status.residentBytes))  heap \(formatBytes(status.heapBytes))"
-                    + " in \(status.heapCount) blocks  \(Int(rate)) allocs/s  snapshots \(status.snapshots)"
+                    + " in \(status.heapCount) blocks  \(Int(min(rate, 1e15))) allocs/s  snapshots \(status.snapshots)"
                 Output.errorRaw("\r\u{1B}[K" + text.escapingControlCharacters)
                 state.shown = true
                 return false

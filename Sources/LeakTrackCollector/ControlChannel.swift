@@ -124,7 +124,7 @@ final class ControlServer: @unchecked Sendable {
 
     /// Listens at PID.sock; `answer` turns a request line into the JSON object to send back. nil (with the
     /// reason logged) when the socket cannot be made: tracing goes on without it.
-    init?(pid: UInt32, log: (String) -> Void, answer: @escaping (String) -> [String: Any]) {
+    init?(pid: UInt32, log: (String) -> Void, answer: @escaping @Sendable (String) -> [String: Any]) {
         do {
             let directory = try ControlChannel.directory(create: true)
             path = ControlChannel.socketPath(pid: pid, in: directory)
@@ -157,7 +157,7 @@ final class ControlServer: @unchecked Sendable {
         thread.start()
     }
 
-    private func serve(_ answer: (String) -> [String: Any]) {
+    private func serve(_ answer: @escaping (String) -> [String: Any]) {
         while true {
             var pollers = [
                 pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
@@ -167,19 +167,40 @@ final class ControlServer: @unchecked Sendable {
             if pollers[1].revents != 0 { return }
             let client = lt_accept_cloexec(fd)
             guard client >= 0 else { continue }
-            defer { Glibc.close(client) }
             var peer: uid_t = 0
-            guard lt_peer_uid(client, &peer) == 0, peer == getuid() else { continue }
-            var wait = timeval(tv_sec: 5, tv_usec: 0)
-            _ = setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
-            var line: [UInt8] = []
-            var byte: UInt8 = 0
-            while line.count < 256, recv(client, &byte, 1, 0) == 1, byte != 0x0A { line.append(byte) }
-            let reply = answer(String(decoding: line, as: UTF8.self))
-            var data = (try? JSONSerialization.data(withJSONObject: reply, options: [.sortedKeys])) ?? Data("{}".utf8)
-            data.append(0x0A)
-            _ = data.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard lt_peer_uid(client, &peer) == 0, peer == getuid() else {
+                Glibc.close(client)
+                continue
+            }
+            // Each client on a thread of its own: a slow one (or a snapshot being written) holds up neither
+            // the others (`ps` asks every process) nor the end of the stream.
+            Thread { ControlServer.answer(client, with: answer) }.start()
         }
+    }
+
+    /// Reads one request line (within 2 s in all, at most 256 bytes), answers it, and closes the connection.
+    private static func answer(_ client: Int32, with answer: (String) -> [String: Any]) {
+        defer { Glibc.close(client) }
+        let deadline = monotonicNanoseconds() + 2_000_000_000
+        var line: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 256)
+        reading: while line.count < 256 {
+            let now = monotonicNanoseconds()
+            guard now < deadline else { return }
+            var poller = pollfd(fd: client, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, Int32((deadline - now) / 1_000_000) + 1) > 0 else { continue }
+            let got = chunk.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if got < 0 && (errno == EAGAIN || errno == EINTR) { continue }
+            guard got > 0 else { return }
+            for byte in chunk[0..<got] {
+                if byte == 0x0A { break reading }
+                line.append(byte)
+            }
+        }
+        let reply = answer(String(decoding: line.prefix(256), as: UTF8.self))
+        var data = (try? JSONSerialization.data(withJSONObject: reply, options: [.sortedKeys])) ?? Data("{}".utf8)
+        data.append(0x0A)
+        _ = data.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
     }
 
     /// Stops answering and removes the socket.

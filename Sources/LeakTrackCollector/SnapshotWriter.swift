@@ -7,6 +7,10 @@ import LeakTrackSymbolize
 /// symbolized once per stream: later snapshots and the final trace reuse the answers.
 final class SnapshotWriter: @unchecked Sendable {
     private let queue = DispatchQueue(label: "leaktrack.snapshot-writer")
+    private let pending = Locked(0)
+
+    /// No snapshot is waiting or being written.
+    var isIdle: Bool { pending.value == 0 }
     let symbolizer: CachingSymbolizer?
     private let store: TraceStore
     private let hello: Hello
@@ -20,12 +24,21 @@ final class SnapshotWriter: @unchecked Sendable {
     /// Makes, symbolizes and writes the snapshot's trace as leaktrack.PROGRAM.PID.snapshot-N.trace, then
     /// calls `done` (on the writer's thread) with its path.
     func write(_ frozen: FrozenSession, index: Int, done: @escaping (Result<String, Error>) -> Void) {
+        pending.update { $0 += 1 }
         queue.async { [self] in
             var trace = frozen.makeTrace()
             trace.symbolizeLiveFrames(with: symbolizer)
-            done(Result { try store.write(trace, hello: hello, label: "snapshot-\(index)") })
+            // A snapshot file carries the first and the latest summaries only: every file repeating every
+            // summary would make a long run's disk use grow with the square of its snapshots.
+            trace.keepLatestSnapshots(SnapshotWriter.summariesPerFile)
+            let result = Result { try store.write(trace, hello: hello, label: "snapshot-\(index)") }
+            pending.update { $0 -= 1 }
+            done(result)
         }
     }
+
+    /// Snapshot summaries in a snapshot file (the final trace keeps all the session kept).
+    static let summariesPerFile = 64
 
     /// Returns once every snapshot asked for so far is written.
     func finish() {

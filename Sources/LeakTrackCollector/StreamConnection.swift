@@ -128,6 +128,9 @@ struct StreamConnection {
         } catch {
             failure = "\(error)"
         }
+        // The session first: a snapshot request that came after the last drain is answered (nil) at once,
+        // so the control server's client thread is not left waiting for it.
+        live.close()
         control?.close()
         collector.detached(live)
         writer.finish()
@@ -158,6 +161,10 @@ struct StreamConnection {
         var nextMapsCheck = monotonicNanoseconds() + 1_000_000_000
         let plan = collector.options.plan
         var triggers = SnapshotTriggers(plan: plan)
+        // Periodic snapshots are checked at samples: sample at least that often.
+        let sampleEvery = min(plan.interval, plan.every ?? plan.interval)
+        // Triggers that fired while the previous snapshot was still being written, taken as one once it is.
+        var deferred: [String] = []
         while !decoder.sawFinal {
             let seen = ring.wakeCount
             // Once the process has gone nobody can publish a claimed record: give such holes up at once.
@@ -169,7 +176,7 @@ struct StreamConnection {
             session.advanceClock(to: process.streamTime(now))
             var wanted: [String] = []
             if now >= nextSample, !decoder.sawFinal {
-                nextSample = now + plan.interval
+                nextSample = now + sampleEvery
                 if let memory = process.sample() {
                     let sample = session.sampleMemory(
                         time: memory.time, residentBytes: memory.residentBytes, privateBytes: memory.privateBytes,
@@ -185,11 +192,18 @@ struct StreamConnection {
                     }
                 }
             }
-            let requests = live.takeSnapshotRequests()
-            if !wanted.isEmpty || !requests.isEmpty {
-                takeSnapshot(
-                    trigger: (wanted + Set(requests.map(\.trigger)).sorted()).joined(separator: "+"), of: session,
-                    now: now, live: live, writer: writer, requests: requests)
+            // At most one snapshot waits to be written: each holds a copy of the live table, and a collector
+            // asked for snapshots faster than it can write them must not grow without bound. What fires
+            // meanwhile is taken as one snapshot once the writer is free; requests wait in the mailbox.
+            deferred += wanted.filter { !deferred.contains($0) }
+            if writer.isIdle {
+                let requests = live.takeSnapshotRequests()
+                if !deferred.isEmpty || !requests.isEmpty {
+                    takeSnapshot(
+                        trigger: (deferred + Set(requests.map(\.trigger)).sorted()).joined(separator: "+"),
+                        of: session, now: now, live: live, writer: writer, requests: requests)
+                    deferred = []
+                }
             }
             live.answerRequests { try session.makeTrace(symbolizer: nil, endMonotonicNanoseconds: now) }
             if consumed > 0 {

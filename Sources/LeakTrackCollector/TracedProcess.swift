@@ -23,8 +23,6 @@ final class TracedProcess {
     let pid: UInt32
     /// Becomes readable when the process exits; -1 where pidfd_open is not available.
     private let pidfd: Int32
-    /// The collector's clock minus the shim's at HELLO, so samples are on the stream's clock.
-    private let clockOffset: UInt64
     private let helloMonotonicNanoseconds: UInt64
     /// Kept open and read again from offset 0 at each sample: an open per sample would cost more than the
     /// read. statm has resident and virtual, status the anonymous and swapped pages (private bytes), meminfo
@@ -38,7 +36,6 @@ final class TracedProcess {
     init(pid: UInt32, helloMonotonicNanoseconds: UInt64) {
         self.pid = pid
         pidfd = lt_pidfd_open(Int32(bitPattern: pid))
-        clockOffset = monotonicNanoseconds() &- helloMonotonicNanoseconds
         self.helloMonotonicNanoseconds = helloMonotonicNanoseconds
         statm = open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
         status = open("/proc/\(pid)/status", O_RDONLY | O_CLOEXEC)
@@ -58,9 +55,10 @@ final class TracedProcess {
         return kill(pid_t(pid), 0) != 0 && errno == ESRCH
     }
 
-    /// Nanoseconds since the stream began, for the collector's monotonic clock reading `now`.
+    /// Nanoseconds since the stream began (HELLO's clock reading), for the collector's monotonic clock
+    /// reading `now`: the base the trace's duration has, so ages and durations agree.
     func streamTime(_ now: UInt64) -> UInt64 {
-        (now &- clockOffset) &- helloMonotonicNanoseconds
+        now &- helloMonotonicNanoseconds
     }
 
     /// The counters now; nil once the process is gone (its /proc files read nothing).

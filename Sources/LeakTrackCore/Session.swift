@@ -327,7 +327,7 @@ public final class Session {
     }
 
     /// Snapshot summaries kept (see `takeSnapshot`).
-    public static let maxSnapshots = 1024
+    public static let maxSnapshots = 512
 
     // MARK: the end
 
@@ -407,11 +407,13 @@ extension Trace {
         var wanted = Set<Int>()
         for stack in stacks where stack.liveCount > 0 { wanted.formUnion(stack.frames) }
         // Stacks that held memory at an earlier snapshot, too: growth is reported for them.
+        var earlier = Set<UInt32>()
         for snapshot in snapshots {
-            for amount in snapshot.stacks where Int(amount.stack) < stacks.count {
-                wanted.formUnion(stacks[Int(amount.stack)].frames)
+            for amount in snapshot.stacks where stacks[safe: amount.stack]?.liveCount == 0 {
+                earlier.insert(amount.stack)
             }
         }
+        for id in earlier { wanted.formUnion(stacks[Int(id)].frames) }
         let order = wanted.filter { frames[$0].module != nil }.sorted()
         guard !order.isEmpty else { return }
         guard let symbolizer else {
@@ -468,4 +470,9 @@ extension Session: StreamConsumer {
     public func record(_ record: WireRecord) throws {
         try apply(record)
     }
+}
+
+extension Array where Element == Stack {
+    /// The stack with this id, nil when there is none (an id read from a file).
+    subscript(safe id: UInt32) -> Stack? { Int(id) < count ? self[Int(id)] : nil }
 }

@@ -22,6 +22,12 @@ public struct Trace: Equatable, Sendable {
     /// The threads that allocated, by their ordinal in the stream (LiveAllocation.thread).
     public var threads: [ThreadInfo] = []
 
+    /// Keeps the first snapshot summary and the latest `count - 1` (the last is the trace itself).
+    public mutating func keepLatestSnapshots(_ count: Int) {
+        guard snapshots.count > count, count >= 2 else { return }
+        snapshots = [snapshots[0]] + snapshots.suffix(count - 1)
+    }
+
     /// This trace is a snapshot of a process that kept running, not its end.
     public var isSnapshot: Bool {
         snapshots.last.map { $0.trigger != SnapshotSummary.exitTrigger && $0.trigger != SnapshotSummary.endTrigger }

@@ -46,7 +46,7 @@ enum GrowthAnalysis {
             let span = t[n - 1] - t[0], lateSpan = t[n - 1] - t[mid]
             let lateSlope = lateSpan > 0 ? (last - b[mid]) / lateSpan : 0
             let overall = span > 0 ? (last - first) / span : 0
-            if countGrowth >= 3, last - first >= 0.1 * last, slope > 0, fit >= 0.6,
+            if countGrowth >= 3, last >= 1.1 * first, slope > 0, fit >= 0.6,
                 Double(steps) >= 0.7 * Double(n - 1), lateSlope >= 0.5 * overall, overall > 0
             {
                 verdict = .growing

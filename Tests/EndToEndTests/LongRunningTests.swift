@@ -134,6 +134,62 @@ final class LongRunningTests: EndToEndTestCase {
         XCTAssertTrue(gone.stderr.contains("no block live in"), gone.stderr)
     }
 
+    func testRecordKeepsAStatusLineOnATerminalAndNoneElsewhere() throws {
+        try buildGrowthServer()
+        let command = [
+            harness.leaktrack, "record", "--snapshot-every", "1s", "-o", harness.path("status.trace"), "--",
+            harness.path("growth_server"), "3.5",
+        ]
+        // script(1) runs the command on a pseudo-terminal and copies what it writes.
+        let quoted = command.map { "'\($0)'" }.joined(separator: " ")
+        let onTerminal = try harness.run(["script", "-qec", quoted, "/dev/null"], environment: runtime)
+        XCTAssertEqual(onTerminal.status, 0, onTerminal.stderr)
+        let lines = onTerminal.stdout.split(whereSeparator: { $0 == "\r" || $0 == "\n" }).map(String.init)
+        let status = lines.filter { $0.contains("allocs/s") }
+        XCTAssertGreaterThanOrEqual(status.count, 2, "one line a second: \(onTerminal.stdout.prefix(2000))")
+        let last = try XCTUnwrap(status.last)
+        XCTAssertTrue(last.contains("leaktrack: pid "), last)
+        XCTAssertTrue(last.contains("0:00:02") || last.contains("0:00:03"), "elapsed time: \(last)")
+        XCTAssertTrue(last.contains("resident ") && last.contains("heap ") && last.contains("snapshots "), last)
+        let elsewhere = try harness.run(command, environment: runtime)
+        XCTAssertEqual(elsewhere.status, 0, elsewhere.stderr)
+        XCTAssertFalse(elsewhere.stderr.contains("allocs/s"), "no status line into a pipe: \(elsewhere.stderr)")
+    }
+
+    func testASilentControlClientHoldsUpNeitherPsNorTheEndOfTheStream() throws {
+        try buildGrowthServer()
+        let started = Date()
+        let finished = start(
+            [harness.leaktrack, "record", "-o", harness.path("slow.trace"), "--", harness.path("growth_server"), "2"],
+            environment: runtime)
+        var socketPath: String?
+        for _ in 0..<300 where socketPath == nil {
+            usleep(20_000)
+            socketPath = (try? FileManager.default.contentsOfDirectory(atPath: runtimeDirectory))?
+                .first { $0.hasSuffix(".sock") }.map { runtimeDirectory + "/" + $0 }
+        }
+        // A client that connects and never says anything.
+        let silent = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(silent) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: Array(try! XCTUnwrap(socketPath).utf8) + [0])
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(silent, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        XCTAssertEqual(connected, 0)
+        let asked = Date()
+        let ps = try harness.run([harness.leaktrack, "ps", "--format", "json"], environment: runtime)
+        XCTAssertLessThan(Date().timeIntervalSince(asked), 1.5, "ps waited for the silent client")
+        XCTAssertEqual(try [ProcessStatus].decode(ps.stdout).count, 1, ps.stdout + ps.stderr)
+        XCTAssertEqual(try finished().status, 0)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 6, "the stream's end waited for the silent client")
+    }
+
     func testThresholdRulesTakeExactlyTheSnapshotsTheyImplyAtTheirValues() throws {
         try harness.compile(["steps.c"], output: "steps")
         let run = try harness.record(
@@ -182,6 +238,18 @@ final class LongRunningTests: EndToEndTestCase {
         XCTAssertEqual(site.deltaCount, 3)
         XCTAssertEqual(site.deltaBytes, 3 * 4 * mib)
         XCTAssertEqual(site.bytes, 5 * 4 * mib)
+
+        // check judges a snapshot as the moment it is (not as a trace cut short): 8 MiB live at snapshot 2.
+        let within = try harness.run([
+            harness.leaktrack, "check", "--max-leaks", "100", "--max-leaked-bytes", String(9 * mib),
+            harness.path(files[1]),
+        ])
+        XCTAssertEqual(within.status, 0, within.stdout + within.stderr)
+        let over = try harness.run([
+            harness.leaktrack, "check", "--max-leaks", "100", "--max-leaked-bytes", String(7 * mib),
+            harness.path(files[1]),
+        ])
+        XCTAssertEqual(over.status, 1, over.stdout + over.stderr)
     }
 
     func testSnapshotOnRequestReachesRecordAndBareModeAndOnlyThisUser() throws {

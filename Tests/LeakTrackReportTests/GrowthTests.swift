@@ -1,3 +1,4 @@
+import LeakTrackCore
 import XCTest
 
 @testable import LeakTrackReport
@@ -33,6 +34,27 @@ final class GrowthTests: XCTestCase {
 
     func testAClimbThatLevelledOffHalfwayIsNotGrowing() {
         XCTAssertEqual(verdict([100, 200, 300, 400, 400, 400, 400, 400].map { $0 * 1000 }).verdict, .bounded)
+    }
+
+    func testAnyDurationAndAnyTimesFromAFileRender() {
+        // A crafted trace: the longest duration there is, snapshots and samples at any times.
+        var trace = Trace(
+            process: ProcessSummary(
+                pid: 1, ppid: 0, executable: "/bin/x", arguments: [], forked: false, startTime: 0,
+                durationNanoseconds: .max, complete: true, exitStatus: 0),
+            modules: [], frames: [], stacks: [Stack(frames: []), Stack(frames: [], liveCount: 3, liveBytes: 30)],
+            live: (1...3).map { LiveAllocation(address: UInt64($0) * 16, size: 10, stack: 1, stamp: .max) },
+            totals: Totals(), lost: ShimCounters(),
+            samples: [.max, 0, 5].map { MemorySample(time: $0, residentBytes: $0, virtualBytes: 0, heapBytes: 0) })
+        trace.snapshots = [UInt64.max, 0, 7, .max].enumerated().map { i, time in
+            SnapshotSummary(
+                index: i + 1, time: time, trigger: "every",
+                stacks: [StackAmount(stack: 1, count: UInt64(i), bytes: .max)])
+        }
+        let report = LeakReport(trace: trace)
+        XCTAssertFalse(TextRenderer().render(report).isEmpty)
+        XCTAssertFalse(JSONRenderer().render(report).isEmpty)
+        XCTAssertNotNil(BlockReport(trace: trace, address: 20).map { BlockTextRenderer().render($0) })
     }
 
     func testThreePointsAreEnough() {

@@ -5,7 +5,7 @@
  *   demo-server [REQUESTS]       serves REQUESTS requests (default 1000) and exits: the exit-time report.
  *   demo-server --serve SECONDS  runs like a service for SECONDS: about 200 requests a second, so the leak in
  *                                CFoo_crtheap climbs linearly, beside a cache of recent items that fills (in
- *                                about 5 s) and then stays, and steady churn. For the long-running workflow. */
+ *                                about 13 s) and then stays, and steady churn. For the long-running workflow. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,12 +45,12 @@ static long serve_request(int i) {
 #define CACHE_ITEMS      512
 #define CACHE_ITEM_BYTES 2048
 
-/* The bounded cache: every other request caches its item until the cache is full; later ones find it full.
+/* The bounded cache: every fifth request caches its item until the cache is full; later ones find it full.
  * It grows, then stops: a cache, not a leak. Returns a byte of the newest item (so the cache is used). */
 __attribute__((noinline)) static int cache_item(int i) {
     static char *items[CACHE_ITEMS];
     static int used;
-    if (i % 2 == 0 && used < CACHE_ITEMS) {
+    if (i % 5 == 0 && used < CACHE_ITEMS) {
         items[used] = malloc(CACHE_ITEM_BYTES);
         memset(items[used++], i & 0xff, CACHE_ITEM_BYTES);
     }

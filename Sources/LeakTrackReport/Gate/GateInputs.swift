@@ -59,9 +59,10 @@ public enum GateError: UserFacingError, Equatable {
 
 extension GateResult {
     /// An incomplete trace's leaks fail the gate, but its silence passes nothing: a passing verdict over an
-    /// incomplete trace is no verdict.
+    /// incomplete trace is no verdict. A snapshot is not incomplete: it is the heap of a running process at
+    /// a moment someone chose, and the gate judges that moment.
     public func requireCompleteTraces(_ reports: [LeakReport], paths: [String]) throws {
-        guard passed, let index = reports.firstIndex(where: { !$0.process.complete }) else { return }
+        guard passed, let index = reports.firstIndex(where: { !$0.process.complete && !$0.isSnapshot }) else { return }
         throw GateError.incompleteTrace(path: paths[index], pid: reports[index].process.pid)
     }
 }

@@ -119,5 +119,8 @@ struct GrowthText {
 }
 
 func formatSeconds(_ seconds: Double) -> String {
-    formatDuration(UInt64(max(seconds, 0) * 1e9))
+    // From a file: any value at all (nan included) must print, not trap.
+    let nanoseconds = seconds * 1e9
+    guard nanoseconds.isFinite, nanoseconds > 0 else { return formatDuration(0) }
+    return formatDuration(nanoseconds >= 1.8e19 ? UInt64.max : UInt64(nanoseconds))
 }

@@ -5,6 +5,9 @@ import LeakTrackCore
 public struct TextRenderer: Renderer {
     public var stackDepth: Int
 
+    /// Runs shorter than this (10 s) get no age notes in text.
+    static let agesFrom: UInt64 = 10_000_000_000
+
     public init(stackDepth: Int = 40) {
         self.stackDepth = stackDepth
     }
@@ -85,7 +88,10 @@ public struct TextRenderer: Renderer {
                     note =
                         "\(g.verdict.rawValue): \(g.bytes.map { formatBytes($0) }.suffix(6).joined(separator: " → "))"
                 }
-                if let cutoff = report.ageCutoffSeconds, let age = group.age, group.bytes > 0 {
+                // Ages say something about runs that last (at 10 ms resolution, a short run's are all "now").
+                if let cutoff = report.ageCutoffSeconds, let age = group.age, group.bytes > 0,
+                    report.process.durationNanoseconds >= TextRenderer.agesFrom
+                {
                     let share = Int((Double(age.olderBytes) / Double(group.bytes) * 100).rounded())
                     note =
                         (note.map { $0 + "; " } ?? "")
