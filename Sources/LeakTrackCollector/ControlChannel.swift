@@ -132,14 +132,17 @@ final class ControlServer: @unchecked Sendable {
                 socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             }
             var address = try PrivateListener.socketAddress(path)
-            // A socket left by a collector that died (or an earlier process with this pid) is replaced.
-            unlink(path)
-            let bound = withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            // A socket left by a collector that died (or by the image this pid exec'd from) is replaced.
+            let bound = ControlServer.paths.withLock {
+                unlink(path)
+                let bound = withUnsafePointer(to: &address) { pointer in
+                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                    }
                 }
+                return bound == 0 && stat(path, &self.bound) == 0 ? 0 : -1
             }
-            guard bound == 0, chmod(path, 0o600) == 0, listen(fd, 16) == 0, stat(path, &self.bound) == 0,
+            guard bound == 0, chmod(path, 0o600) == 0, listen(fd, 16) == 0,
                 pipe(&wake) == 0, fcntl(wake[0], F_SETFD, FD_CLOEXEC) == 0, fcntl(wake[1], F_SETFD, FD_CLOEXEC) == 0
             else {
                 let problem = String(cString: strerror(errno))
@@ -210,8 +213,16 @@ final class ControlServer: @unchecked Sendable {
         finished.wait()
         Glibc.close(wake[0])
         Glibc.close(wake[1])
+        // Removed only if the file is still this server's, checked and removed under the lock that binding
+        // takes, and before the socket is closed (after, its inode number could go to the next image's).
+        ControlServer.paths.withLock {
+            var now = stat()
+            if stat(path, &now) == 0, now.st_ino == bound.st_ino, now.st_dev == bound.st_dev { unlink(path) }
+        }
         Glibc.close(fd)
-        var now = stat()
-        if stat(path, &now) == 0, now.st_ino == bound.st_ino, now.st_dev == bound.st_dev { unlink(path) }
     }
+
+    /// Binding a control socket and removing one, in this collector (the images one pid exec'd are all served
+    /// here, and their servers share the path).
+    private static let paths = NSLock()
 }

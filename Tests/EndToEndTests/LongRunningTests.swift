@@ -271,9 +271,15 @@ final class LongRunningTests: EndToEndTestCase {
             // Under a bare LD_PRELOAD, /usr/bin/env is traced too until it execs the server (same pid).
             listed = ((try? [ProcessStatus].decode(ps.stdout)) ?? []).filter { $0.program.hasSuffix("/growth_server") }
         }
-        let ps = try harness.run([harness.leaktrack, "ps", "--format", "json"], environment: runtime)
-        XCTAssertEqual(listed.count, 2, "ps lists the recorded and the bare server: \(ps.stdout) \(ps.stderr)")
-        guard listed.count == 2 else { return }
+        guard listed.count == 2 else {
+            let ps = try harness.run([harness.leaktrack, "ps", "--format", "json"], environment: runtime)
+            let directory = (try? FileManager.default.contentsOfDirectory(atPath: runtimeDirectory)) ?? []
+            XCTFail(
+                "ps lists the recorded and the bare server: \(listed.map(\.pid)); now: \(ps.stdout) \(ps.stderr); "
+                    + "\(runtimeDirectory): \(directory); record: \((try? recorded().stderr) ?? "?"); "
+                    + "bare: \((try? bare().stderr) ?? "?")")
+            return
+        }
         for process in listed {
             let asked = try harness.run([harness.leaktrack, "snapshot", String(process.pid)], environment: runtime)
             XCTAssertEqual(asked.status, 0, asked.stderr)
