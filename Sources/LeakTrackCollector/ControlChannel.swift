@@ -114,6 +114,8 @@ public enum ControlChannel {
 final class ControlServer: @unchecked Sendable {
     private let fd: Int32
     private let path: String
+    private let pid: UInt32
+    private let started: UInt64
     /// The socket file's identity: a process that exec'd gets a new stream, whose server binds the same path
     /// while this one still runs; this one must not remove that one's socket when it closes.
     private var bound = stat()
@@ -124,7 +126,13 @@ final class ControlServer: @unchecked Sendable {
 
     /// Listens at PID.sock; `answer` turns a request line into the JSON object to send back. nil (with the
     /// reason logged) when the socket cannot be made: tracing goes on without it.
-    init?(pid: UInt32, log: (String) -> Void, answer: @escaping @Sendable (String) -> [String: Any]) {
+    /// `started`: when the process image began its stream. Of the images one pid exec'd, the latest owns the
+    /// socket: the connection of an earlier one can reach this point after its successor's (its stream is
+    /// about to end anyway), and must then neither replace nor later remove the successor's socket.
+    init?(pid: UInt32, started: UInt64, log: (String) -> Void, answer: @escaping @Sendable (String) -> [String: Any]) {
+        self.pid = pid
+        self.started = started
+        var superseded = false
         do {
             let directory = try ControlChannel.directory(create: true)
             path = ControlChannel.socketPath(pid: pid, in: directory)
@@ -133,7 +141,12 @@ final class ControlServer: @unchecked Sendable {
             }
             var address = try PrivateListener.socketAddress(path)
             // A socket left by a collector that died (or by the image this pid exec'd from) is replaced.
-            let bound = ControlServer.paths.withLock {
+            let bound = ControlServer.paths.withLock { () -> Int32 in
+                if let owner = ControlServer.owners[pid], owner > started {
+                    superseded = true
+                    return -1
+                }
+                ControlServer.owners[pid] = started
                 unlink(path)
                 let bound = withUnsafePointer(to: &address) { pointer in
                     pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -150,7 +163,9 @@ final class ControlServer: @unchecked Sendable {
                 throw CollectorError.controlDirectory(path: path, problem: problem)
             }
         } catch {
-            log("no control socket for pid \(pid) (leaktrack snapshot and ps will not see it): \(error)")
+            if !superseded {
+                log("no control socket for pid \(pid) (leaktrack snapshot and ps will not see it): \(error)")
+            }
             return nil
         }
         let thread = Thread { [self] in
@@ -216,6 +231,8 @@ final class ControlServer: @unchecked Sendable {
         // Removed only if the file is still this server's, checked and removed under the lock that binding
         // takes, and before the socket is closed (after, its inode number could go to the next image's).
         ControlServer.paths.withLock {
+            guard ControlServer.owners[pid] == started else { return }
+            ControlServer.owners[pid] = nil
             var now = stat()
             if stat(path, &now) == 0, now.st_ino == bound.st_ino, now.st_dev == bound.st_dev { unlink(path) }
         }
@@ -225,4 +242,6 @@ final class ControlServer: @unchecked Sendable {
     /// Binding a control socket and removing one, in this collector (the images one pid exec'd are all served
     /// here, and their servers share the path).
     private static let paths = NSLock()
+    /// The image that owns each pid's socket here, by when its stream began (under `paths`).
+    nonisolated(unsafe) private static var owners: [UInt32: UInt64] = [:]
 }

@@ -119,7 +119,7 @@ struct StreamConnection {
             store: collector.options.store, hello: session.hello!, symbolizerPath: collector.symbolizerPath)
         let control =
             collector.options.controlSockets
-            ? ControlServer(pid: live.pid, log: collector.log) { [live] request in
+            ? ControlServer(pid: live.pid, started: live.started, log: collector.log) { [live] request in
                 ControlAnswers.answer(request, for: live)
             } : nil
         collector.attached(live)

@@ -265,17 +265,21 @@ final class LongRunningTests: EndToEndTestCase {
             _ = try? bare()
         }
         var listed: [ProcessStatus] = []
+        var seen: [String] = []
         for _ in 0..<400 where listed.count < 2 {
             usleep(20_000)
             let ps = try harness.run([harness.leaktrack, "ps", "--format", "json"], environment: runtime)
             // Under a bare LD_PRELOAD, /usr/bin/env is traced too until it execs the server (same pid).
             listed = ((try? [ProcessStatus].decode(ps.stdout)) ?? []).filter { $0.program.hasSuffix("/growth_server") }
+            let sockets = (try? FileManager.default.contentsOfDirectory(atPath: runtimeDirectory)) ?? []
+            let what = "\(sockets.sorted()) -> \(ps.stdout.prefix(300)) \(ps.stderr.prefix(200))"
+            if seen.last != what { seen.append(what) }
         }
         guard listed.count == 2 else {
             let ps = try harness.run([harness.leaktrack, "ps", "--format", "json"], environment: runtime)
             let directory = (try? FileManager.default.contentsOfDirectory(atPath: runtimeDirectory)) ?? []
             XCTFail(
-                "ps lists the recorded and the bare server: \(listed.map(\.pid)); now: \(ps.stdout) \(ps.stderr); "
+                "ps lists the recorded and the bare server: \(listed.map(\.pid)); seen: \(seen.prefix(12)); now: \(ps.stdout) \(ps.stderr); "
                     + "\(runtimeDirectory): \(directory); record: \((try? recorded().stderr) ?? "?"); "
                     + "bare: \((try? bare().stderr) ?? "?")")
             return
