@@ -28,7 +28,7 @@ enum ControlAnswers {
             "uptimeSeconds": Double(status.time) / 1e9, "resident": status.residentBytes,
             "private": status.privateBytes, "heapBytes": status.heapBytes, "heapCount": status.heapCount,
             "allocations": status.allocations, "snapshots": status.snapshots, "trace": live.tracePath,
-            "collectorPid": Int(getpid()),
+            "collectorPid": Int(getpid()), "started": live.started,
         ]
         if let latest = status.latestSnapshot { answer["latestSnapshot"] = latest }
         return answer

@@ -141,8 +141,16 @@ final class ControlServer: @unchecked Sendable {
             }
             var address = try PrivateListener.socketAddress(path)
             // A socket left by a collector that died (or by the image this pid exec'd from) is replaced.
-            let bound = ControlServer.paths.withLock { () -> Int32 in
+            let bound = ControlServer.exclusively(in: directory) { () -> Int32 in
                 if let owner = ControlServer.owners[pid], owner > started {
+                    superseded = true
+                    return -1
+                }
+                // In bare mode each image a pid exec'd has a collector of its own: the socket may be a later
+                // image's, served by another collector that got here first.
+                if let theirs = try? ControlChannel.request("status", path: path, pid: pid, timeout: 1),
+                    let began = (theirs["started"] as? NSNumber)?.uint64Value, began > started
+                {
                     superseded = true
                     return -1
                 }
@@ -230,7 +238,7 @@ final class ControlServer: @unchecked Sendable {
         Glibc.close(wake[1])
         // Removed only if the file is still this server's, checked and removed under the lock that binding
         // takes, and before the socket is closed (after, its inode number could go to the next image's).
-        ControlServer.paths.withLock {
+        ControlServer.exclusively(in: Locations.directory(of: path)) {
             guard ControlServer.owners[pid] == started else { return }
             ControlServer.owners[pid] = nil
             var now = stat()
@@ -242,6 +250,17 @@ final class ControlServer: @unchecked Sendable {
     /// Binding a control socket and removing one, in this collector (the images one pid exec'd are all served
     /// here, and their servers share the path).
     private static let paths = NSLock()
+
+    /// `body` under `paths` and under an exclusive lock on the directory's `.lock` file, which the other
+    /// collectors of this user take too (bare mode: one per process image).
+    private static func exclusively<T>(in directory: String, _ body: () -> T) -> T {
+        paths.withLock {
+            let lock = open(directory + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            if lock >= 0 { _ = flock(lock, LOCK_EX) }
+            defer { if lock >= 0 { Glibc.close(lock) } }
+            return body()
+        }
+    }
     /// The image that owns each pid's socket here, by when its stream began (under `paths`).
     nonisolated(unsafe) private static var owners: [UInt32: UInt64] = [:]
 }
