@@ -161,10 +161,12 @@ final class ControlServer: @unchecked Sendable {
                         bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
                     }
                 }
-                return bound == 0 && stat(path, &self.bound) == 0 ? 0 : -1
+                // Listening before the lock is let go: a socket that refuses connections is taken for stale.
+                return bound == 0 && stat(path, &self.bound) == 0 && chmod(path, 0o600) == 0 && listen(fd, 16) == 0
+                    ? 0 : -1
             }
-            guard bound == 0, chmod(path, 0o600) == 0, listen(fd, 16) == 0,
-                pipe(&wake) == 0, fcntl(wake[0], F_SETFD, FD_CLOEXEC) == 0, fcntl(wake[1], F_SETFD, FD_CLOEXEC) == 0
+            guard bound == 0, pipe(&wake) == 0, fcntl(wake[0], F_SETFD, FD_CLOEXEC) == 0,
+                fcntl(wake[1], F_SETFD, FD_CLOEXEC) == 0
             else {
                 let problem = String(cString: strerror(errno))
                 Glibc.close(fd)
