@@ -56,6 +56,8 @@ struct lt_thread_state {
     uint8_t critical;    /* inside a part of the shim that must not be re-entered: libunwind, the module lock */
     uint8_t internal;    /* the shim starting or forking: its calls pass straight through, never recorded */
     uint8_t claiming;    /* ring claims made but not yet published (see lt_ring_claim) */
+    uint8_t naming;      /* this thread's ordinal is being given (lt_threads.c) */
+    uint16_t ordinal;    /* this thread's ordinal in the stream (lt_threads.h): in the padding, beside the rest */
     uint64_t claimed_at; /* the position of the oldest of them (until stored, the one before: never newer) */
     const void *hook_frame[LT_MAX_NESTING]; /* each hook's frame (frame pointer): unwinding starts there */
 };

@@ -7,7 +7,7 @@
  * lt_threads_reset_after_fork); an exec'd image starts with a counter and TLS of its own anyway.
  *
  * Re-entrancy: a signal handler that allocates may interrupt the assignment on the same thread. While it is
- * under way (`lt_thread_assigning`), such a handler's allocation is recorded with thread LT_THREAD_UNKNOWN
+ * under way (`lt_self.naming`), such a handler's allocation is recorded with thread LT_THREAD_UNKNOWN
  * rather than with an ordinal whose THREAD record is not written yet; and a handler that came in before the
  * flag was raised has done the whole assignment itself, which the check after raising it finds. So a thread
  * gets one ordinal and one THREAD record, with no lock: only this thread writes its TLS.
@@ -21,16 +21,15 @@
 #include "lt_records.h"
 #include "lt_threads.h"
 
-LT_TLS uint16_t lt_thread_ordinal;
-static LT_TLS uint8_t lt_thread_assigning;
 /* The last ordinal handed out in this stream; it stops growing once past the ordinals a stream can name. */
 static _Atomic uint32_t lt_threads_last;
 
 LT_NOINLINE uint16_t lt_threads_assign(void) {
-    if (lt_thread_assigning) return LT_THREAD_UNKNOWN;
-    lt_thread_assigning = 1;
+    struct lt_thread_state *self = &lt_self;
+    if (self->naming) return LT_THREAD_UNKNOWN;
+    self->naming = 1;
     atomic_signal_fence(memory_order_seq_cst);
-    uint16_t ordinal = lt_thread_ordinal;
+    uint16_t ordinal = self->ordinal;
     if (ordinal == 0) {
         uint32_t n = LT_THREAD_MANY;
         if (atomic_load_explicit(&lt_threads_last, memory_order_relaxed) < LT_THREAD_MANY - 1)
@@ -44,15 +43,15 @@ LT_NOINLINE uint16_t lt_threads_assign(void) {
             name[LT_THREAD_NAME_SIZE - 1] = '\0';
             lt_record_thread(n, (uint32_t)syscall(SYS_gettid), name);
         }
-        lt_thread_ordinal = ordinal;
+        self->ordinal = ordinal;
     }
     atomic_signal_fence(memory_order_seq_cst);
-    lt_thread_assigning = 0;
+    self->naming = 0;
     return ordinal;
 }
 
 void lt_threads_reset_after_fork(void) {
     atomic_store(&lt_threads_last, 0);
-    lt_thread_ordinal = 0;
-    lt_thread_assigning = 0;
+    lt_self.ordinal = 0;
+    lt_self.naming = 0;
 }

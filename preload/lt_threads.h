@@ -6,17 +6,16 @@
 #include <stdint.h>
 
 #include "lt_base.h"
-
-/* This thread's ordinal in the current stream: 0 until it first allocates while tracked, then 1.. or
- * LT_THREAD_MANY. */
-extern LT_HIDDEN LT_TLS uint16_t lt_thread_ordinal;
+#include "lt_state.h"
 
 /* Gives this thread its ordinal and writes its THREAD record (the slow path of lt_thread_current). */
 uint16_t lt_threads_assign(void);
 
 /* The ordinal for a record of an allocation this thread made: one TLS load, but for the thread's first. */
 static inline uint16_t lt_thread_current(void) {
-    uint16_t ordinal = lt_thread_ordinal;
+    /* lt_self.ordinal: 0 until the thread first allocates while tracked, then 1.. or LT_THREAD_MANY. It sits
+     * in the thread state the hook has just read, so this costs no TLS access of its own. */
+    uint16_t ordinal = lt_self.ordinal;
     if (LT_UNLIKELY(ordinal == 0)) ordinal = lt_threads_assign();
     return ordinal;
 }
