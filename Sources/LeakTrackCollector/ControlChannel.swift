@@ -90,9 +90,11 @@ public enum ControlChannel {
     }
 
     /// The status of every process this user's collectors trace now; stale sockets (their collector died)
-    /// are removed on the way.
+    /// are removed on the way. No directory: nothing is traced; one that is not safe to use is an error.
     public static func statuses() throws -> [[String: Any]] {
-        guard let directory = try? directory(create: false) else { return [] }
+        var exists = stat()
+        guard lstat(directoryPath(), &exists) == 0 else { return [] }
+        let directory = try directory(create: false)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var found: [[String: Any]] = []
         for name in names where name.hasSuffix(".sock") {
@@ -101,7 +103,8 @@ public enum ControlChannel {
             do {
                 found.append(try request("status", path: path, pid: pid, timeout: 5))
             } catch CollectorError.notTraced {
-                unlink(path)
+                var file = stat()
+                if lstat(path, &file) == 0, (file.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
             } catch {
                 continue
             }
