@@ -68,19 +68,20 @@ final class StatusLine: @unchecked Sendable {
                     state.lastTime = 0
                 }
                 var rate = 0.0
-                if state.lastTime != 0, status.time > state.lastTime, status.allocations >= state.lastAllocations {
+                let time = status.sample.time
+                if state.lastTime != 0, time > state.lastTime, status.allocations >= state.lastAllocations {
                     rate =
                         Double(status.allocations - state.lastAllocations)
-                        / (Double(status.time - state.lastTime) / 1e9)
+                        / (Double(time - state.lastTime) / 1e9)
                 }
                 state.lastAllocations = status.allocations
-                state.lastTime = status.time
+                state.lastTime = time
                 // Wall time since the process started (the status itself is as of the latest memory sample).
                 let elapsed = Int((monotonicNanoseconds() &- session.started) / 1_000_000_000)
                 let text =
                     "leaktrack: pid \(session.pid) \(elapsed / 3600):\(twoDigits(elapsed / 60 % 60)):\(twoDigits(elapsed % 60))"
-                    + "  resident \(formatBytes(status.residentBytes))  heap \(formatBytes(status.heapBytes))"
-                    + " in \(status.heapCount) blocks  \(Int(min(rate, 1e15))) allocs/s  snapshots \(status.snapshots)"
+                    + "  resident \(formatBytes(status.sample.residentBytes))  heap \(formatBytes(status.sample.heapBytes))"
+                    + " in \(status.sample.heapCount) blocks  \(Int(min(rate, 1e15))) allocs/s  snapshots \(status.snapshots)"
                 Output.errorRaw("\r\u{1B}[K" + text.escapingControlCharacters)
                 state.shown = true
                 return false

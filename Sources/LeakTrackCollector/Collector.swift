@@ -38,8 +38,6 @@ public final class Collector {
         public var onSession: ((LiveSession, _ ended: Bool) -> Void)?
         /// When to sample memory and take snapshots.
         public var plan = SnapshotPlan()
-        /// Give each traced process a control socket (`leaktrack snapshot PID`, `leaktrack ps`).
-        public var controlSockets = true
 
         public init(
             store: TraceStore, acknowledgeAfterWriting: Bool, onSession: ((LiveSession, Bool) -> Void)? = nil,

@@ -25,8 +25,9 @@ enum ControlAnswers {
         let status = live.status
         var answer: [String: Any] = [
             "pid": Int(live.pid), "program": live.executable, "startTime": Double(live.startTime) / 1e9,
-            "uptimeSeconds": Double(status.time) / 1e9, "resident": status.residentBytes,
-            "private": status.privateBytes, "heapBytes": status.heapBytes, "heapCount": status.heapCount,
+            "uptimeSeconds": Double(status.sample.time) / 1e9, "resident": status.sample.residentBytes,
+            "private": status.sample.privateBytes, "heapBytes": status.sample.heapBytes,
+            "heapCount": status.sample.heapCount,
             "allocations": status.allocations, "snapshots": status.snapshots, "trace": live.tracePath,
             "collectorPid": Int(getpid()), "started": live.started,
         ]

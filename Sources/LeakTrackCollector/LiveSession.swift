@@ -19,19 +19,14 @@ public final class LiveSession: @unchecked Sendable {
     private let latest = Locked(Status())
 
     private struct Mailbox {
-        var waiting: [Request] = []
-        var snapshotsWanted: [SnapshotRequest] = []
+        var states: [Request<FrozenSession>] = []
+        var files: [Request<WrittenSnapshot>] = []
         var closed = false
     }
 
-    /// What `leaktrack ps` shows of a traced process, as of the collector's latest memory sample.
+    /// What `leaktrack ps` shows of a traced process: the collector's latest memory sample, and what it did.
     public struct Status: Sendable {
-        /// Nanoseconds since the stream began.
-        public var time: UInt64 = 0
-        public var residentBytes: UInt64 = 0
-        public var privateBytes: UInt64 = 0
-        public var heapBytes: UInt64 = 0
-        public var heapCount: UInt64 = 0
+        public var sample = MemorySample(time: 0, residentBytes: 0, virtualBytes: 0, heapBytes: 0)
         public var allocations: UInt64 = 0
         public var snapshots = 0
         public var latestSnapshot: String?
@@ -41,19 +36,27 @@ public final class LiveSession: @unchecked Sendable {
 
     func update(_ change: (inout Status) -> Void) { latest.update(change) }
 
-    final class SnapshotRequest: @unchecked Sendable {
-        let trigger: String
-        let answered = DispatchSemaphore(value: 0)
-        var result: Result<(index: Int, path: String), Error>?
+    /// A snapshot file the connection wrote for a request.
+    public typealias WrittenSnapshot = (index: Int, path: String)
 
-        init(trigger: String) {
+    /// One question to the connection's thread, and its answer. `trigger` names a snapshot file's reason.
+    final class Request<Answer>: @unchecked Sendable {
+        let trigger: String
+        private let answered = DispatchSemaphore(value: 0)
+        private var result: Result<Answer, Error>?
+
+        init(trigger: String = "") {
             self.trigger = trigger
         }
-    }
 
-    private final class Request: @unchecked Sendable {
-        let answered = DispatchSemaphore(value: 0)
-        var result: Result<Trace, Error>?
+        func answer(_ result: Result<Answer, Error>?) {
+            self.result = result
+            answered.signal()
+        }
+
+        fileprivate func wait(_ timeout: Double) -> Result<Answer, Error>?? {
+            answered.wait(timeout: .now() + timeout) == .success ? .some(result) : nil
+        }
     }
 
     init(hello: Hello, pid: UInt32, symbolizerPath: String?, tracePath: String) {
@@ -65,75 +68,69 @@ public final class LiveSession: @unchecked Sendable {
         self.tracePath = tracePath
     }
 
-    /// Has the collector take a snapshot now and write it (as `leaktrack snapshot PID` does); returns its index
-    /// and path once the file is written. nil when the stream ended first or nothing came within `timeout`.
-    public func writeSnapshot(trigger: String = "request", timeout: Double = 30) throws -> (index: Int, path: String)? {
-        let request = SnapshotRequest(trigger: trigger)
+    /// Posts `request` into the queue `queue` names and waits for its answer; nil when the stream ended first
+    /// or nothing came within `timeout` seconds.
+    private func ask<Answer>(
+        _ request: Request<Answer>, in queue: WritableKeyPath<Mailbox, [Request<Answer>]>, timeout: Double
+    ) throws -> Answer? {
         let open = mailbox.update { box -> Bool in
             if box.closed { return false }
-            box.snapshotsWanted.append(request)
+            box[keyPath: queue].append(request)
             return true
         }
-        guard open, request.answered.wait(timeout: .now() + timeout) == .success else {
-            mailbox.update { box in box.snapshotsWanted.removeAll { $0 === request } }
+        guard open, case .some(let answered) = request.wait(timeout) else {
+            mailbox.update { box in box[keyPath: queue].removeAll { $0 === request } }
             return nil
         }
-        return try request.result?.get()
+        return try answered?.get()
     }
 
-    /// On the connection's thread: the snapshot requests waiting now (each to be answered once written).
-    func takeSnapshotRequests() -> [SnapshotRequest] {
-        mailbox.update { box -> [SnapshotRequest] in
-            defer { box.snapshotsWanted = [] }
-            return box.snapshotsWanted
-        }
-    }
-
-    /// The stream's state now, as a trace marked incomplete (the process still runs), with its live frames
-    /// symbolized on the calling thread (so the stream is not held up meanwhile). nil when the stream ended
+    /// The stream's state now, as a trace marked incomplete (the process still runs), made and symbolized on
+    /// the calling thread: the connection's thread only copies the session's tables. nil when the stream ended
     /// before the connection's thread got to the request, or did not answer within `timeout` seconds.
     public func snapshot(symbolize: Bool = true, timeout: Double = 10) throws -> Trace? {
-        let request = Request()
-        let open = mailbox.update { box -> Bool in
-            if box.closed { return false }
-            box.waiting.append(request)
-            return true
-        }
-        guard open, request.answered.wait(timeout: .now() + timeout) == .success else {
-            mailbox.update { box in box.waiting.removeAll { $0 === request } }
-            return nil
-        }
-        guard case .some(let result) = request.result else { return nil }
-        var trace = try result.get()
+        guard let frozen = try ask(Request<FrozenSession>(), in: \.states, timeout: timeout) else { return nil }
+        var trace = frozen.makeTrace()
         if symbolize { trace.symbolizeLiveFrames(with: symbolizerPath.map { LLVMSymbolizer(executable: $0) }) }
         return trace
     }
 
-    /// On the connection's thread, between drains: answers every waiting request with one trace.
-    func answerRequests(_ make: () throws -> Trace) {
-        let waiting = mailbox.update { box -> [Request] in
-            defer { box.waiting = [] }
-            return box.waiting
+    /// Has the collector take a snapshot now and write it (as `leaktrack snapshot PID` does); returns its index
+    /// and path once the file is written. nil when the stream ended first or nothing came within `timeout`.
+    public func writeSnapshot(trigger: String = "request", timeout: Double = 30) throws -> WrittenSnapshot? {
+        try ask(Request<WrittenSnapshot>(trigger: trigger), in: \.files, timeout: timeout)
+    }
+
+    /// On the connection's thread, between drains: answers every waiting state request with one frozen state.
+    func answerStateRequests(_ freeze: () -> FrozenSession) {
+        let waiting = mailbox.update { box -> [Request<FrozenSession>] in
+            defer { box.states = [] }
+            return box.states
         }
         guard !waiting.isEmpty else { return }
-        let result = Result { try make() }
-        for request in waiting {
-            request.result = result
-            request.answered.signal()
+        // Each request consumes its frozen state (makeTrace takes the live table's copy): one each.
+        for request in waiting { request.answer(.success(freeze())) }
+    }
+
+    /// On the connection's thread: the snapshot-file requests waiting now (each answered once written).
+    func takeSnapshotRequests() -> [Request<WrittenSnapshot>] {
+        mailbox.update { box -> [Request<WrittenSnapshot>] in
+            defer { box.files = [] }
+            return box.files
         }
     }
 
     /// The stream has ended: waiting and later requests get nil.
     func close() {
-        let (waiting, snapshots) = mailbox.update { box -> ([Request], [SnapshotRequest]) in
+        let (states, files) = mailbox.update { box -> ([Request<FrozenSession>], [Request<WrittenSnapshot>]) in
             box.closed = true
             defer {
-                box.waiting = []
-                box.snapshotsWanted = []
+                box.states = []
+                box.files = []
             }
-            return (box.waiting, box.snapshotsWanted)
+            return (box.states, box.files)
         }
-        waiting.forEach { $0.answered.signal() }
-        snapshots.forEach { $0.answered.signal() }
+        states.forEach { $0.answer(nil) }
+        files.forEach { $0.answer(nil) }
     }
 }

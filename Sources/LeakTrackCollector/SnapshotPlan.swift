@@ -1,3 +1,4 @@
+import Foundation
 import LeakTrackCore
 
 /// When the collector samples a traced process's memory and when it takes snapshots of its heap: DebugDiag's
@@ -80,7 +81,7 @@ public struct SnapshotRule: Sendable, Equatable {
         let usage =
             "\(setting) takes COUNTER=SIZE[,+STEP] with COUNTER one of resident, private, virtual, heap (like resident=800M,+100M)"
         let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let counter = Counter(rawValue: parts[0].trimmingCharacters(in: " ")) else {
+        guard parts.count == 2, let counter = Counter(rawValue: parts[0].trimmingCharacters(in: .whitespaces)) else {
             throw SnapshotPlan.Invalid(description: "\(usage), not '\(text)'")
         }
         let sizes = parts[1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
@@ -89,7 +90,7 @@ public struct SnapshotRule: Sendable, Equatable {
         }
         var step: UInt64?
         if sizes.count == 2 {
-            let stepText = sizes[1].trimmingCharacters(in: " ")
+            let stepText = sizes[1].trimmingCharacters(in: .whitespaces)
             guard stepText.hasPrefix("+"), let value = Quantities.bytes(String(stepText.dropFirst())), value > 0 else {
                 throw SnapshotPlan.Invalid(description: "\(usage); the step must be like +100M, not '\(sizes[1])'")
             }
@@ -142,14 +143,5 @@ struct SnapshotTriggers {
             nextPeriodic = (sample.time / period + 1) * period
         }
         return fired
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: Character) -> String {
-        var s = Substring(self)
-        while s.first == set { s = s.dropFirst() }
-        while s.last == set { s = s.dropLast() }
-        return String(s)
     }
 }

@@ -117,11 +117,9 @@ struct StreamConnection {
         // The records, straight from the shared ring, until FINAL or until the process has gone.
         let writer = SnapshotWriter(
             store: collector.options.store, hello: session.hello!, symbolizerPath: collector.symbolizerPath)
-        let control =
-            collector.options.controlSockets
-            ? ControlServer(pid: live.pid, started: live.started, log: collector.log) { [live] request in
-                ControlAnswers.answer(request, for: live)
-            } : nil
+        let control = ControlServer(pid: live.pid, started: live.started, log: collector.log) { [live] request in
+            ControlAnswers.answer(request, for: live)
+        }
         collector.attached(live)
         do {
             try drain(ring, of: process, into: session, decoder: &decoder, live: live, writer: writer)
@@ -183,11 +181,7 @@ struct StreamConnection {
                         virtualBytes: memory.virtualBytes, availableBytes: memory.availableBytes)
                     wanted = triggers.due(sample)
                     live.update {
-                        $0.time = sample.time
-                        $0.residentBytes = sample.residentBytes
-                        $0.privateBytes = sample.privateBytes
-                        $0.heapBytes = sample.heapBytes
-                        $0.heapCount = sample.heapCount
+                        $0.sample = sample
                         $0.allocations = session.totals.allocations
                     }
                 }
@@ -205,7 +199,7 @@ struct StreamConnection {
                     deferred = []
                 }
             }
-            live.answerRequests { try session.makeTrace(symbolizer: nil, endMonotonicNanoseconds: now) }
+            live.answerStateRequests { session.freeze(endMonotonicNanoseconds: now) }
             if consumed > 0 {
                 idle = 0
                 continue
@@ -226,7 +220,7 @@ struct StreamConnection {
     /// stopped, and waits only if its ring fills meanwhile) and has `writer` write it; `requests` get its path.
     private func takeSnapshot(
         trigger: String, of session: Session, now: UInt64, live: LiveSession, writer: SnapshotWriter,
-        requests: [LiveSession.SnapshotRequest]
+        requests: [LiveSession.Request<LiveSession.WrittenSnapshot>]
     ) {
         let summary = session.takeSnapshot(trigger: trigger)
         let frozen = session.freeze(endMonotonicNanoseconds: now)
@@ -246,10 +240,7 @@ struct StreamConnection {
             case .failure(let error):
                 log("cannot write snapshot \(summary.index) of pid \(live.pid): \(error)")
             }
-            for request in requests {
-                request.result = result.map { (summary.index, $0) }
-                request.answered.signal()
-            }
+            for request in requests { request.answer(result.map { (summary.index, $0) }) }
         }
     }
 

@@ -25,25 +25,22 @@ final class TracedProcess {
     private let pidfd: Int32
     private let helloMonotonicNanoseconds: UInt64
     /// Kept open and read again from offset 0 at each sample: an open per sample would cost more than the
-    /// read. statm has resident and virtual, status the anonymous and swapped pages (private bytes), meminfo
-    /// the machine's MemAvailable. Never smaps: reading it walks every page table of the target.
-    private let statm: Int32
+    /// read. status has all four of the process's counters (VmRSS, VmSize, RssAnon, VmSwap), meminfo the
+    /// machine's MemAvailable. Never smaps: reading it walks every page table of the target.
     private let status: Int32
     private let meminfo: Int32
-    private let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
     private var buffer = [UInt8](repeating: 0, count: 8192)
 
     init(pid: UInt32, helloMonotonicNanoseconds: UInt64) {
         self.pid = pid
         pidfd = lt_pidfd_open(Int32(bitPattern: pid))
         self.helloMonotonicNanoseconds = helloMonotonicNanoseconds
-        statm = open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
         status = open("/proc/\(pid)/status", O_RDONLY | O_CLOEXEC)
         meminfo = open("/proc/meminfo", O_RDONLY | O_CLOEXEC)
     }
 
     deinit {
-        for fd in [pidfd, statm, status, meminfo] where fd >= 0 { close(fd) }
+        for fd in [pidfd, status, meminfo] where fd >= 0 { close(fd) }
     }
 
     /// Whether the process has exited (it may still be a zombie nobody has waited for yet).
@@ -63,14 +60,12 @@ final class TracedProcess {
 
     /// The counters now; nil once the process is gone (its /proc files read nothing).
     func sample() -> ProcessMemory? {
-        guard let statmText = read(statm), case let fields = Self.numbers(statmText, limit: 2), fields.count == 2
-        else { return nil }
+        // A zombie's status has no Vm lines: it has gone as far as its memory goes.
+        guard let text = read(status), let resident = Self.field("VmRSS:", in: text) else { return nil }
         var memory = ProcessMemory(
-            time: streamTime(monotonicNanoseconds()), residentBytes: fields[1] &* pageSize,
-            virtualBytes: fields[0] &* pageSize, availableBytes: 0)
-        if let text = read(status) {
-            memory.privateBytes = (Self.field("RssAnon:", in: text) ?? 0) &+ (Self.field("VmSwap:", in: text) ?? 0)
-        }
+            time: streamTime(monotonicNanoseconds()), residentBytes: resident,
+            privateBytes: (Self.field("RssAnon:", in: text) ?? 0) &+ (Self.field("VmSwap:", in: text) ?? 0),
+            virtualBytes: Self.field("VmSize:", in: text) ?? 0, availableBytes: 0)
         if let text = read(meminfo) { memory.availableBytes = Self.field("MemAvailable:", in: text) ?? 0 }
         return memory
     }
