@@ -54,13 +54,7 @@ public struct BlockTextRenderer: Renderer {
         out.write("allocation stack:\n")
         if block.frames.isEmpty { out.write("    (not recorded: the stack table was full)\n") }
         let text = TextRenderer()
-        for (depth, frame) in block.frames.enumerated() {
-            var line = "    #\(depth) " + (frame.inlined ? "(inlined) " : "") + frame.function.escapingControlCharacters
-            if let file = frame.file {
-                line += "  " + text.shortPath(file).escapingControlCharacters + (frame.line.map { ":\($0)" } ?? "")
-            }
-            out.write(line + "  [\(frame.module.escapingControlCharacters)]\n")
-        }
+        for (depth, frame) in block.frames.enumerated() { out.write(text.frameLine(frame, depth: depth)) }
         if block.stackTruncated { out.write("    ... the stack went deeper (LEAKTRACK_DEPTH)\n") }
     }
 }

@@ -150,20 +150,22 @@ public struct TextRenderer: Renderer {
         if group.stackCount > 1 { title += "  (\(group.stackCount) stacks; the largest shown)" }
         var out = title + "\n"
         if let note { out += "    \(note.escapingControlCharacters)\n" }
-        for (depth, frame) in group.stack.prefix(stackDepth).enumerated() {
-            var line = "    #\(depth) " + (frame.inlined ? "(inlined) " : "") + frame.function.escapingControlCharacters
-            if let file = frame.file {
-                line += "  " + shortPath(file).escapingControlCharacters + (frame.line.map { ":\($0)" } ?? "")
-            }
-            line += "  [\(frame.module.escapingControlCharacters)]"
-            out += line + "\n"
-        }
+        for (depth, frame) in group.stack.prefix(stackDepth).enumerated() { out += frameLine(frame, depth: depth) }
         if group.stack.count > stackDepth { out += "    ... \(group.stack.count - stackDepth) more frames\n" }
         if group.stackTruncated {
             out +=
                 "    ... the stack went deeper: the shim keeps LEAKTRACK_DEPTH frames (128 unless set, at most 512)\n"
         }
         return out
+    }
+
+    /// "    #3 (inlined) function  dir/file.c:12  [module]", escaped.
+    func frameLine(_ frame: ReportFrame, depth: Int) -> String {
+        var line = "    #\(depth) " + (frame.inlined ? "(inlined) " : "") + frame.function.escapingControlCharacters
+        if let file = frame.file {
+            line += "  " + shortPath(file).escapingControlCharacters + (frame.line.map { ":\($0)" } ?? "")
+        }
+        return line + "  [\(frame.module.escapingControlCharacters)]\n"
     }
 
     private func heading(_ grouping: Grouping) -> String {
