@@ -46,6 +46,9 @@ public enum ControlChannel {
 
     /// Sends one request to the collector of `pid` and returns its answer (a JSON object); `timeout` in seconds.
     public static func request(_ command: String, pid: UInt32, timeout: Int = 30) throws -> [String: Any] {
+        // No control directory at all: no collector of this user runs.
+        var exists = stat()
+        guard lstat(directoryPath(), &exists) == 0 else { throw CollectorError.notTraced(pid: pid) }
         let directory = try directory(create: false)
         return try request(command, path: socketPath(pid: pid, in: directory), pid: pid, timeout: timeout)
     }
@@ -101,7 +104,10 @@ public enum ControlChannel {
             guard let pid = UInt32(name.dropLast(5)) else { continue }
             let path = directory + "/" + name
             do {
-                found.append(try request("status", path: path, pid: pid, timeout: 5))
+                // A collector answers status at once, from what it keeps; one that does not is left out, and so
+                // is an answer that is not a traced process's status.
+                let status = try request("status", path: path, pid: pid, timeout: 2)
+                if status["pid"] is Int, status["program"] is String { found.append(status) }
             } catch CollectorError.notTraced {
                 var file = stat()
                 if lstat(path, &file) == 0, (file.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
