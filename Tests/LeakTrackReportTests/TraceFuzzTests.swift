@@ -106,7 +106,7 @@ final class TraceFuzzTests: XCTestCase {
         totals.unknownFrees = 3
         totals.droppedStackAllocations = 1
         totals.events = 250_000
-        return Trace(
+        var trace = Trace(
             process: ProcessSummary(
                 pid: 4242, ppid: 1, executable: "/srv/app/server", arguments: ["server", "--port", "8080", "-v"],
                 forked: seed % 2 == 0, startTime: 1_700_000_000_000_000_000, durationNanoseconds: 2_500_000_000,
@@ -121,6 +121,30 @@ final class TraceFuzzTests: XCTestCase {
                     time: UInt64($0) * 100_000_000, residentBytes: 8 << 20, virtualBytes: 64 << 20,
                     heapBytes: UInt64($0) << 16)
             })
+        // The long-running sections too: allocation times and threads, the threads named, and snapshots
+        // (per-stack sums at three moments, the trace itself last).
+        for i in trace.live.indices {
+            trace.live[i].stamp = UInt32(i * 7 % 250)
+            trace.live[i].thread = UInt16(i % 3)
+        }
+        trace.threads = [
+            ThreadInfo(ordinal: 1, tid: 4242, name: "server"), ThreadInfo(ordinal: 2, tid: 4243, name: "worker"),
+        ]
+        let held = trace.stacks.indices.filter { trace.stacks[$0].liveCount > 0 }
+        let shaped = trace.stacks
+        func snapshot(_ k: Int) -> SnapshotSummary {
+            let share = UInt64(k)
+            let amounts = held.map { id -> StackAmount in
+                let stack = shaped[id]
+                return StackAmount(
+                    stack: UInt32(id), count: stack.liveCount * share / 3, bytes: stack.liveBytes * share / 3)
+            }
+            return SnapshotSummary(
+                index: k, time: share * 800_000_000, trigger: k == 3 ? "exit" : "every", residentBytes: share << 22,
+                heapBytes: share << 16, heapCount: share * 10, allocations: share * 40_000, stacks: amounts)
+        }
+        trace.snapshots = (1...3).map(snapshot)
+        return trace
     }
 
     /// Section boundaries of an encoded trace: (header offset, payload range).
