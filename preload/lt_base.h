@@ -13,6 +13,7 @@
  *   lt_link, lt_spawn                     HELLO on the collector's socket; bare mode's own collector
  *   lt_stacks, lt_unwind                  stack capture and the stack table; the fast unwinder
  *   lt_threads                            thread ordinals and their THREAD records
+ *   lt_sampler                            which allocations a sampled stream records; the filter of sampled blocks
  *   lt_modules                            module snapshots
  *   lt_records                            encoding each record into the ring
  *   lt_ring                               claiming and publishing ring space, back-pressure

@@ -9,10 +9,9 @@
 #include "lt_bootstrap.h"
 #include "lt_state.h"
 
-#define LT_BOOTSTRAP_BYTES  (256u * 1024u)
 #define LT_BOOTSTRAP_HEADER 16u
 
-static _Alignas(64) unsigned char lt_arena[LT_BOOTSTRAP_BYTES];
+_Alignas(64) unsigned char lt_arena[LT_BOOTSTRAP_BYTES];
 static _Atomic size_t lt_arena_used;
 
 void *lt_bootstrap_alloc(size_t size, size_t alignment) {
@@ -27,10 +26,6 @@ void *lt_bootstrap_alloc(size_t size, size_t alignment) {
     atomic_fetch_add(&lt_counters.bootstrap_allocs, 1);
     /* The arena is zero-initialized and never reused, so calloc needs no memset. */
     return (void *)aligned;
-}
-
-int lt_bootstrap_owns(const void *ptr) {
-    return (const unsigned char *)ptr >= lt_arena && (const unsigned char *)ptr < lt_arena + LT_BOOTSTRAP_BYTES;
 }
 
 size_t lt_bootstrap_size(const void *ptr) {

@@ -4,8 +4,16 @@
 
 #include <stddef.h>
 
+#include "lt_base.h"
+
+#define LT_BOOTSTRAP_BYTES (256u * 1024u)
+extern LT_HIDDEN unsigned char lt_arena[LT_BOOTSTRAP_BYTES];
+
 void *lt_bootstrap_alloc(size_t size, size_t alignment);
-int lt_bootstrap_owns(const void *ptr);
+/* Inline: every free asks. */
+static inline int lt_bootstrap_owns(const void *ptr) {
+    return (const unsigned char *)ptr >= lt_arena && (const unsigned char *)ptr < lt_arena + LT_BOOTSTRAP_BYTES;
+}
 size_t lt_bootstrap_size(const void *ptr);
 
 #endif /* LT_BOOTSTRAP_H */

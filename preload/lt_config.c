@@ -25,6 +25,12 @@ static const struct lt_number_setting lt_buffer_setting = {"LEAKTRACK_BUFFER_SIZ
                                                            "bytes of the event ring buffer"};
 static const struct lt_number_setting lt_stacks_setting = {"LEAKTRACK_MAX_STACKS", 1u << 20, 1024, 1u << 26,
                                                            "distinct stacks kept"};
+/* At most 64 MiB: a leak of L bytes goes unseen with probability exp(-L / mean), so even at the sparsest rate
+ * 1 GiB leaked in blocks of any size is missed with probability exp(-16). */
+static const struct lt_number_setting lt_sample_setting = {"LEAKTRACK_SAMPLE", 0, 0, 64u << 20,
+                                                           "mean bytes between sampled allocations (0: all)"};
+static const struct lt_number_setting lt_seed_setting = {"LEAKTRACK_SAMPLE_SEED", 0, 0, UINT64_MAX / 2,
+                                                         "a seed for the sampler"};
 static const struct lt_number_setting lt_timeout_setting = {"LEAKTRACK_EXIT_TIMEOUT", 120, 1, 3600,
                                                             "seconds to wait for the collector at exit"};
 
@@ -119,6 +125,8 @@ void lt_config_load(void) {
     while ((UINT64_C(8) << c->ring_log2) < ring_bytes) c->ring_log2++;
     c->stack_slots = lt_round_up_pow2(lt_read_number(&lt_stacks_setting) * 2);
     c->exit_timeout_ms = (uint32_t)lt_read_number(&lt_timeout_setting) * 1000u;
+    c->sample_bytes = lt_read_number(&lt_sample_setting);
+    c->sample_seed = lt_read_number(&lt_seed_setting);
     /* sockaddr_un holds 108 bytes. */
     static char socket_path[108], collector_path[LT_MAX_PATH], output_dir[LT_MAX_PATH];
     c->socket_path = lt_read_path("LEAKTRACK_SOCKET", socket_path, sizeof socket_path);

@@ -12,6 +12,8 @@ struct lt_config {
     uint32_t ring_log2;         /* the ring holds 2^ring_log2 words (LEAKTRACK_BUFFER_SIZE) */
     uint64_t stack_slots;       /* LEAKTRACK_MAX_STACKS * 2, a power of two */
     uint32_t exit_timeout_ms;   /* LEAKTRACK_EXIT_TIMEOUT */
+    uint64_t sample_bytes;      /* LEAKTRACK_SAMPLE: mean bytes between sampled allocations; 0: record all */
+    uint64_t sample_seed;       /* LEAKTRACK_SAMPLE_SEED: 0, or the seed of every thread's sampler (tests) */
     const char *socket_path;    /* LEAKTRACK_SOCKET: set by `leaktrack record` */
     const char *collector_path; /* LEAKTRACK_COLLECTOR: the leaktrack executable for bare mode */
     const char *output_dir;     /* LEAKTRACK_OUTPUT_DIR: where bare mode writes traces */

@@ -8,6 +8,9 @@
  * system call, no allocation. The slow part (starting, a state other than ENABLED) is behind an unlikely
  * branch in a function of its own (lt_enter_slow), and the record encoders (lt_records.h) are inline.
  *
+ * Sampling (lt_sampler.h): an allocation the thread's countdown passes over goes straight to the real function,
+ * before anything else; so does a free whose block the filter says was not sampled. The rest is as above.
+ *
  * Re-entrancy (see struct lt_thread_state): the shim's own nested allocations (libunwind's, on its first use in a
  * thread) are still recorded, with LT_NO_STACK, and so are their frees, so the books always balance; a signal
  * handler that allocates while a hook runs gets a stack of its own.
@@ -23,6 +26,7 @@
 #include "lt_lifecycle.h"
 #include "lt_real.h"
 #include "lt_records.h"
+#include "lt_sampler.h"
 #include "lt_stacks.h"
 #include "lt_state.h"
 #include "lt_threads.h"
@@ -96,20 +100,30 @@ static void lt_note_alloc(void *ptr, size_t size, uint8_t kind, int mode) {
         atomic_fetch_add_explicit(&lt_counters.failed_allocs, 1, memory_order_relaxed);
         return;
     }
+    if (!lt_sampler_take(size) || !lt_sampler_remember((uint64_t)(uintptr_t)ptr)) return;
     uint32_t stack = lt_stack_for(mode);
     lt_record_alloc((uint64_t)(uintptr_t)ptr, (uint64_t)size, stack, kind, lt_thread_current());
 }
 
+/* `begin`: the REALLOC_BEGIN's position; LT_NOT_RECORDED when the old block was not recorded as leaving (in a
+ * sampled stream, one that was not sampled), UINT64_MAX when the record was dropped. */
+#define LT_NOT_RECORDED (UINT64_MAX - 1)
 static void lt_note_realloc_end(uint64_t begin, void *old, void *ptr, size_t size, uint8_t kind, int mode) {
-    if (old == NULL) {
+    if (old == NULL || begin == LT_NOT_RECORDED) {
+        /* Nothing to say about the old block: the new one is an allocation like any other. */
         lt_note_alloc(ptr, size, kind, mode);
         return;
     }
     if (begin == UINT64_MAX) return;
     int failed = ptr == NULL && size != 0;
     if (failed) atomic_fetch_add_explicit(&lt_counters.failed_allocs, 1, memory_order_relaxed);
+    /* Sampled stream: the old block was sampled and is out of the table. If the call failed it is still live,
+     * and goes back in (or, should its bucket have filled meanwhile, is recorded as gone: unsampled from now
+     * on). A new block that is not sampled is recorded as none: the old block just leaves. */
+    if (failed && !lt_sampler_remember((uint64_t)(uintptr_t)old)) failed = 0;
+    if (ptr != NULL && (!lt_sampler_take(size) || !lt_sampler_remember((uint64_t)(uintptr_t)ptr))) ptr = NULL;
     uint32_t stack = ptr != NULL ? lt_stack_for(mode) : LT_NO_STACK;
-    lt_record_realloc_end(begin, (uint64_t)(uintptr_t)ptr, failed ? 0 : (uint64_t)size, stack,
+    lt_record_realloc_end(begin, (uint64_t)(uintptr_t)ptr, failed || ptr == NULL ? 0 : (uint64_t)size, stack,
                           failed ? LT_REALLOC_FAILED : LT_REALLOC_DONE, kind, lt_thread_current());
 }
 
@@ -122,7 +136,9 @@ static void *lt_untracked_alloc(size_t size, size_t alignment, int zero) {
     return lt_real.memalign(alignment, size);
 }
 
-void *lt_replacement_malloc(size_t size) {
+/* The recorded paths are functions of their own: the sampled stream's pass-over, above them, then costs no
+ * registers saved and restored. */
+static LT_NOINLINE void *lt_malloc_recorded(size_t size) {
     int mode = lt_enter();
     if (LT_UNLIKELY(mode == LT_UNTRACKED)) return lt_untracked_alloc(size, 16, 0);
     void *ptr = lt_real.malloc(size);
@@ -131,7 +147,12 @@ void *lt_replacement_malloc(size_t size) {
     return ptr;
 }
 
-void *lt_replacement_calloc(size_t count, size_t size) {
+void *lt_replacement_malloc(size_t size) {
+    if (lt_sampler_passes_over(size)) return lt_real.malloc(size);
+    return lt_malloc_recorded(size);
+}
+
+static LT_NOINLINE void *lt_calloc_recorded(size_t count, size_t size) {
     int mode = lt_enter();
     if (LT_UNLIKELY(mode == LT_UNTRACKED)) {
         size_t total;
@@ -147,13 +168,29 @@ void *lt_replacement_calloc(size_t count, size_t size) {
     return ptr;
 }
 
-void lt_replacement_free(void *ptr) {
-    if (ptr == NULL) return;
-    if (LT_UNLIKELY(lt_bootstrap_owns(ptr))) return;
-    if (LT_LIKELY(atomic_load_explicit(&lt_state, memory_order_relaxed) == LT_ENABLED) && !lt_self.internal)
+void *lt_replacement_calloc(size_t count, size_t size) {
+    size_t bytes;
+    if (!__builtin_mul_overflow(count, size, &bytes) && lt_sampler_passes_over(bytes))
+        return lt_real.calloc(count, size);
+    return lt_calloc_recorded(count, size);
+}
+
+static LT_NOINLINE void lt_free_recorded(void *ptr) {
+    if (LT_LIKELY(atomic_load_explicit(&lt_state, memory_order_relaxed) == LT_ENABLED) && !lt_self.internal &&
+        lt_sampler_records_free((uint64_t)(uintptr_t)ptr))
         lt_record_free(LT_REC_FREE, (uint64_t)(uintptr_t)ptr);
     if (LT_UNLIKELY(!atomic_load_explicit(&lt_real_ready, memory_order_acquire))) return;
     lt_real.free(ptr);
+}
+
+void lt_replacement_free(void *ptr) {
+    if (ptr == NULL || LT_UNLIKELY(lt_bootstrap_owns(ptr))) return;
+    /* Sampled stream: a block whose bucket holds no sampled block was not sampled (lt_sampler.h). */
+    if (lt_sampler_mean != 0 && lt_sampler_surely_unsampled((uint64_t)(uintptr_t)ptr)) {
+        lt_real.free(ptr);
+        return;
+    }
+    lt_free_recorded(ptr);
 }
 
 /* realloc and reallocarray: the old block leaves the live set before the real call (REALLOC_BEGIN), and
@@ -175,6 +212,17 @@ static void *lt_realloc_common(void *ptr, size_t count, size_t size, uint8_t kin
         }
         return moved;
     }
+    /* Whether the old block leaves with a record (always in exact mode; sampled ones, which leave the table
+     * here, in a sampled stream). Neither block is recorded when the old one was not sampled and the new one
+     * is not either. */
+    int old_recorded = 1;
+    if (LT_UNLIKELY(lt_sampler_mean != 0) && ptr != NULL && atomic_load(&lt_state) == LT_ENABLED && !lt_self.internal)
+        old_recorded = lt_sampler_records_free((uint64_t)(uintptr_t)ptr);
+    if (LT_UNLIKELY(lt_sampler_mean != 0) && !overflow && (ptr == NULL || !old_recorded) &&
+        lt_sampler_passes_over(total)) {
+        if (kind == LT_KIND_REALLOCARRAY && lt_real.reallocarray) return lt_real.reallocarray(ptr, count, size);
+        return lt_real.realloc(ptr, total);
+    }
     int mode = lt_enter();
     if (LT_UNLIKELY(mode == LT_UNTRACKED)) {
         if (!atomic_load_explicit(&lt_real_ready, memory_order_acquire)) {
@@ -191,8 +239,8 @@ static void *lt_realloc_common(void *ptr, size_t count, size_t size, uint8_t kin
         }
         return lt_real.realloc(ptr, total);
     }
-    uint64_t begin = UINT64_MAX;
-    if (ptr != NULL) begin = lt_record_free(LT_REC_REALLOC_BEGIN, (uint64_t)(uintptr_t)ptr);
+    uint64_t begin = LT_NOT_RECORDED;
+    if (ptr != NULL && old_recorded) begin = lt_record_free(LT_REC_REALLOC_BEGIN, (uint64_t)(uintptr_t)ptr);
     void *result;
     if (kind == LT_KIND_REALLOCARRAY && lt_real.reallocarray) {
         result = lt_real.reallocarray(ptr, count, size);
@@ -214,6 +262,7 @@ void *lt_replacement_reallocarray(void *ptr, size_t count, size_t size) {
 }
 
 int lt_replacement_posix_memalign(void **out, size_t alignment, size_t size) {
+    if (lt_sampler_passes_over(size)) return lt_real.posix_memalign(out, alignment, size);
     int mode = lt_enter();
     if (LT_UNLIKELY(mode == LT_UNTRACKED)) {
         if (atomic_load_explicit(&lt_real_ready, memory_order_acquire))
@@ -230,6 +279,7 @@ int lt_replacement_posix_memalign(void **out, size_t alignment, size_t size) {
 
 /* The aligned family differs only in the real function and the kind recorded. */
 static inline void *lt_aligned_common(void *(*real)(size_t, size_t), size_t alignment, size_t size, uint8_t kind) {
+    if (lt_sampler_passes_over(size)) return real(alignment, size);
     int mode = lt_enter();
     if (LT_UNLIKELY(mode == LT_UNTRACKED)) {
         if (atomic_load_explicit(&lt_real_ready, memory_order_acquire)) return real(alignment, size);

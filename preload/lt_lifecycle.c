@@ -20,6 +20,7 @@
 #include "lt_link.h"
 #include "lt_modules.h"
 #include "lt_real.h"
+#include "lt_sampler.h"
 #include "lt_shm.h"
 #include "lt_shutdown.h"
 #include "lt_signals.h"
@@ -100,6 +101,7 @@ LT_NOINLINE void lt_init(void) {
     if (lt_modules_object_range((const void *)lt_init, &lo, &hi) == 0) lt_stacks_set_self_range(lo, hi);
     pthread_atfork(lt_fork_prepare, lt_fork_parent, lt_fork_child);
     lt_signals_install();
+    lt_sampler_start();
     lt_stream_pid = getpid();
     /* Where the kernel cannot wipe the page (before 4.14), a child made without fork's handlers is not
      * detected; every other fork is. */

@@ -65,7 +65,8 @@ static int lt_send_hello(int socket_fd, int ring_fd, int forked) {
     if (cmdline_len > 0 && cmdline[cmdline_len - 1] == '\0') cmdline_len--;
 
     static uint64_t words[LT_HELLO_MAX_WORDS];
-    uint32_t total = lt_record_hello(words, forked, lt_config.depth, lt_ring.log2, exe, exe_len, cmdline, cmdline_len);
+    uint32_t total = lt_record_hello(words, forked, lt_config.depth, lt_ring.log2, lt_config.sample_bytes, exe, exe_len,
+                                     cmdline, cmdline_len);
     return lt_socket_send(socket_fd, words, (size_t)total * 8, ring_fd);
 }
 

@@ -75,8 +75,8 @@ uint64_t lt_record_final(uint64_t exit_status) {
     return pos + LT_FINAL_WORDS;
 }
 
-uint32_t lt_record_hello(uint64_t *words, int forked, uint32_t max_depth, uint32_t ring_log2, const char *exe,
-                         uint32_t exe_len, const char *cmdline, uint32_t cmdline_len) {
+uint32_t lt_record_hello(uint64_t *words, int forked, uint32_t max_depth, uint32_t ring_log2, uint64_t sample_bytes,
+                         const char *exe, uint32_t exe_len, const char *cmdline, uint32_t cmdline_len) {
     memset(words, 0, LT_HELLO_MAX_WORDS * sizeof *words);
     struct lt_hello *hello = (struct lt_hello *)words;
     uint32_t total = LT_HELLO_WORDS + lt_words_for_bytes(exe_len) + lt_words_for_bytes(cmdline_len);
@@ -94,6 +94,7 @@ uint32_t lt_record_hello(uint64_t *words, int forked, uint32_t max_depth, uint32
     hello->exe_len = exe_len;
     hello->cmdline_len = cmdline_len;
     hello->ring_log2 = ring_log2;
+    hello->sample_bytes = sample_bytes;
     unsigned char *tail = (unsigned char *)(hello + 1);
     memcpy(tail, exe, exe_len);
     memcpy(tail + lt_words_for_bytes(exe_len) * 8, cmdline, cmdline_len);

@@ -65,7 +65,7 @@ uint64_t lt_record_final(uint64_t exit_status);
 #define LT_HELLO_MAX_WORDS ((sizeof(struct lt_hello) + LT_MAX_PATH + LT_MAX_CMDLINE) / 8 + 2)
 /* Builds HELLO (this process's identity and clocks) into `words`, which holds LT_HELLO_MAX_WORDS; returns its
  * length in words. `exe_len` is at most LT_MAX_PATH, `cmdline_len` at most LT_MAX_CMDLINE. */
-uint32_t lt_record_hello(uint64_t *words, int forked, uint32_t max_depth, uint32_t ring_log2, const char *exe,
-                         uint32_t exe_len, const char *cmdline, uint32_t cmdline_len);
+uint32_t lt_record_hello(uint64_t *words, int forked, uint32_t max_depth, uint32_t ring_log2, uint64_t sample_bytes,
+                         const char *exe, uint32_t exe_len, const char *cmdline, uint32_t cmdline_len);
 
 #endif /* LT_RECORDS_H */

@@ -60,6 +60,8 @@ struct lt_thread_state {
     uint16_t ordinal;    /* this thread's ordinal in the stream (lt_threads.h): in the padding, beside the rest */
     uint64_t claimed_at; /* the position of the oldest of them (until stored, the one before: never newer) */
     const void *hook_frame[LT_MAX_NESTING]; /* each hook's frame (frame pointer): unwinding starts there */
+    uint64_t sample_left;                   /* sampling: bytes to allocate before the next sampled one (lt_sampler.h) */
+    uint64_t sample_rng;                    /* sampling: this thread's generator state; 0 until seeded */
 };
 extern LT_HIDDEN LT_TLS struct lt_thread_state lt_self;
 

@@ -48,6 +48,9 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Write today's leaks per call site to this file (a baseline to commit), then check as usual.")
     var writeBaseline: String?
 
+    @Flag(help: "Judge sampled traces (record --sample) by their estimates; without it they are refused.")
+    var allowEstimates = false
+
     @Option(name: .shortAndLong, help: "Write the output (in --format) to this file instead of standard output.")
     var output: String?
 
@@ -98,6 +101,7 @@ struct CheckCommand: ParsableCommand {
         }
 
         let reports = try paths.map { LeakReport(trace: try TraceFile.read(path: $0), options: options) }
+        if !allowEstimates { try LeakReport.requireExact(reports, paths: paths) }
         let result = gate.evaluate(reports)
         try result.requireCompleteTraces(reports, paths: paths)
         if let writeBaseline {
@@ -106,7 +110,8 @@ struct CheckCommand: ParsableCommand {
             Output.error("wrote the baseline of \(result.callSites.count) call sites to \(writeBaseline)")
         }
 
-        let verdict = GateVerdict(result, commandStatus: commandStatus)
+        var verdict = GateVerdict(result, commandStatus: commandStatus)
+        verdict.estimated = reports.contains { $0.sampling != nil }
         let status = verdict.exitStatus
         let root = FileManager.default.currentDirectoryPath
         let text = GateTextRenderer(stackDepth: analysis.stackDepth)

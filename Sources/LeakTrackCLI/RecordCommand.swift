@@ -1,5 +1,6 @@
 import ArgumentParser
 import LeakTrackCollector
+import LeakTrackCore
 
 struct RecordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,6 +24,13 @@ struct RecordCommand: ParsableCommand {
 
     @Option(name: .long, help: "Stack frames kept per allocation (sets LEAKTRACK_DEPTH, 1-512).")
     var depth: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "Record one allocation per SIZE allocated on average (like 512K; at most 64M), scaled back up into "
+                + "estimates: for production traffic. 0 records every allocation (the default).",
+            valueName: "SIZE"))
+    var sample: String?
 
     @Option(help: "How often the target's memory is sampled (10ms to 1h; default 1s).")
     var interval: String?
@@ -50,6 +58,16 @@ struct RecordCommand: ParsableCommand {
         }
         if let depth, !(1...512).contains(depth) { throw ValidationError("--depth must be from 1 to 512") }
         _ = try plan()
+        _ = try sampleBytes()
+    }
+
+    /// --sample in bytes; the shim takes at most 64 MiB (beyond, a large leak could go unseen).
+    private func sampleBytes() throws -> UInt64? {
+        guard let sample else { return nil }
+        guard let bytes = Quantities.bytes(sample), bytes <= 64 << 20 else {
+            throw ValidationError("--sample takes a size from 0 to 64M, like 512K (got '\(sample)')")
+        }
+        return bytes
     }
 
     /// The sampling and snapshot settings the flags ask for.
@@ -68,6 +86,7 @@ struct RecordCommand: ParsableCommand {
     func run() throws {
         var setup = Recording(command: program, output: output, preload: preload, depth: depth)
         setup.plan = try plan()
+        setup.sampleBytes = try sampleBytes()
         let status = StatusLine.onTerminal()
         setup.onSession = status.map { line in { session, ended in line.track(session, ended: ended) } }
         let recording = try setup.run { message in status.map { $0.log(message) } ?? Output.error(message) }

@@ -14,6 +14,8 @@ public struct Recording {
     public var preload: String?
     /// Stack frames kept per allocation (LEAKTRACK_DEPTH).
     public var depth: Int?
+    /// Mean bytes between sampled allocations (LEAKTRACK_SAMPLE); nil leaves the environment's setting.
+    public var sampleBytes: UInt64?
     /// The command's standard output goes to our standard error (leaving ours to machine-readable output).
     public var stdoutToStderr = false
     /// Called as streams start and end; see `Collector.Options.onSession`.
@@ -75,6 +77,7 @@ public struct Recording {
         environment["LEAKTRACK_SOCKET"] = listener.path
         environment["LEAKTRACK_DISABLE"] = nil
         if let depth { environment["LEAKTRACK_DEPTH"] = String(depth) }
+        if let sampleBytes { environment["LEAKTRACK_SAMPLE"] = String(sampleBytes) }
 
         // Like `time`, leave Ctrl-C to the command: we finish its trace after it has gone.
         signal(SIGINT, SIG_IGN)

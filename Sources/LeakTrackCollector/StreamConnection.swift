@@ -182,7 +182,7 @@ struct StreamConnection {
                     wanted = triggers.due(sample)
                     live.update {
                         $0.sample = sample
-                        $0.allocations = session.totals.allocations
+                        $0.allocations = session.allocationsMade
                     }
                 }
             }
@@ -258,13 +258,22 @@ struct StreamConnection {
             let path = try collector.options.store.write(trace, hello: hello)
             // Counted in place: a filtered copy of the live allocations would double the collector's peak.
             var leaked = 0, bytes: UInt64 = 0
+            var estimated = (count: 0.0, bytes: 0.0)
             for block in trace.live where block.stack != SpecialStack.none {
                 leaked += 1
                 bytes = bytes.addingReportingOverflow(block.size).overflow ? .max : bytes + block.size
+                if let sampling = trace.sampling {
+                    let e = sampling.estimate(ofSize: block.size)
+                    estimated = (estimated.count + e.count, estimated.bytes + e.bytes)
+                }
             }
+            let figures =
+                trace.sampling == nil
+                ? "\(trace.totals.allocations) allocations, \(leaked) not freed (\(bytes) bytes)"
+                : "~\(trace.totals.allocations) allocations, ~\(UInt64(estimate: estimated.count)) not freed "
+                    + "(~\(UInt64(estimate: estimated.bytes)) bytes, estimated from \(leaked) samples)"
             let summary =
-                "\(hello.executable) (pid \(hello.pid)): \(trace.totals.allocations) allocations, "
-                + "\(leaked) not freed (\(bytes) bytes)" + (trace.process.complete ? "" : ", incomplete")
+                "\(hello.executable) (pid \(hello.pid)): " + figures + (trace.process.complete ? "" : ", incomplete")
             collector.stored(
                 CollectedTrace(
                     path: path, pid: hello.pid, executable: hello.executable, summary: summary,

@@ -58,6 +58,8 @@ public final class Session {
     /// Blocks between REALLOC_BEGIN and REALLOC_END, by the tag of the BEGIN record.
     private var reallocsInFlight: [UInt64: (ptr: UInt64, entry: LiveTable.Entry)] = [:]
     public private(set) var liveBytes: UInt64 = 0
+    /// A sampled stream's estimates (HELLO's sampleBytes), nil for an exact one.
+    private var estimates: SampledCounters?
     private var skippedWords: UInt64 = 0
 
     private struct ModuleKey: Hashable {
@@ -87,6 +89,7 @@ public final class Session {
         switch record {
         case .hello(let hello):
             self.hello = hello
+            if hello.sampleBytes != 0 { estimates = SampledCounters(meanBytes: hello.sampleBytes) }
         case .modulesBegin:
             snapshot = []
         case .module(let module):
@@ -127,7 +130,7 @@ public final class Session {
             memory.append(
                 MemorySample(
                     time: time, residentBytes: tick.residentBytes, virtualBytes: tick.virtualBytes,
-                    heapBytes: liveBytes, heapCount: UInt64(live.count)))
+                    heapBytes: heap.bytes, heapCount: heap.count))
         case .skip(_, let words):
             skippedWords &+= words
         case .final(let counters):
@@ -196,6 +199,7 @@ public final class Session {
         }
         liveBytes &+= size
         if liveBytes > totals.peakLiveBytes { totals.peakLiveBytes = liveBytes }
+        estimates?.allocate(size: size, stack: stack == SpecialStack.dropped ? nil : Int(stack))
         if stack == SpecialStack.dropped {
             totals.droppedStackAllocations += 1
             return
@@ -211,6 +215,7 @@ public final class Session {
     private func release(_ entry: LiveTable.Entry) {
         totals.frees += 1
         liveBytes &-= entry.size
+        estimates?.release(size: entry.size, stack: entry.stack == SpecialStack.dropped ? nil : Int(entry.stack))
         guard entry.stack != SpecialStack.dropped else { return }
         let index = Int(entry.stack)
         stackCounters.liveCount[index] &-= 1
@@ -292,9 +297,10 @@ public final class Session {
         time: UInt64, residentBytes: UInt64, privateBytes: UInt64, virtualBytes: UInt64, availableBytes: UInt64
     ) -> MemorySample {
         advanceClock(to: time)
+        let heap = self.heap
         let sample = MemorySample(
-            time: time, residentBytes: residentBytes, virtualBytes: virtualBytes, heapBytes: liveBytes,
-            privateBytes: privateBytes, heapCount: UInt64(live.count), availableBytes: availableBytes)
+            time: time, residentBytes: residentBytes, virtualBytes: virtualBytes, heapBytes: heap.bytes,
+            privateBytes: privateBytes, heapCount: heap.count, availableBytes: availableBytes)
         memory.append(sample)
         return sample
     }
@@ -305,14 +311,15 @@ public final class Session {
     public func takeSnapshot(trigger: String) -> SnapshotSummary {
         var amounts: [StackAmount] = []
         for id in 0..<stackCounters.count where stackCounters.liveCount[id] > 0 {
-            amounts.append(
-                StackAmount(stack: UInt32(id), count: stackCounters.liveCount[id], bytes: stackCounters.liveBytes[id]))
+            let (count, bytes) = liveAmount(ofStack: id)
+            amounts.append(StackAmount(stack: UInt32(id), count: count, bytes: bytes))
         }
         let latest = memory.samples.last
+        let heap = self.heap
         let snapshot = SnapshotSummary(
             index: snapshotsTaken + 1, time: clock, trigger: trigger, residentBytes: latest?.residentBytes ?? 0,
-            privateBytes: latest?.privateBytes ?? 0, virtualBytes: latest?.virtualBytes ?? 0, heapBytes: liveBytes,
-            heapCount: UInt64(live.count), allocations: totals.allocations, stacks: amounts)
+            privateBytes: latest?.privateBytes ?? 0, virtualBytes: latest?.virtualBytes ?? 0, heapBytes: heap.bytes,
+            heapCount: heap.count, allocations: allocationsMade, stacks: amounts)
         snapshots.append(snapshot)
         snapshotsTaken += 1
         // A long run with frequent snapshots keeps a bounded history: past the limit, every other one of the
@@ -324,6 +331,24 @@ public final class Session {
                 + snapshots[half...]
         }
         return snapshot
+    }
+
+    /// The live heap now: the blocks themselves, or a sampled stream's estimate of them.
+    private var heap: (bytes: UInt64, count: UInt64) {
+        guard let estimates else { return (liveBytes, UInt64(live.count)) }
+        return (UInt64(estimate: estimates.liveBytes), UInt64(estimate: estimates.liveCount))
+    }
+
+    /// Allocations made so far (estimated in a sampled stream): what growth per allocation is measured by.
+    public var allocationsMade: UInt64 {
+        estimates.map { UInt64(estimate: $0.allocations) } ?? totals.allocations
+    }
+
+    /// What stack `id` holds now (estimated in a sampled stream).
+    private func liveAmount(ofStack id: Int) -> (count: UInt64, bytes: UInt64) {
+        guard let estimates else { return (stackCounters.liveCount[id], stackCounters.liveBytes[id]) }
+        guard id < estimates.stackLiveCount.count else { return (0, 0) }
+        return (UInt64(estimate: estimates.stackLiveCount[id]), UInt64(estimate: estimates.stackLiveBytes[id]))
     }
 
     /// Snapshot summaries kept (see `takeSnapshot`).
@@ -341,7 +366,14 @@ public final class Session {
         stacks.reserveCapacity(stackCount)
         for id in 0..<stackCount {
             let frames = id < stackFrames.count ? stackFrames[id] : []
-            if id < stackCounters.count {
+            if let estimates, id < estimates.stackLiveCount.count {
+                let (liveCount, liveBytes) = liveAmount(ofStack: id)
+                stacks.append(
+                    Stack(
+                        frames: frames, allocations: UInt64(estimate: estimates.stackAllocations[id]),
+                        allocatedBytes: UInt64(estimate: estimates.stackAllocatedBytes[id]), liveCount: liveCount,
+                        liveBytes: liveBytes))
+            } else if estimates == nil, id < stackCounters.count {
                 stacks.append(
                     Stack(
                         frames: frames, allocations: stackCounters.allocations[id],
@@ -361,9 +393,18 @@ public final class Session {
             startTime: hello?.realtimeNanoseconds ?? 0,
             durationNanoseconds: endMonotonicNanoseconds &- (hello?.monotonicNanoseconds ?? endMonotonicNanoseconds),
             complete: counters != nil, exitStatus: counters?.exitStatus)
+        var totals = self.totals
+        if let estimates {
+            // A sampled trace's totals are estimates; the samples themselves are counted in `sampling`.
+            totals.allocations = UInt64(estimate: estimates.allocations)
+            totals.frees = UInt64(estimate: estimates.frees)
+            totals.allocatedBytes = UInt64(estimate: estimates.allocatedBytes)
+            totals.peakLiveBytes = UInt64(estimate: estimates.peakLiveBytes)
+        }
         var trace = Trace(
             process: process, modules: modules, frames: frames, stacks: stacks, live: [], totals: totals, lost: lost,
             samples: memory.samples)
+        trace.sampling = estimates.map { Sampling(meanBytes: $0.sampling.meanBytes, samples: self.totals.allocations) }
         trace.snapshots = snapshots
         trace.threads = threads
         return FrozenSession(trace: trace, live: copy)

@@ -276,14 +276,18 @@ public struct StreamDecoder {
 
     /// HELLO is read through `struct lt_hello`, as the shim writes it.
     private mutating func decodeHello(_ r: UnsafeRawBufferPointer) throws -> Hello {
-        let fixed = MemoryLayout<lt_hello>.size
-        guard r.count >= fixed else { throw corrupted("the HELLO record is too short") }
+        guard r.count >= Int(LT_HELLO_V3_BYTES) else { throw corrupted("the HELLO record is too short") }
         guard r.hasMagic(at: Int(LT_HELLO_MAGIC_OFFSET)) else { throw LeakTrackError.notLeakTrackData(path: name) }
-        let h = r.loadUnaligned(as: lt_hello.self)
-        let version = UInt32(littleEndian: h.version)
+        // Read through the struct of this version, whose fixed part is shorter before 4 (no sample_bytes).
+        var h = lt_hello()
+        let version = UInt32(
+            littleEndian: r.loadUnaligned(fromByteOffset: Int(LT_HELLO_VERSION_OFFSET), as: UInt32.self))
         if version > LT_WIRE_VERSION {
             throw LeakTrackError.newerFormat(what: name, found: version, supported: LT_WIRE_VERSION)
         }
+        let fixed = version >= 4 ? MemoryLayout<lt_hello>.size : Int(LT_HELLO_V3_BYTES)
+        guard r.count >= fixed else { throw corrupted("the HELLO record is too short") }
+        withUnsafeMutableBytes(of: &h) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: r[0..<fixed])) }
         // Addresses are 64-bit words on the wire.
         let pointerSize = h.pointer_size, littleEndian = h.little_endian
         guard pointerSize == MemoryLayout<UInt64>.size, littleEndian == 1 else {
@@ -302,7 +306,7 @@ public struct StreamDecoder {
         // reader accepts, or the collector would write traces that its own `report` refuses.
         let executable = TraceFile.Limits.fitted(r.string(at: fixed, length: exeLength), bytes: TraceFile.Limits.path)
         let command = r.string(at: fixed + exeWords * 8, length: cmdLength)
-        let hello = Hello(
+        var hello = Hello(
             version: version,
             pid: UInt32(littleEndian: h.pid),
             ppid: UInt32(littleEndian: h.ppid),
@@ -313,6 +317,7 @@ public struct StreamDecoder {
             executable: executable,
             arguments: StreamDecoder.fittedArguments(command),
             ringLog2: UInt32(littleEndian: h.ring_log2))
+        hello.sampleBytes = UInt64(littleEndian: h.sample_bytes)
         self.hello = hello
         sawHello = true
         return hello

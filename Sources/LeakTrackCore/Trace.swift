@@ -21,6 +21,9 @@ public struct Trace: Equatable, Sendable {
     public var snapshots: [SnapshotSummary] = []
     /// The threads that allocated, by their ordinal in the stream (LiveAllocation.thread).
     public var threads: [ThreadInfo] = []
+    /// Set for a sampled trace, whose figures (totals, stacks, snapshots, the heap in the memory samples) are
+    /// estimates and whose live allocations are the sampled blocks; nil when every allocation was recorded.
+    public var sampling: Sampling?
 
     /// Keeps the first snapshot summary and the latest `count - 1` (the last is the trace itself).
     public mutating func keepLatestSnapshots(_ count: Int) {

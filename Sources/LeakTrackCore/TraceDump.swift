@@ -40,7 +40,7 @@ public enum TraceDump {
         switch record {
         case .hello(let h):
             return
-                "HELLO version=\(h.version) pid=\(h.pid) ppid=\(h.ppid) forked=\(h.forked) depth=\(h.maxDepth) exe=\(h.executable.escapingControlCharacters) args=\(list(h.arguments))"
+                "HELLO version=\(h.version) pid=\(h.pid) ppid=\(h.ppid) forked=\(h.forked) depth=\(h.maxDepth)\(h.sampleBytes != 0 ? " sample-bytes=\(h.sampleBytes)" : "") exe=\(h.executable.escapingControlCharacters) args=\(list(h.arguments))"
         case .modulesBegin: return "MODULES_BEGIN"
         case .module(let m):
             let segments = m.segments.map { "\(hex($0.lowerBound))-\(hex($0.upperBound))" }.joined(separator: ",")
@@ -105,6 +105,7 @@ public enum TraceDump {
                 "SNAPSHOT \(s.index) t=\(s.time) trigger=\(s.trigger.escapingControlCharacters) rss=\(s.residentBytes) heap=\(s.heapBytes) count=\(s.heapCount) stacks=\(s.stacks.count)"
         case .liveDetail(let i, let stamp, let thread): return "LIVE \(i) stamp=\(stamp) thread=\(thread)"
         case .thread(let t): return "THREAD \(t.ordinal) tid=\(t.tid) name=\(t.name.escapingControlCharacters)"
+        case .sampling(let s): return "SAMPLING mean-bytes=\(s.meanBytes) samples=\(s.samples)"
         }
     }
 }

@@ -15,7 +15,9 @@ import CLeakTrackWire
 /// Unknown section kinds are skipped, so a reader of this version can open files that only add sections.
 public enum TraceFile {
     public static let magic: [UInt8] = Array("LKTRACE".utf8) + [0]
-    public static let version: UInt32 = 1
+    /// The newest version this reader reads. 2: sampled traces (the sampling section); a trace that is not
+    /// sampled is still written as 1, which every reader reads.
+    public static let version: UInt32 = 2
 
     public enum Section: UInt32, CaseIterable {
         case process = 1, modules = 2, frames = 3, stacks = 4, live = 5, summary = 6, samples = 7
@@ -31,6 +33,9 @@ public enum TraceFile {
         case liveDetails = 12
         /// The threads that allocated.
         case threads = 13
+        /// A sampled trace's mean bytes between samples and its sample count (only in sampled traces, which are
+        /// version 2: a reader of 1 would take their estimates for exact figures).
+        case sampling = 14
         case end = 0xFFFF
     }
 
@@ -51,7 +56,7 @@ public enum TraceFile {
     public static func encode(_ trace: Trace) -> [UInt8] {
         var file = ByteWriter()
         file.append(magic)
-        file.fixed32(version)
+        file.fixed32(trace.sampling == nil ? 1 : 2)
         var afterLive = ByteWriter()
         // Sorted by (stack, address), as Session.makeTrace leaves them (else sorted here), and delta-encoded:
         // live blocks of one call site are close together in the heap and often of one size, so most
@@ -196,6 +201,12 @@ public enum TraceFile {
                 }
             }
         }
+        if let sampling = trace.sampling {
+            section(.sampling, into: &afterLive) { w in
+                w.varint(sampling.meanBytes)
+                w.varint(sampling.samples)
+            }
+        }
         afterLive.fixed32(Section.end.rawValue)
         afterLive.fixed64(0)
         var liveLength = 0
@@ -311,6 +322,7 @@ public enum TraceFile {
         /// The live allocation with this index (in file order) was made at `stamp` by `thread`.
         case liveDetail(Int, stamp: UInt32, thread: UInt16)
         case thread(ThreadInfo)
+        case sampling(Sampling)
     }
 
     /// True if the bytes start like a trace file.
@@ -354,6 +366,7 @@ public enum TraceFile {
                 trace.live[index].stamp = stamp
                 trace.live[index].thread = thread
             case .thread(let thread): trace.threads.append(thread)
+            case .sampling(let sampling): trace.sampling = sampling
             }
         }
         return trace
@@ -658,6 +671,11 @@ public enum TraceFile {
                 let name = try r.string("a thread's name", maximum: 256)
                 try handle(.thread(ThreadInfo(ordinal: ordinal, tid: tid, name: name)))
             }
+        case .sampling:
+            let mean = try r.bounded("the mean bytes between samples", max: UInt64(1) << 40)
+            guard mean > 0 else { throw fail("the sampling section says 0 bytes between samples") }
+            let samples = try r.bounded("the sample count", max: UInt64.max)
+            try handle(.sampling(Sampling(meanBytes: mean, samples: samples)))
         case .end:
             break
         }

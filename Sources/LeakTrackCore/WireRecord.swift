@@ -49,6 +49,8 @@ public struct Hello: Equatable, Sendable {
     public var arguments: [String]
     /// The shared ring holds 2^ringLog2 words.
     public var ringLog2: UInt32
+    /// Mean bytes between sampled allocations; 0: every allocation is recorded (wire version 4).
+    public var sampleBytes: UInt64 = 0
 
     public init(
         version: UInt32, pid: UInt32, ppid: UInt32, forked: Bool, realtimeNanoseconds: UInt64,

@@ -22,6 +22,8 @@ public struct LeakGroup: Equatable, Sendable {
     public var line: Int?
     public var bytes: UInt64
     public var count: UInt64
+    /// The sampled blocks behind `bytes` and `count`, which are then estimates (sampled traces; else `count`).
+    public var samples: UInt64
     /// Every stack the group covers, the one holding the most bytes first (stack-level formats render them
     /// all; the text report shows the first).
     public var stacks: [LeakStack]
@@ -46,6 +48,8 @@ public struct LeakStack: Equatable, Sendable {
     public var frames: [ReportFrame]
     public var bytes: UInt64
     public var count: UInt64
+    /// The sampled blocks behind the estimates (sampled traces; else `count`).
+    public var samples: UInt64
     /// Cut at the shim's depth limit (LEAKTRACK_DEPTH): it went deeper.
     public var truncated: Bool
 
@@ -66,6 +70,7 @@ public struct ModuleLeaks: Equatable, Sendable {
     public var buildID: String
     public var bytes: UInt64
     public var count: UInt64
+    public var samples: UInt64
     /// Functions in this module that hold leaked memory, by bytes.
     public var functions: [LeakGroup]
 }
@@ -86,6 +91,9 @@ public struct LeakReport: Equatable, Sendable {
     public var process: ProcessSummary
     public var leakedBytes: UInt64
     public var leakedCount: UInt64
+    /// Set for a sampled trace: every amount is then an estimate, made from `leakedSamples` sampled blocks.
+    public var sampling: Sampling?
+    public var leakedSamples: UInt64 = 0
     public var modules: [ModuleLeaks]
     public var groups: [LeakGroup]
     public var grouping: Grouping
@@ -147,10 +155,25 @@ extension LeakReport {
         // Live bytes and counts per stack id, from the live allocations themselves. Every sum of amounts read
         // from a file saturates: the reader refuses live sizes that cannot be, but a report is only displayed
         // (and the gate adds several), so a sum at UInt64.max says "too much" instead of trapping.
-        var perStack: [UInt32: (bytes: UInt64, count: UInt64)] = [:]
-        for allocation in trace.live {
-            let sum = perStack[allocation.stack, default: (0, 0)]
-            perStack[allocation.stack] = (sum.bytes.saturatingAdd(allocation.size), sum.count.saturatingAdd(1))
+        var perStack: [UInt32: (bytes: UInt64, count: UInt64, samples: UInt64)] = [:]
+        if let sampling = trace.sampling {
+            // Each sampled block stands for 1 / P(sampled) blocks of its size: summed block by block, per stack.
+            var sums: [UInt32: (bytes: Double, count: Double, samples: UInt64)] = [:]
+            for allocation in trace.live {
+                let e = sampling.estimate(ofSize: allocation.size)
+                let sum = sums[allocation.stack, default: (0, 0, 0)]
+                sums[allocation.stack] = (sum.bytes + e.bytes, sum.count + e.count, sum.samples + 1)
+            }
+            for (stack, sum) in sums {
+                perStack[stack] = (UInt64(estimate: sum.bytes), UInt64(estimate: sum.count), sum.samples)
+            }
+        } else {
+            for allocation in trace.live {
+                let sum = perStack[allocation.stack, default: (0, 0, 0)]
+                perStack[allocation.stack] = (
+                    sum.bytes.saturatingAdd(allocation.size), sum.count.saturatingAdd(1), sum.samples.saturatingAdd(1)
+                )
+            }
         }
 
         var internalBytes: UInt64 = 0, internalCount: UInt64 = 0
@@ -175,7 +198,8 @@ extension LeakReport {
             }
             let truncated =
                 id != SpecialStack.dropped && Int(id) < trace.stacks.count && trace.stacks[Int(id)].truncated
-            let stack = LeakStack(frames: frames, bytes: amount.bytes, count: amount.count, truncated: truncated)
+            let stack = LeakStack(
+                frames: frames, bytes: amount.bytes, count: amount.count, samples: amount.samples, truncated: truncated)
             leaks.append((site, stack, id))
         }
         // The largest stack first, once: every group's stacks are then in that order as they are added.
@@ -261,6 +285,7 @@ extension LeakReport {
                 if let i = index[k] {
                     groups[i].bytes = groups[i].bytes.saturatingAdd(leak.stack.bytes)
                     groups[i].count = groups[i].count.saturatingAdd(leak.stack.count)
+                    groups[i].samples = groups[i].samples.saturatingAdd(leak.stack.samples)
                     groups[i].stacks.append(leak.stack)
                     if let age = ageByStack[leak.id], let had = groups[i].age {
                         groups[i].age = AgeSummary(
@@ -276,7 +301,8 @@ extension LeakReport {
                         LeakGroup(
                             function: byModule ? "" : s.function, module: s.module, modulePath: s.modulePath,
                             file: byModule || byFunction ? nil : s.file, line: byModule || byFunction ? nil : s.line,
-                            bytes: leak.stack.bytes, count: leak.stack.count, stacks: [leak.stack],
+                            bytes: leak.stack.bytes, count: leak.stack.count, samples: leak.stack.samples,
+                            stacks: [leak.stack],
                             growth: growthByKey[k], age: ageByStack[leak.id]))
                 }
             }
@@ -297,7 +323,7 @@ extension LeakReport {
                     module: moduleGroup.module, path: moduleGroup.modulePath,
                     buildID: buildIDs[moduleGroup.modulePath] ?? "",
                     bytes: moduleGroup.bytes,
-                    count: moduleGroup.count, functions: functions))
+                    count: moduleGroup.count, samples: moduleGroup.samples, functions: functions))
         }
         var groups = group(by: options.grouping, leaks)
         if let top = options.top {
@@ -316,6 +342,8 @@ extension LeakReport {
             totals: trace.totals, lost: trace.lost, samples: trace.samples,
             truncatedStacks: trace.stacks.reduce(0) { $0 + ($1.truncated ? 1 : 0) }, symbolization: trace.symbolization,
             snapshots: snapshots, isSnapshot: trace.isSnapshot, ageCutoffSeconds: ageCutoff)
+        sampling = trace.sampling
+        leakedSamples = leaks.reduce(UInt64(0)) { $0.saturatingAdd($1.stack.samples) }
     }
 }
 

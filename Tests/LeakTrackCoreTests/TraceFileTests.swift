@@ -86,7 +86,7 @@ final class TraceFileTests: XCTestCase {
     private func formerEncode(_ trace: Trace) -> [UInt8] {
         var file = ByteWriter()
         file.append(TraceFile.magic)
-        file.fixed32(TraceFile.version)
+        file.fixed32(1) // a trace that is not sampled is still version 1
         func section(_ kind: TraceFile.Section, _ build: (inout ByteWriter) -> Void) {
             TraceFile.appendSection(kind, to: &file, build)
         }
@@ -298,9 +298,9 @@ final class TraceFileTests: XCTestCase {
             guard case LeakTrackError.notLeakTrackData = $0 else { return XCTFail("\($0)") }
         }
         var newer = TraceFile.encode(sampleTrace())
-        newer[8] = 2
+        newer[8] = 3
         XCTAssertThrowsError(try TraceFile.decode(newer, name: "t")) {
-            guard case LeakTrackError.newerFormat(_, 2, 1) = $0 else { return XCTFail("\($0)") }
+            guard case LeakTrackError.newerFormat(_, 3, 2) = $0 else { return XCTFail("\($0)") }
         }
     }
 

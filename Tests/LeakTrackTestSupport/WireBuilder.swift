@@ -45,13 +45,15 @@ public struct WireBuilder {
     }
 
     /// HELLO of a saved format-1 stream by default (which still decodes); `magic` replaces the header's.
+    /// Before version 4 its fixed part ends at ring_log2 (LT_HELLO_V3_BYTES); `sampleBytes` needs 4.
     public mutating func hello(
         pid: UInt32 = 42, executable: String = "/bin/app", arguments: [String] = ["app", "-v"], version: UInt32 = 1,
-        magic: String? = nil
+        magic: String? = nil, sampleBytes: UInt64 = 0
     ) {
         let exe = Array(executable.utf8), cmd = Array(arguments.joined(separator: "\0").utf8)
         var hello = lt_hello()
-        let words = Int(LT_HELLO_WORDS) + (exe.count + 7) / 8 + (cmd.count + 7) / 8
+        let fixed = version >= 4 ? MemoryLayout<lt_hello>.size : Int(LT_HELLO_V3_BYTES)
+        let words = fixed / 8 + (exe.count + 7) / 8 + (cmd.count + 7) / 8
         hello.header = lt_header_make(LT_REC_HELLO.rawValue, UInt32(words), 0).littleEndian
         withUnsafeMutableBytes(of: &hello.magic) { field in
             if let magic {
@@ -73,7 +75,8 @@ public struct WireBuilder {
         hello.exe_len = UInt32(exe.count).littleEndian
         hello.cmdline_len = UInt32(cmd.count).littleEndian
         hello.ring_log2 = UInt32(16).littleEndian
-        withUnsafeBytes(of: hello) { bytes.append(contentsOf: $0) }
+        hello.sample_bytes = sampleBytes.littleEndian
+        withUnsafeBytes(of: hello) { bytes.append(contentsOf: $0.prefix(fixed)) }
         padded(exe)
         padded(cmd)
     }

@@ -245,7 +245,7 @@ static void hello_states_who_is_talking(void) {
         for (uint32_t i = 0; i < cmdline_len; i++) cmdline[i] = (char)(next_random() % 2 ? '\0' : 'x');
         uint32_t depth = (uint32_t)next_random(), log2 = (uint32_t)next_random();
         int forked = exe_len % 2;
-        uint32_t total = lt_record_hello(words, forked, depth, log2, exe, exe_len, cmdline, cmdline_len);
+        uint32_t total = lt_record_hello(words, forked, depth, log2, 0, exe, exe_len, cmdline, cmdline_len);
         struct lt_hello hello;
         memcpy(&hello, words, sizeof hello);
         CHECK_EQ(total, sizeof hello / 8 + lt_words_for_bytes(exe_len) + lt_words_for_bytes(cmdline_len));

@@ -42,8 +42,10 @@
 #define LT_WIRE_MAGIC_SIZE 8
 /* 2: the link's state in the ring's header, sealed rings, no TICK from the shim (the records are those of 1).
  * 3: the allocating thread: THREAD records, and a thread ordinal in ALLOC and REALLOC_END (in bytes that were
- *    reserved, so always 0, before: a stream of 2 reads as one whose threads are all unknown). */
-#define LT_WIRE_VERSION          3u
+ *    reserved, so always 0, before: a stream of 2 reads as one whose threads are all unknown).
+ * 4: sampling: HELLO carries the mean bytes between sampled allocations (0: every allocation is recorded). Its
+ *    fixed part grew by that word; a HELLO of 3 or older is 8 bytes shorter (LT_HELLO_V3_BYTES). */
+#define LT_WIRE_VERSION          4u
 #define LT_WIRE_LIVE_MIN_VERSION 2u /* the oldest shim a collector can serve live; saved streams of 1 still decode */
 
 /* Limits that bound every loop over wire data, on both sides. */
@@ -124,9 +126,11 @@ struct lt_hello {
     uint32_t max_depth;    /* configured stack depth */
     uint32_t exe_len;
     uint32_t cmdline_len;
-    uint32_t ring_log2; /* the shared ring holds 2^ring_log2 words */
+    uint32_t ring_log2;    /* the shared ring holds 2^ring_log2 words */
+    uint64_t sample_bytes; /* mean bytes between sampled allocations; 0: every allocation is recorded (v4) */
 };
-_Static_assert(sizeof(struct lt_hello) == 64, "lt_hello layout");
+_Static_assert(sizeof(struct lt_hello) == 72, "lt_hello layout");
+#define LT_HELLO_V3_BYTES 64u /* the fixed part of a HELLO of version 3 or older: up to ring_log2 */
 
 #define LT_HELLO_FORKED 1u /* this process is a fork child of a traced process */
 
@@ -286,7 +290,8 @@ _Static_assert(sizeof(struct lt_thread) == 32, "lt_thread layout");
 #define LT_WORDS_OF(record)        (sizeof(struct record) / 8)
 enum {
     LT_HELLO_WORDS = LT_WORDS_OF(lt_hello), /* the fixed part; the executable path and command line follow */
-    LT_HELLO_MAGIC_OFFSET = offsetof(struct lt_hello, magic), /* in bytes */
+    LT_HELLO_MAGIC_OFFSET = offsetof(struct lt_hello, magic),     /* in bytes */
+    LT_HELLO_VERSION_OFFSET = offsetof(struct lt_hello, version), /* in bytes */
 
     LT_MODULE_WORDS = LT_WORDS_OF(lt_module), /* the fixed part; segments, build id and path follow */
     LT_MODULE_WORD_BIAS = LT_WORD_OF(lt_module, bias),

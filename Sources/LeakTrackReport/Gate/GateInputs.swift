@@ -47,13 +47,28 @@ extension Baseline.ParseError: UserFacingError {}
 public enum GateError: UserFacingError, Equatable {
     /// A trace that ended without its end record may be missing the very leaks the gate looks for.
     case incompleteTrace(path: String, pid: UInt32)
+    /// Estimates cannot prove a budget: a sampled trace can miss a leak (of L bytes with probability
+    /// e^(-L / mean)) and can overestimate one.
+    case sampledTrace(path: String, meanBytes: UInt64)
 
     public var description: String {
         switch self {
         case .incompleteTrace(let path, let pid):
             return "the trace \(path) is incomplete (pid \(pid) ended without a clean exit): "
                 + "the gate cannot tell that it did not leak"
+        case .sampledTrace(let path, let mean):
+            return "the trace \(path) is sampled (one allocation per \(formatBytes(mean)) recorded): its leaks are "
+                + "estimates, from which no budget can be proven; record it without --sample, or pass "
+                + "--allow-estimates to judge the estimates"
         }
+    }
+}
+
+extension LeakReport {
+    /// The gate judges exact figures only, unless told to take estimates (`check --allow-estimates`).
+    public static func requireExact(_ reports: [LeakReport], paths: [String]) throws {
+        guard let index = reports.firstIndex(where: { $0.sampling != nil }) else { return }
+        throw GateError.sampledTrace(path: paths[index], meanBytes: reports[index].sampling!.meanBytes)
     }
 }
 

@@ -16,12 +16,13 @@ public struct GateJSONRenderer: Renderer {
         }
         let root = JSONValue.object([
             "passed": .bool(result.passed),
+            "estimated": .bool(verdict.estimated),
             "exitStatus": .integer(Int(verdict.exitStatus)),
             "commandStatus": verdict.commandStatus.map { .number(UInt64(UInt32(bitPattern: $0))) } ?? .null,
             "leaked": .object(["bytes": .number(result.leakedBytes), "count": .number(result.leakedCount)]),
             "offenders": .array(
                 result.offenders.map {
-                    var members = JSONEncoding.callSite($0.site)
+                    var members = JSONEncoding.callSite($0.site, sampled: verdict.estimated)
                     members["budget"] = .string($0.budget)
                     return .object(members)
                 }),

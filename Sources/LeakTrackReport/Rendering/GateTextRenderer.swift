@@ -9,13 +9,16 @@ public struct GateTextRenderer: Renderer {
     public init(stackDepth: Int = 40) { self.stackDepth = stackDepth }
 
     public func render<Output: TextOutputStream>(_ verdict: GateVerdict, to stream: inout Output) {
-        stream.write(text(verdict.result, commandStatus: verdict.commandStatus))
+        stream.write(text(verdict.result, commandStatus: verdict.commandStatus, estimated: verdict.estimated))
     }
 
-    private func text(_ result: GateResult, commandStatus: Int32?) -> String {
+    private func text(_ result: GateResult, commandStatus: Int32?, estimated: Bool) -> String {
         let text = TextRenderer(stackDepth: stackDepth)
         var out = ""
-        let leaked = "\(formatBytes(result.leakedBytes)) in \(formatCount(result.leakedCount)) allocations leaked"
+        let est = estimated ? "~" : ""
+        let leaked =
+            "\(est)\(formatBytes(result.leakedBytes)) in \(est)\(formatCount(result.leakedCount)) allocations leaked"
+            + (estimated ? " (estimated: the traces are sampled)" : "")
         if result.passed {
             out += "leaktrack check: PASSED: \(leaked), within budget\n"
         } else {
@@ -28,7 +31,9 @@ public struct GateTextRenderer: Renderer {
         if !result.offenders.isEmpty {
             out += "\nOver budget\n"
             for (rank, offender) in result.offenders.enumerated() {
-                out += "\n" + text.block(offender.site, rank: rank + 1, note: "budget: \(offender.budget)")
+                out +=
+                    "\n"
+                    + text.block(offender.site, rank: rank + 1, note: "budget: \(offender.budget)", sampled: estimated)
             }
         }
         if !(result.newSites.isEmpty && result.grownSites.isEmpty && result.shrunkSites.isEmpty

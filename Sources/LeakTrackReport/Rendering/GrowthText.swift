@@ -10,7 +10,7 @@ struct GrowthText {
         let snapshots = report.snapshots.count
         if let suspect = report.leakSuspect, let growth = suspect.growth {
             return "LEAK SUSPECTED: \(suspect.function.escapingControlCharacters) in "
-                + "\(suspect.module.escapingControlCharacters), +\(rate(growth.bytesPerHour))/h, "
+                + "\(suspect.module.escapingControlCharacters), \(report.sampling != nil ? "~" : "")+\(rate(growth.bytesPerHour))/h, "
                 + "\(steadiness(growth.steadiness)) over \(snapshots) snapshots\n"
         }
         let bounded = report.groups.filter { $0.growth?.verdict == .bounded }.count

@@ -11,13 +11,21 @@ enum JSONEncoding {
     }
 
     /// A call site: where, how much, how many stacks, and the one holding the most bytes (written as it goes).
-    static func callSite(_ g: LeakGroup) -> [String: JSONValue] {
-        [
+    /// `sampled`: its amounts are estimates, and `samples` says from how many sampled blocks.
+    static func callSite(_ g: LeakGroup, sampled: Bool = false) -> [String: JSONValue] {
+        var site: [String: JSONValue] = [
             "function": .string(g.function), "module": .string(g.module), "file": .optional(g.file),
             "line": .optional(g.line), "bytes": .number(g.bytes), "count": .number(g.count),
             "stacks": .number(UInt64(g.stackCount)), "stack": .generated(g.stack, frame),
             "stackTruncated": .bool(g.stackTruncated),
         ]
+        if sampled { site["samples"] = .number(g.samples) }
+        return site
+    }
+
+    /// `"sampled": {"meanBytes", "samples"}`, or null for an exact trace.
+    static func sampling(_ s: Sampling?) -> JSONValue {
+        s.map { .object(["meanBytes": .number($0.meanBytes), "samples": .number($0.samples)]) } ?? .null
     }
 
     /// A call site's amounts at each snapshot and its growth verdict (report JSON, traces with growth).

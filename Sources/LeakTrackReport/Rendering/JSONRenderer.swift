@@ -7,6 +7,13 @@ public struct JSONRenderer: Renderer {
     /// Writes the report to `out` as it is rendered: the frames of the stacks are made one at a time.
     public func render<Target: TextOutputStream>(_ report: LeakReport, to out: inout Target) {
         let p = report.process
+        let sampled = report.sampling != nil
+        // A sampled trace's amounts are estimates: each says from how many sampled blocks it was made.
+        func withSamples(_ samples: UInt64, _ fields: [String: JSONValue]) -> [String: JSONValue] {
+            var fields = fields
+            if sampled { fields["samples"] = .number(samples) }
+            return fields
+        }
         let root: JSONValue = .object([
             "formatVersion": .number(1),
             "process": .object([
@@ -15,26 +22,35 @@ public struct JSONRenderer: Renderer {
                 "exitStatus": p.exitStatus.map(JSONValue.number) ?? .null,
                 "durationMilliseconds": .number(p.durationNanoseconds / 1_000_000),
             ]),
-            "leaked": .object(["bytes": .number(report.leakedBytes), "count": .number(report.leakedCount)]),
+            "leaked": .object(
+                withSamples(
+                    report.leakedSamples, ["bytes": .number(report.leakedBytes), "count": .number(report.leakedCount)])),
+            "sampled": JSONEncoding.sampling(report.sampling),
             "modules": .array(
                 report.modules.map { m in
-                    .object([
-                        "module": .string(m.module), "path": .string(m.path), "buildId": .string(m.buildID),
-                        "bytes": .number(m.bytes),
-                        "count": .number(m.count),
-                        "functions": .array(
-                            m.functions.map { f in
-                                .object([
-                                    "function": .string(f.function), "bytes": .number(f.bytes),
-                                    "count": .number(f.count),
-                                ])
-                            }),
-                    ])
+                    .object(
+                        withSamples(
+                            m.samples,
+                            [
+                                "module": .string(m.module), "path": .string(m.path), "buildId": .string(m.buildID),
+                                "bytes": .number(m.bytes),
+                                "count": .number(m.count),
+                                "functions": .array(
+                                    m.functions.map { f in
+                                        .object(
+                                            withSamples(
+                                                f.samples,
+                                                [
+                                                    "function": .string(f.function), "bytes": .number(f.bytes),
+                                                    "count": .number(f.count),
+                                                ]))
+                                    }),
+                            ]))
                 }),
             "grouping": .string(report.grouping.rawValue),
             "callSites": .array(
                 report.groups.map { group in
-                    var site = JSONEncoding.callSite(group)
+                    var site = JSONEncoding.callSite(group, sampled: sampled)
                     if let growth = group.growth { site.merge(JSONEncoding.growth(growth)) { $1 } }
                     if let age = group.age {
                         site["age"] = .object([

@@ -20,6 +20,8 @@ public struct GateVerdict: Sendable {
     public var result: GateResult
     /// The checked command's exit status (nil: the gate checked traces recorded earlier).
     public var commandStatus: Int32?
+    /// Some of the traces were sampled: the amounts are estimates (`check --allow-estimates`).
+    public var estimated = false
 
     public init(_ result: GateResult, commandStatus: Int32? = nil) {
         self.result = result

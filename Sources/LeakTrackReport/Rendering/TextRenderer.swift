@@ -35,26 +35,37 @@ public struct TextRenderer: Renderer {
         }
         out += "  " + facts.joined(separator: ", ") + "\n"
         let t = report.totals
+        // A sampled trace's amounts are estimates: each is marked, and the verdict says from how many samples.
+        let est = report.sampling != nil ? "~" : ""
+        func bytes(_ value: UInt64) -> String { est + formatBytes(value) }
+        func count(_ value: UInt64) -> String { est + formatCount(value) }
         out +=
-            "  \(formatCount(t.allocations)) allocations (\(formatBytes(t.allocatedBytes))), \(formatCount(t.frees)) frees, "
-            + "peak heap \(formatBytes(t.peakLiveBytes))\n\n"
+            "  \(count(t.allocations)) allocations (\(bytes(t.allocatedBytes))), \(count(t.frees)) frees, "
+            + "peak heap \(bytes(t.peakLiveBytes))\n"
+        if let sampling = report.sampling {
+            out +=
+                "  SAMPLED: one allocation per \(formatBytes(sampling.meanBytes)) allocated on average was recorded "
+                + "(\(formatCount(sampling.samples)) samples); amounts marked ~ are estimates\n"
+        }
+        out += "\n"
+        let fromSamples = report.sampling != nil ? " (estimated from \(formatCount(report.leakedSamples)) samples)" : ""
 
         let growth = GrowthText(text: self)
         if report.hasGrowth { out += growth.verdict(report) }
         if report.isSnapshot {
             out +=
-                "\(formatBytes(report.leakedBytes)) (\(report.leakedBytes) bytes) in \(formatCount(report.leakedCount)) "
-                + "allocations live at this snapshot\n"
+                "\(bytes(report.leakedBytes)) (\(est)\(report.leakedBytes) bytes) in \(count(report.leakedCount)) "
+                + "allocations live at this snapshot\(fromSamples)\n"
         } else if report.leakedCount == 0 && !p.complete {
             out +=
                 "No leaks in what was recorded; the trace is incomplete, so this does not show that nothing leaked.\n"
         } else if report.leakedCount == 0 {
-            out += "No leaks: every allocation was freed"
+            out += report.sampling != nil ? "No leaks in the samples: every sampled allocation was freed" : "No leaks: every allocation was freed"
             out += report.suppressedCount > 0 ? " (apart from suppressed runtime allocations, below).\n" : ".\n"
         } else {
             out +=
-                "LEAK DETECTED: \(formatBytes(report.leakedBytes)) (\(report.leakedBytes) bytes) in "
-                + "\(formatCount(report.leakedCount)) allocations still allocated at exit\n"
+                "LEAK DETECTED: \(bytes(report.leakedBytes)) (\(est)\(report.leakedBytes) bytes) in "
+                + "\(count(report.leakedCount)) allocations still allocated at exit\(fromSamples)\n"
         }
 
         if report.hasGrowth { out += growth.table(report) }
@@ -63,20 +74,20 @@ public struct TextRenderer: Renderer {
         if !report.modules.isEmpty {
             out += "\nTop modules by leaked bytes\n"
             out += table(
-                report.modules.map { [formatBytes($0.bytes), formatCount($0.count), $0.module, $0.path] },
+                report.modules.map { [bytes($0.bytes), count($0.count), $0.module, $0.path] },
                 header: ["bytes", "allocations", "module", "path"])
             out += "\nTop modules by leaked allocations\n"
             let byCount = report.modules.sorted { ($0.count, $0.bytes) > ($1.count, $1.bytes) }
             out += table(
-                byCount.map { [formatCount($0.count), formatBytes($0.bytes), $0.module] },
+                byCount.map { [count($0.count), bytes($0.bytes), $0.module] },
                 header: ["allocations", "bytes", "module"])
             out += "\nFunctions holding leaked memory, by module\n"
             for module in report.modules {
                 out +=
                     "  \(module.module.escapingControlCharacters)  "
-                    + "(\(formatBytes(module.bytes)) in \(formatCount(module.count)) allocations)\n"
+                    + "(\(bytes(module.bytes)) in \(count(module.count)) allocations)\n"
                 out += table(
-                    module.functions.map { [formatBytes($0.bytes), formatCount($0.count), $0.function] },
+                    module.functions.map { [bytes($0.bytes), count($0.count), $0.function] },
                     header: ["bytes", "allocations", "function"], indent: 4)
             }
             out +=
@@ -97,14 +108,18 @@ public struct TextRenderer: Renderer {
                         (note.map { $0 + "; " } ?? "")
                         + "blocks older than \(formatSeconds(cutoff)): \(share)% of its bytes; oldest \(formatSeconds(age.oldestSeconds))"
                 }
-                out += "\n" + block(group, rank: rank + 1, naming: report.grouping != .module, note: note)
+                out +=
+                    "\n"
+                    + block(
+                        group, rank: rank + 1, naming: report.grouping != .module, note: note,
+                        sampled: report.sampling != nil)
             }
         }
 
         if !report.suppressed.isEmpty {
             out += "\nSuppressed (not counted above; --no-default-suppressions shows them)\n"
             out += table(
-                report.suppressed.map { [formatBytes($0.bytes), formatCount($0.count), $0.reason] },
+                report.suppressed.map { [bytes($0.bytes), count($0.count), $0.reason] },
                 header: ["bytes", "allocations", "reason"])
         }
         var notes: [String] = []
@@ -140,8 +155,15 @@ public struct TextRenderer: Renderer {
     }
 
     /// One group: its title line (rank, amount, function, module, place) and its stack.
-    func block(_ group: LeakGroup, rank: Int, naming function: Bool = true, note: String? = nil) -> String {
-        var title = "#\(rank)  \(formatBytes(group.bytes)) in \(formatCount(group.count)) allocations"
+    /// `sampled`: the amounts are estimates, from `group.samples` sampled blocks.
+    func block(_ group: LeakGroup, rank: Int, naming function: Bool = true, note: String? = nil, sampled: Bool = false)
+        -> String
+    {
+        var title =
+            sampled
+            ? "#\(rank)  ~\(formatBytes(group.bytes)) in ~\(formatCount(group.count)) allocations "
+                + "(\(formatCount(group.samples)) \(group.samples == 1 ? "sample" : "samples"))"
+            : "#\(rank)  \(formatBytes(group.bytes)) in \(formatCount(group.count)) allocations"
         if function { title += " at \(group.function.escapingControlCharacters)" }
         title += " [\(group.module.escapingControlCharacters)]"
         if let file = group.file {

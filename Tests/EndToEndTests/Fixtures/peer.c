@@ -46,7 +46,9 @@ int main(int argc, char **argv) {
         int ring = memfd_create("hostile-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (ring < 0 || ftruncate(ring, LT_RING_HEADER_BYTES + (8u << LT_RING_MIN_LOG2)) != 0) return 6;
         if ((liar || old) && fcntl(ring, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) return 9;
-        struct lt_hello hello = {.header = lt_header_make(LT_REC_HELLO, sizeof hello / 8, 0),
+        /* A HELLO of format 1 has the shorter fixed part of formats before 4. */
+        uint32_t hello_bytes = old ? LT_HELLO_V3_BYTES : (uint32_t)sizeof(struct lt_hello);
+        struct lt_hello hello = {.header = lt_header_make(LT_REC_HELLO, hello_bytes / 8, 0),
                                  .version = old ? 1 : LT_WIRE_VERSION,
                                  .pointer_size = 8,
                                  .little_endian = 1,
@@ -57,7 +59,7 @@ int main(int argc, char **argv) {
             char buffer[CMSG_SPACE(sizeof(int))];
             struct cmsghdr align;
         } control = {0};
-        struct iovec iov = {.iov_base = &hello, .iov_len = sizeof hello};
+        struct iovec iov = {.iov_base = &hello, .iov_len = hello_bytes};
         struct msghdr msg = {
             .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buffer, .msg_controllen = sizeof control.buffer};
         struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
@@ -65,7 +67,7 @@ int main(int argc, char **argv) {
         cmsg->cmsg_type = SCM_RIGHTS;
         cmsg->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(cmsg), &ring, sizeof ring);
-        if (sendmsg(fd, &msg, 0) != (ssize_t)sizeof hello) return 7;
+        if (sendmsg(fd, &msg, 0) != (ssize_t)hello_bytes) return 7;
         if (old) {
             volatile uint64_t *header = mmap(NULL, LT_RING_HEADER_BYTES, PROT_READ, MAP_SHARED, ring, 0);
             if (header == MAP_FAILED) return 10;
