@@ -20,6 +20,8 @@ public struct ReportJSON: Decodable {
         public var line: Int?
         public var bytes: Int
         public var count: Int
+        /// Sampled traces only: the sampled blocks behind the estimates.
+        public var samples: Int?
         public var stacks: Int
         public var stack: [Frame]
         public var stackTruncated: Bool
@@ -143,10 +145,16 @@ public struct ReportJSON: Decodable {
     public var snapshots: [Snapshot]
     public var isSnapshot: Bool
     public var ageCutoffSeconds: Double?
+    public struct Sampled: Decodable {
+        public var meanBytes: Int
+        public var samples: Int
+    }
+    /// null for an exact trace.
+    public var sampled: Sampled?
 
     enum CodingKeys: String, CodingKey {
         case formatVersion, process, leaked, modules, grouping, callSites, suppressed, totals, lost, memory,
-            symbolization, snapshots, isSnapshot, ageCutoffSeconds
+            symbolization, snapshots, isSnapshot, ageCutoffSeconds, sampled
         case shimOwn = "internal"
     }
 }

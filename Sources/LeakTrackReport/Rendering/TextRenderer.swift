@@ -60,7 +60,9 @@ public struct TextRenderer: Renderer {
             out +=
                 "No leaks in what was recorded; the trace is incomplete, so this does not show that nothing leaked.\n"
         } else if report.leakedCount == 0 {
-            out += report.sampling != nil ? "No leaks in the samples: every sampled allocation was freed" : "No leaks: every allocation was freed"
+            out +=
+                report.sampling != nil
+                ? "No leaks in the samples: every sampled allocation was freed" : "No leaks: every allocation was freed"
             out += report.suppressedCount > 0 ? " (apart from suppressed runtime allocations, below).\n" : ".\n"
         } else {
             out +=
