@@ -28,7 +28,7 @@
 #include "lt_state.h"
 
 uint64_t lt_sampler_mean;
-_Atomic uint8_t *lt_sampled_counts;
+_Atomic uint8_t lt_sampled_counts[1u << LT_SAMPLED_BUCKETS_LOG2];
 static _Atomic uint64_t (*lt_sampled_table)[LT_SAMPLED_WAYS];
 static _Atomic uint64_t lt_sampler_threads;
 
@@ -69,17 +69,13 @@ void lt_sampler_start(void) {
     if (lt_config.sample_bytes == 0) return;
     size_t buckets = (size_t)1 << LT_SAMPLED_BUCKETS_LOG2;
     /* Mapped, never malloc'd; pages are touched only as buckets fill. */
-    void *counts = mmap(NULL, buckets, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     void *table =
         mmap(NULL, buckets * sizeof *lt_sampled_table, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (counts == MAP_FAILED || table == MAP_FAILED) {
-        if (counts != MAP_FAILED) munmap(counts, buckets);
-        if (table != MAP_FAILED) munmap(table, buckets * sizeof *lt_sampled_table);
+    if (table == MAP_FAILED) {
         lt_diag("cannot map the table of sampled blocks; recording every allocation instead", NULL);
         lt_config.sample_bytes = 0;
         return;
     }
-    lt_sampled_counts = counts;
     lt_sampled_table = table;
     lt_sampler_mean = lt_config.sample_bytes;
 }

@@ -23,8 +23,9 @@ extern LT_HIDDEN uint64_t lt_sampler_mean;
 
 #define LT_SAMPLED_BUCKETS_LOG2 16u
 #define LT_SAMPLED_WAYS         4u
-/* Entries per bucket (see lt_sampler_remember), in front of the table. */
-extern LT_HIDDEN _Atomic uint8_t *lt_sampled_counts;
+/* Entries per bucket (see lt_sampler_remember), in front of the table: static, so a free reads it without
+ * loading a pointer first (64 KiB of address space in every process; pages are touched only when sampling). */
+extern LT_HIDDEN _Atomic uint8_t lt_sampled_counts[1u << LT_SAMPLED_BUCKETS_LOG2];
 
 /* Starts sampling at the configured mean (lt_config.sample_bytes), which it sets to 0 if its table cannot be
  * mapped (the stream is then exact, and says so in HELLO). */
