@@ -104,8 +104,16 @@ final class SamplingTests: EndToEndTestCase {
         XCTAssertTrue(text.stdout.contains("LEAK DETECTED: ~"), text.stdout)
         XCTAssertTrue(text.stdout.contains("(estimated from "), text.stdout)
         XCTAssertTrue(text.stdout.contains("samples) at huge_leak"), text.stdout)
-        // An exact trace says nothing of the kind.
+        // diff says so too, against an exact trace of the same program.
         let exact = try harness.record([harness.path("sampled"), "sites"], trace: "exact.trace")
+        let diff = try harness.run([harness.leaktrack, "diff", exact.trace, harness.path("sites.trace")])
+        XCTAssertEqual(diff.status, 0, diff.stderr)
+        XCTAssertTrue(diff.stdout.contains("one trace is sampled: its amounts are estimates"), diff.stdout)
+        let diffJSON = try harness.run([
+            harness.leaktrack, "diff", "--format", "json", exact.trace, harness.path("sites.trace"),
+        ])
+        XCTAssertTrue(diffJSON.stdout.contains("\"meanBytes\": 65536"), diffJSON.stdout)
+        // An exact trace says nothing of the kind.
         let report = try harness.report(of: exact)
         XCTAssertNil(report.sampled)
         XCTAssertEqual(report.callSites.first { $0.function == "small_leak" }?.count, 40_000)

@@ -17,6 +17,12 @@ public struct DiffTextRenderer: Renderer {
             "  leaked: \(formatBytes(diff.old.leakedBytes)) in \(formatCount(diff.old.leakedCount)) allocations -> "
                 + "\(formatBytes(diff.new.leakedBytes)) in \(formatCount(diff.new.leakedCount)) allocations "
                 + "(\(signed(grownBytes, formatBytes)), \(signed(grownCount, formatCount)) allocations)\n")
+        if diff.old.sampling != nil || diff.new.sampling != nil {
+            let both = diff.old.sampling != nil && diff.new.sampling != nil
+            out.write(
+                "  note: " + (both ? "both traces are sampled: their" : "one trace is sampled: its")
+                    + " amounts are estimates\n")
+        }
         if diff.old.process.executable != diff.new.process.executable {
             out.write("  note: the older trace is of \(diff.old.process.executable.escapingControlCharacters)\n")
         }
@@ -48,6 +54,7 @@ public struct DiffJSONRenderer: Renderer {
             .object([
                 "pid": .number(UInt64(report.process.pid)), "executable": .string(report.process.executable),
                 "bytes": .number(report.leakedBytes), "count": .number(report.leakedCount),
+                "sampled": JSONEncoding.sampling(report.sampling),
             ])
         }
         let root: JSONValue = .object([

@@ -26,7 +26,8 @@ struct GrowthText {
         let rows = moving.prefix(20).map { group -> [String] in
             let growth = group.growth!
             let place = group.file.map { " " + fileName($0) + (group.line.map { ":\($0)" } ?? "") } ?? ""
-            let series = growth.bytes.map { formatBytes($0) }
+            let est = report.sampling != nil ? "~" : ""
+            let series = growth.bytes.map { est + formatBytes($0) }
             let shown = series.count > 6 ? [series[0], "…"] + series.suffix(4) : series
             var age = ""
             if let cutoff = report.ageCutoffSeconds, let a = group.age, group.bytes > 0 {
@@ -36,8 +37,8 @@ struct GrowthText {
             // A bounded site's straight-line rate says nothing about where it is going: only growth gets one.
             let growing = growth.verdict == .growing
             return [
-                growth.verdict.rawValue, growing ? "+" + rate(growth.bytesPerHour) + "/h" : "-",
-                growing ? "+" + rate(growth.bytesPerMillionAllocations) + "/M allocs" : "-",
+                growth.verdict.rawValue, growing ? est + "+" + rate(growth.bytesPerHour) + "/h" : "-",
+                growing ? est + "+" + rate(growth.bytesPerMillionAllocations) + "/M allocs" : "-",
                 String(format2(growth.steadiness)), shown.joined(separator: " → "), age,
                 "\(group.function) [\(group.module)]\(place)",
             ]
