@@ -19,6 +19,13 @@
  * Code addresses can be reused after dlclose, so dlclose clears the cache before and after it unloads
  * (lt_unwind_forget); libraries glibc unloads internally (gconv modules) are not seen, as in libunwind.
  * Every loop is bounded (LT_MAX_* below), and every stack read lies strictly above the previous frame.
+ *
+ * The thread's last walk: each thread keeps its last walk (per frame: CFA, return address, rule; static TLS,
+ * two buffers, ~6.5 KiB). When a walk reaches a state the last walk was in (the same CFA and return address),
+ * it replays the last walk from there: the same steps with the rules and CFAs known, so the stack loads no
+ * longer wait on each other and on the cache probe, and every loaded word is checked against the recorded
+ * one (the proof is at the replay). Consecutive allocations share their outer frames: a walk of 136 frames took
+ * 46% less time, one of 18 frames 17%; the benchmarks' target CPU, deep -15%, leaky -5%, churn -2%.
  */
 #include <dlfcn.h>
 #include <stdint.h>
@@ -33,6 +40,7 @@
 #define LT_MAX_REMEMBERED_STATES 8u           /* DW_CFA_remember_state nesting */
 #define LT_MAX_FRAME_SPAN        (1ull << 30) /* a frame larger than this is not believed */
 #define LT_LOWEST_CODE_ADDRESS   0x4000u      /* below this a return address ends the stack (as in libunwind) */
+#define LT_MEMO_FRAMES           136u         /* frames of the thread's last walk kept: LEAKTRACK_DEPTH's default + 8 */
 
 /* DWARF register numbers on x86_64. */
 enum { LT_DW_RBP = 6, LT_DW_RSP = 7, LT_DW_RA = 16 };
@@ -61,6 +69,9 @@ struct lt_rule_table {
 static struct lt_rule_table lt_rules;
 #define LT_RULE_SLOTS (UINT64_C(1) << LT_UNWIND_CACHE_LOG2)
 
+/* Counts lt_unwind_forget calls: a thread's last walk holds rules of the generation it began in. */
+static _Atomic uint64_t lt_generation;
+
 int lt_unwind_init(void) {
     if (lt_rules.keys != NULL) return 0;
     size_t size = 2 * sizeof(uint64_t) * LT_RULE_SLOTS;
@@ -74,6 +85,7 @@ int lt_unwind_init(void) {
 
 void lt_unwind_forget(void) {
     if (lt_rules.keys == NULL) return;
+    atomic_fetch_add_explicit(&lt_generation, 1, memory_order_acq_rel);
     for (uint64_t i = 0; i < LT_RULE_SLOTS; i++) {
         uint64_t key = atomic_load_explicit(&lt_rules.keys[i], memory_order_relaxed);
         /* A slot being written is left to its writer, which stores a rule for code that is still mapped. */
@@ -517,28 +529,86 @@ static inline uint64_t lt_rule_for(uint64_t pc) {
     return lt_rule_miss(slot, pc);
 }
 
+/* ---------------------------------------------------------------------------------------------------- */
+/* the thread's last walk, and the walk */
+
+/* A walk that reads the last walk before lt_unwind_forget began but keeps its own after it is not trusted by
+ * the next: it keeps the generation it began in, and dlclose calls lt_unwind_forget before and after. */
+
+/* A frame of a walk: the CFA at which its return address was read, that return address, and the rule that led
+ * there from the frame below (the rule for the previous return address - 1). */
+struct lt_memo_frame {
+    uint64_t cfa, ra, rule;
+};
+
+/* The rule of the frame-pointer frame a walk may start at: CFA = frame + 16, RA at CFA - 8, RBP at CFA - 16. */
+#define LT_RULE_FP_FRAME                                                                                              \
+    (LT_RULE_STANDARD | UINT64_C(1) << 3 | (uint64_t)(uint8_t)(int8_t)-1 << 8 | (uint64_t)(uint16_t)(int16_t)-16 << 16 | \
+     UINT64_C(16) << 32)
+
+/* Two walks, so that a walk reads the last one while it writes its own. `busy` while a walk uses them: a
+ * signal handler that allocates in the middle of a walk walks without them (and if it leaves by longjmp, they
+ * stay busy: that thread then always walks without them, still exactly). */
+struct lt_memo {
+    uint8_t busy, current;
+    uint32_t count;      /* frames of walks[current] */
+    uint64_t generation; /* lt_generation when that walk began */
+    struct lt_memo_frame walks[2][LT_MEMO_FRAMES];
+};
+
+static LT_TLS struct lt_memo lt_memo;
+
+#ifdef LT_TESTING
+static LT_TLS struct lt_unwind_replays lt_replays;
+#define LT_COUNT_REPLAY(field, n) (lt_replays.field += (n))
+#else
+#define LT_COUNT_REPLAY(field, n) ((void)0)
+#endif
+
+static inline void lt_keep(struct lt_memo_frame *w, uint32_t at, uint32_t keep, uint64_t cfa, uint64_t ra,
+                           uint64_t rule) {
+    if (at < keep) w[at] = (struct lt_memo_frame){cfa, ra, rule};
+}
+
 LT_NOINLINE int lt_unwind_backtrace(const void *frame, void **frames, int max) {
     if (LT_UNLIKELY(lt_rules.keys == NULL || max <= 0)) return -1;
     uint64_t ip, sp, bp;
     /* This function's own registers; its own .eh_frame entry describes them at this point. */
     __asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2" : "=r"(ip), "=r"(sp), "=r"(bp));
     const uint64_t lowest_sp = sp;
+
+    /* The last walk, unless this is a signal handler interrupting a walk that uses it. */
+    struct lt_memo *memo = &lt_memo;
+    struct lt_memo_frame *old = NULL, *mine = NULL; /* mine: where this walk is kept */
+    uint32_t old_count = 0, keep = 0, j = 0;
+    const uint64_t generation = atomic_load_explicit(&lt_generation, memory_order_acquire);
+    if (LT_LIKELY(!memo->busy)) {
+        memo->busy = 1;
+        atomic_signal_fence(memory_order_seq_cst);
+        old = memo->walks[memo->current];
+        mine = memo->walks[memo->current ^ 1];
+        keep = LT_MEMO_FRAMES;
+        if (memo->generation == generation) old_count = memo->count;
+    }
+
     uint64_t pc = ip; /* the first frame is at an instruction; the others at return addresses, looked up - 1 */
+    uint64_t last_pc = 0, rule = 0;
     int n = 0;
     if (frame != NULL) {
         /* A frame-pointer frame: the caller's RBP at [frame], the return address at [frame + 8], and the
          * caller's stack pointer just above it. Walking the hook's own frames costs ~5 ns each. */
         const uint64_t *saved = frame;
         uint64_t at = (uint64_t)(uintptr_t)frame;
-        if (LT_UNLIKELY(at < sp || at - sp > LT_MAX_FRAME_SPAN || (at & 7) != 0)) return -1;
+        if (LT_UNLIKELY(at < sp || at - sp > LT_MAX_FRAME_SPAN || (at & 7) != 0)) goto declined;
         uint64_t ra = saved[1];
-        if (ra < LT_LOWEST_CODE_ADDRESS) return 0;
+        if (ra < LT_LOWEST_CODE_ADDRESS) goto done;
         bp = saved[0];
         sp = at + 16;
+        lt_keep(mine, 0, keep, sp, ra, LT_RULE_FP_FRAME);
         frames[n++] = (void *)(uintptr_t)ra;
         pc = ra - 1;
+        goto compare;
     }
-    uint64_t last_pc = 0, rule = 0;
     while (n < max) {
         /* A recursive function returns to the same place frame after frame: reusing the rule keeps the cache
          * probe off the chain of dependent loads that bounds this loop (measured 2x on recursion). */
@@ -549,17 +619,92 @@ LT_NOINLINE int lt_unwind_backtrace(const void *frame, void **frames, int max) {
         unsigned kind = LT_RULE_KIND(rule);
         if (LT_UNLIKELY(kind != LT_RULE_STANDARD)) {
             if (kind == LT_RULE_END) break;
-            return -1;
+            goto declined;
         }
         uint64_t cfa = (LT_RULE_CFA_IS_RBP(rule) ? bp : sp) + (uint64_t)LT_RULE_CFA_OFFSET(rule);
         /* Frames only go up the stack, by a believable amount; otherwise the rule cannot be right here. */
-        if (LT_UNLIKELY(cfa <= sp || cfa - lowest_sp > LT_MAX_FRAME_SPAN || (cfa & 7) != 0)) return -1;
+        if (LT_UNLIKELY(cfa <= sp || cfa - lowest_sp > LT_MAX_FRAME_SPAN || (cfa & 7) != 0)) goto declined;
         uint64_t ra = *(const uint64_t *)(uintptr_t)(cfa + (uint64_t)LT_RULE_RA_OFFSET(rule));
         if (LT_RULE_RBP_SAVED(rule)) bp = *(const uint64_t *)(uintptr_t)(cfa + (uint64_t)LT_RULE_RBP_OFFSET(rule));
         sp = cfa;
         if (ra < LT_LOWEST_CODE_ADDRESS) break;
+        lt_keep(mine, (uint32_t)n, keep, cfa, ra, rule);
         frames[n++] = (void *)(uintptr_t)ra;
         pc = ra - 1;
+    compare:
+        /* Has the last walk been in this state: the same CFA, the same return address? Its CFAs rise as ours. */
+        while (j < old_count && old[j].cfa < sp) j++;
+        if (j < old_count && old[j].cfa == sp && old[j].ra == pc + 1) {
+            /* Replaying the last walk from here: the steps of the loop above, with the rules and CFAs taken
+             * from it, so that the loads no longer wait for each other. Exact, by induction over the frames:
+             * the state (pc, sp, bp) after a frame decides the next step, given the rules (a function of pc
+             * while the generation holds) and the words it loads. pc and sp are the last walk's here; bp is
+             * live (not recorded): a CFA from RBP is checked against the recorded one, and one from RSP is sp
+             * + offset with sp the previous recorded CFA. So each step loads from the recorded addresses (which
+             * the plain walk would load from too; the checks the last walk passed hold for the same values, and
+             * only lowest_sp is new, checked once against the highest), and while every return address loaded
+             * is the recorded one, the frames are the last walk's. Tail calls, longjmp, recursions of another
+             * depth: only what is loaded decides. The first difference hands its frame to the loop above. */
+            uint32_t first = j + 1, end = old_count, m = first;
+#ifdef LT_TESTING
+            uint32_t old_count_at_match = end;
+#endif
+            old_count = 0; /* one replay a walk */
+            if (end - first > (uint32_t)(max - n)) end = first + (uint32_t)(max - n);
+            if ((uint32_t)n >= keep) end = first; /* replayed frames are kept too */
+            else if (end - first > keep - (uint32_t)n) end = first + (keep - (uint32_t)n);
+            if (end > first && old[end - 1].cfa - lowest_sp <= LT_MAX_FRAME_SPAN) {
+                uint64_t *to = (uint64_t *)(void *)(frames + n) - first;
+                struct lt_memo_frame *kept = mine + n - first;
+                for (; m < end; m++) {
+                    uint64_t r = old[m].rule, cfa = old[m].cfa;
+                    if (LT_RULE_CFA_IS_RBP(r) && bp + (uint64_t)LT_RULE_CFA_OFFSET(r) != cfa) break;
+                    uint64_t ra = *(const uint64_t *)(uintptr_t)(cfa + (uint64_t)LT_RULE_RA_OFFSET(r));
+                    if (ra != old[m].ra) break;
+                    to[m] = ra;
+                    kept[m] = old[m];
+                    if (LT_RULE_RBP_SAVED(r))
+                        bp = *(const uint64_t *)(uintptr_t)(cfa + (uint64_t)LT_RULE_RBP_OFFSET(r));
+                }
+            }
+            uint32_t count = m - first;
+            LT_COUNT_REPLAY(replays, 1);
+            LT_COUNT_REPLAY(frames, count);
+            LT_COUNT_REPLAY(cut_short, m < old_count_at_match);
+            if (count > 0) {
+                n += (int)count;
+                sp = old[m - 1].cfa;
+                rule = old[m - 1].rule;
+                last_pc = count > 1 ? old[m - 2].ra - 1 : pc;
+                pc = old[m - 1].ra - 1;
+            }
+        }
+    }
+done:
+    if (mine != NULL) {
+        memo->count = (uint32_t)n < keep ? (uint32_t)n : keep;
+        memo->generation = generation;
+        memo->current ^= 1;
+        atomic_signal_fence(memory_order_seq_cst);
+        memo->busy = 0;
     }
     return n;
+declined:
+    if (mine != NULL) { /* the last complete walk stays */
+        atomic_signal_fence(memory_order_seq_cst);
+        memo->busy = 0;
+    }
+    return -1;
 }
+
+#ifdef LT_TESTING
+int lt_unwind_backtrace_alone_for_testing(const void *frame, void **frames, int max) {
+    uint8_t busy = lt_memo.busy;
+    lt_memo.busy = 1; /* as in a signal handler interrupting a walk: this walk neither reads nor keeps one */
+    int n = lt_unwind_backtrace(frame, frames, max);
+    lt_memo.busy = busy;
+    return n;
+}
+
+struct lt_unwind_replays lt_unwind_replays_for_testing(void) { return lt_replays; }
+#endif
