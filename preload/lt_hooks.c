@@ -114,8 +114,13 @@ static void lt_note_realloc_end(uint64_t begin, void *old, void *ptr, size_t siz
         lt_note_alloc(ptr, size, kind, mode);
         return;
     }
-    if (begin == UINT64_MAX) return;
     int failed = ptr == NULL && size != 0;
+    if (begin == UINT64_MAX) {
+        /* The REALLOC_BEGIN was dropped; a sampled old block that is still live goes back into the table, so
+         * that its free is recorded like any other. */
+        if (failed) lt_sampler_remember((uint64_t)(uintptr_t)old);
+        return;
+    }
     if (failed) atomic_fetch_add_explicit(&lt_counters.failed_allocs, 1, memory_order_relaxed);
     /* Sampled stream: the old block was sampled and is out of the table. If the call failed it is still live,
      * and goes back in (or, should its bucket have filled meanwhile, is recorded as gone: unsampled from now
@@ -195,7 +200,9 @@ void lt_replacement_free(void *ptr) {
 
 /* realloc and reallocarray: the old block leaves the live set before the real call (REALLOC_BEGIN), and
  * REALLOC_END says what became of it: a new block (maybe at the same address), nothing after realloc(p, 0),
- * or, if the call failed, the old block restored. */
+ * or, if the call failed, the old block restored. reallocarray is the overflow check and then realloc, as in
+ * glibc: its own reallocarray would call our realloc again through the PLT (one call recorded twice, and in
+ * a sampled stream sampled twice). */
 static void *lt_realloc_common(void *ptr, size_t count, size_t size, uint8_t kind) {
     size_t total;
     int overflow = __builtin_mul_overflow(count, size, &total);
@@ -219,10 +226,8 @@ static void *lt_realloc_common(void *ptr, size_t count, size_t size, uint8_t kin
     if (LT_UNLIKELY(lt_sampler_mean != 0) && ptr != NULL && atomic_load(&lt_state) == LT_ENABLED && !lt_self.internal)
         old_recorded = lt_sampler_records_free((uint64_t)(uintptr_t)ptr);
     if (LT_UNLIKELY(lt_sampler_mean != 0) && !overflow && (ptr == NULL || !old_recorded) &&
-        lt_sampler_passes_over(total)) {
-        if (kind == LT_KIND_REALLOCARRAY && lt_real.reallocarray) return lt_real.reallocarray(ptr, count, size);
+        lt_sampler_passes_over(total))
         return lt_real.realloc(ptr, total);
-    }
     int mode = lt_enter();
     if (LT_UNLIKELY(mode == LT_UNTRACKED)) {
         if (!atomic_load_explicit(&lt_real_ready, memory_order_acquire)) {
@@ -232,7 +237,6 @@ static void *lt_realloc_common(void *ptr, size_t count, size_t size, uint8_t kin
             }
             return lt_bootstrap_alloc(total, 16);
         }
-        if (kind == LT_KIND_REALLOCARRAY && lt_real.reallocarray) return lt_real.reallocarray(ptr, count, size);
         if (overflow) {
             errno = ENOMEM;
             return NULL;
@@ -242,9 +246,7 @@ static void *lt_realloc_common(void *ptr, size_t count, size_t size, uint8_t kin
     uint64_t begin = LT_NOT_RECORDED;
     if (ptr != NULL && old_recorded) begin = lt_record_free(LT_REC_REALLOC_BEGIN, (uint64_t)(uintptr_t)ptr);
     void *result;
-    if (kind == LT_KIND_REALLOCARRAY && lt_real.reallocarray) {
-        result = lt_real.reallocarray(ptr, count, size);
-    } else if (overflow) {
+    if (overflow) {
         errno = ENOMEM;
         result = NULL;
     } else {

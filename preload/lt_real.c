@@ -18,7 +18,6 @@ void lt_resolve_real(void) {
     r.malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
     r.calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
     r.realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
-    r.reallocarray = (void *(*)(void *, size_t, size_t))dlsym(RTLD_NEXT, "reallocarray");
     r.free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
     r.posix_memalign = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
     r.aligned_alloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "aligned_alloc");

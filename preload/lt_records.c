@@ -70,7 +70,7 @@ uint64_t lt_record_final(uint64_t exit_status) {
     lt_ring_put(pos, LT_FINAL_WORD_FAILED_ALLOCS, atomic_load(&lt_counters.failed_allocs));
     lt_ring_put(pos, LT_FINAL_WORD_SKIPPED_WORDS, atomic_load(&lt_counters.skipped_words));
     lt_ring_put(pos, LT_FINAL_WORD_EXIT_STATUS, exit_status);
-    lt_ring_put(pos, LT_FINAL_WORD_RESERVED, 0);
+    lt_ring_put(pos, LT_FINAL_WORD_SAMPLES_REFUSED, atomic_load(&lt_counters.samples_refused));
     lt_ring_publish(pos, LT_REC_FINAL, LT_FINAL_WORDS);
     return pos + LT_FINAL_WORDS;
 }

@@ -109,8 +109,9 @@ int lt_sampler_remember(uint64_t address) {
                                                     memory_order_relaxed, memory_order_relaxed))
             return 1;
     }
-    /* Four sampled blocks live in this bucket already (about one insertion in 10^5 with 2,000 samples live). */
+    /* LT_SAMPLED_WAYS sampled blocks live in this bucket already: the block is left unsampled, and counted. */
     atomic_fetch_sub_explicit(&lt_sampled_counts[bucket], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&lt_counters.samples_refused, 1, memory_order_relaxed);
     return 0;
 }
 

@@ -22,7 +22,7 @@
 extern LT_HIDDEN uint64_t lt_sampler_mean;
 
 #define LT_SAMPLED_BUCKETS_LOG2 16u
-#define LT_SAMPLED_WAYS         4u
+#define LT_SAMPLED_WAYS         8u /* a bucket is one cache line */
 /* Entries per bucket (see lt_sampler_remember), in front of the table: static, so a free reads it without
  * loading a pointer first (64 KiB of address space in every process; pages are touched only when sampling). */
 extern LT_HIDDEN _Atomic uint8_t lt_sampled_counts[1u << LT_SAMPLED_BUCKETS_LOG2];
@@ -32,7 +32,8 @@ extern LT_HIDDEN _Atomic uint8_t lt_sampled_counts[1u << LT_SAMPLED_BUCKETS_LOG2
 void lt_sampler_start(void);
 
 /* Whether an allocation of `size` bytes is passed over without a record: in a sampled stream, when it ends
- * before this thread's next sample point. The hooks call it first, before anything else. */
+ * before this thread's next sample point. The hooks call it before anything else (realloc right after
+ * taking the old block out of the table). */
 static inline int lt_sampler_passes_over(uint64_t size) {
     if (LT_LIKELY(lt_sampler_mean == 0)) return 0;
     struct lt_thread_state *self = &lt_self;

@@ -40,6 +40,7 @@ struct lt_counters {
     _Atomic uint64_t bootstrap_allocs;
     _Atomic uint64_t failed_allocs;
     _Atomic uint64_t skipped_words;
+    _Atomic uint64_t samples_refused; /* sampled blocks the table of sampled blocks had no room for */
 };
 extern LT_HIDDEN struct lt_counters lt_counters;
 

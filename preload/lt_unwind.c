@@ -542,9 +542,9 @@ struct lt_memo_frame {
 };
 
 /* The rule of the frame-pointer frame a walk may start at: CFA = frame + 16, RA at CFA - 8, RBP at CFA - 16. */
-#define LT_RULE_FP_FRAME                                                                                              \
-    (LT_RULE_STANDARD | UINT64_C(1) << 3 | (uint64_t)(uint8_t)(int8_t)-1 << 8 | (uint64_t)(uint16_t)(int16_t)-16 << 16 | \
-     UINT64_C(16) << 32)
+#define LT_RULE_FP_FRAME                                                                                               \
+    (LT_RULE_STANDARD | UINT64_C(1) << 3 | (uint64_t)(uint8_t)(int8_t)-1 << 8 |                                        \
+     (uint64_t)(uint16_t)(int16_t)-16 << 16 | UINT64_C(16) << 32)
 
 /* Two walks, so that a walk reads the last one while it writes its own. `busy` while a walk uses them: a
  * signal handler that allocates in the middle of a walk walks without them (and if it leaves by longjmp, they
@@ -651,8 +651,10 @@ LT_NOINLINE int lt_unwind_backtrace(const void *frame, void **frames, int max) {
 #endif
             old_count = 0; /* one replay a walk */
             if (end - first > (uint32_t)(max - n)) end = first + (uint32_t)(max - n);
-            if ((uint32_t)n >= keep) end = first; /* replayed frames are kept too */
-            else if (end - first > keep - (uint32_t)n) end = first + (keep - (uint32_t)n);
+            if ((uint32_t)n >= keep)
+                end = first; /* replayed frames are kept too */
+            else if (end - first > keep - (uint32_t)n)
+                end = first + (keep - (uint32_t)n);
             if (end > first && old[end - 1].cfa - lowest_sp <= LT_MAX_FRAME_SPAN) {
                 uint64_t *to = (uint64_t *)(void *)(frames + n) - first;
                 struct lt_memo_frame *kept = mine + n - first;
@@ -706,5 +708,7 @@ int lt_unwind_backtrace_alone_for_testing(const void *frame, void **frames, int 
     return n;
 }
 
-struct lt_unwind_replays lt_unwind_replays_for_testing(void) { return lt_replays; }
+struct lt_unwind_replays lt_unwind_replays_for_testing(void) {
+    return lt_replays;
+}
 #endif

@@ -92,6 +92,9 @@ struct CheckCommand: ParsableCommand {
         var commandStatus: Int32?
         if !command.isEmpty {
             var recorder = Recording(command: command, preload: preload)
+            // The gate records every allocation, whatever LEAKTRACK_SAMPLE the environment has, unless it is
+            // to judge estimates anyway.
+            if !allowEstimates { recorder.sampleBytes = 0 }
             // JSON, JUnit and SARIF on our standard output must not be mixed with the command's own output.
             recorder.stdoutToStderr = analysis.format != .text && output == nil
             let recording = try recorder.run { Output.error($0) }

@@ -36,7 +36,9 @@ struct ShowCommand: ParsableCommand {
     func run() throws {
         let loaded = try TraceFile.read(path: trace)
         guard let block = BlockReport(trace: loaded, address: parsedAddress!, demangle: !noDemangle) else {
-            Output.error("no block live in \(trace) contains \(address)")
+            Output.error(
+                "no block live in \(trace) contains \(address)"
+                    + (loaded.sampling != nil ? " (the trace is sampled: it holds only the sampled blocks)" : ""))
             throw ExitCode(1)
         }
         let renderer: any Renderer<BlockReport> = format == .json ? BlockJSONRenderer() : BlockTextRenderer()

@@ -11,10 +11,14 @@ public struct Sampling: Equatable, Sendable {
     public var meanBytes: UInt64
     /// Sampled allocations recorded.
     public var samples: UInt64
+    /// Sampled allocations left unrecorded because the shim's table of sampled blocks had no room (the estimates
+    /// are low by about this share of samples + refused).
+    public var refused: UInt64
 
-    public init(meanBytes: UInt64, samples: UInt64 = 0) {
+    public init(meanBytes: UInt64, samples: UInt64 = 0, refused: UInt64 = 0) {
         self.meanBytes = meanBytes
         self.samples = samples
+        self.refused = refused
     }
 
     /// How many blocks of `size` bytes one sampled block stands for (1 for a block far larger than the mean).

@@ -404,7 +404,10 @@ public final class Session {
         var trace = Trace(
             process: process, modules: modules, frames: frames, stacks: stacks, live: [], totals: totals, lost: lost,
             samples: memory.samples)
-        trace.sampling = estimates.map { Sampling(meanBytes: $0.sampling.meanBytes, samples: self.totals.allocations) }
+        trace.sampling = estimates.map {
+            Sampling(meanBytes: $0.sampling.meanBytes, samples: self.totals.allocations, refused: lost.samplesRefused)
+        }
+        trace.lost.samplesRefused = 0 // the sampling section carries it
         trace.snapshots = snapshots
         trace.threads = threads
         return FrozenSession(trace: trace, live: copy)

@@ -249,6 +249,7 @@ public struct StreamDecoder {
                     bootstrapAllocations: word(LT_FINAL_WORD_BOOTSTRAP_ALLOCS),
                     failedAllocations: word(LT_FINAL_WORD_FAILED_ALLOCS),
                     skippedWords: word(LT_FINAL_WORD_SKIPPED_WORDS),
+                    samplesRefused: word(LT_FINAL_WORD_SAMPLES_REFUSED),
                     exitStatus: status == UInt64(LT_EXIT_UNKNOWN) ? nil : status))
         case Int(LT_REC_THREAD.rawValue):
             try require(LT_THREAD_WORDS, "THREAD")

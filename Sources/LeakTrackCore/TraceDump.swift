@@ -105,7 +105,7 @@ public enum TraceDump {
                 "SNAPSHOT \(s.index) t=\(s.time) trigger=\(s.trigger.escapingControlCharacters) rss=\(s.residentBytes) heap=\(s.heapBytes) count=\(s.heapCount) stacks=\(s.stacks.count)"
         case .liveDetail(let i, let stamp, let thread): return "LIVE \(i) stamp=\(stamp) thread=\(thread)"
         case .thread(let t): return "THREAD \(t.ordinal) tid=\(t.tid) name=\(t.name.escapingControlCharacters)"
-        case .sampling(let s): return "SAMPLING mean-bytes=\(s.meanBytes) samples=\(s.samples)"
+        case .sampling(let s): return "SAMPLING mean-bytes=\(s.meanBytes) samples=\(s.samples) refused=\(s.refused)"
         }
     }
 }

@@ -205,6 +205,7 @@ public enum TraceFile {
             section(.sampling, into: &afterLive) { w in
                 w.varint(sampling.meanBytes)
                 w.varint(sampling.samples)
+                w.varint(sampling.refused)
             }
         }
         afterLive.fixed32(Section.end.rawValue)
@@ -419,6 +420,10 @@ public enum TraceFile {
         for required in [Section.process, .modules, .frames, .stacks, .live, .summary]
         where !state.seen.contains(required) {
             throw fail("the \(required) section is missing")
+        }
+        // Version 2 means sampled: without its sampling section the estimates would read as exact figures.
+        if found >= 2 && !state.seen.contains(.sampling) {
+            throw fail("the sampling section of a version 2 trace is missing")
         }
     }
 
@@ -675,7 +680,8 @@ public enum TraceFile {
             let mean = try r.bounded("the mean bytes between samples", max: UInt64(1) << 40)
             guard mean > 0 else { throw fail("the sampling section says 0 bytes between samples") }
             let samples = try r.bounded("the sample count", max: UInt64.max)
-            try handle(.sampling(Sampling(meanBytes: mean, samples: samples)))
+            let refused = try r.bounded("the samples refused", max: UInt64.max)
+            try handle(.sampling(Sampling(meanBytes: mean, samples: samples, refused: refused)))
         case .end:
             break
         }

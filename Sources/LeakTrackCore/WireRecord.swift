@@ -92,12 +92,16 @@ public struct ShimCounters: Equatable, Sendable {
     public var bootstrapAllocations: UInt64 = 0
     public var failedAllocations: UInt64 = 0
     public var skippedWords: UInt64 = 0
+    /// Sampled blocks the shim's table of sampled blocks had no room for (left unrecorded). A trace carries this
+    /// in `Sampling.refused`, not here.
+    public var samplesRefused: UInt64 = 0
     public var exitStatus: UInt64? = nil
 
     public init(
         noStack: UInt64 = 0, stacksDropped: UInt64 = 0, bootstrapAllocations: UInt64 = 0,
-        failedAllocations: UInt64 = 0, skippedWords: UInt64 = 0, exitStatus: UInt64? = nil
+        failedAllocations: UInt64 = 0, skippedWords: UInt64 = 0, samplesRefused: UInt64 = 0, exitStatus: UInt64? = nil
     ) {
+        self.samplesRefused = samplesRefused
         self.noStack = noStack
         self.stacksDropped = stacksDropped
         self.bootstrapAllocations = bootstrapAllocations

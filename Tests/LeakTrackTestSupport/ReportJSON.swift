@@ -148,6 +148,7 @@ public struct ReportJSON: Decodable {
     public struct Sampled: Decodable {
         public var meanBytes: Int
         public var samples: Int
+        public var refused: Int
     }
     /// null for an exact trace.
     public var sampled: Sampled?

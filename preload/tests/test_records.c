@@ -232,7 +232,7 @@ static void final_carries_every_counter(void) {
     CHECK_EQ(final.failed_allocs, atomic_load(&lt_counters.failed_allocs));
     CHECK_EQ(final.skipped_words, atomic_load(&lt_counters.skipped_words));
     CHECK_EQ(final.exit_status, status);
-    CHECK_EQ(final.reserved, 0);
+    CHECK_EQ(final.samples_refused, 0);
 }
 
 static void hello_states_who_is_talking(void) {

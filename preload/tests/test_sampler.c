@@ -72,23 +72,26 @@ static void a_sampled_block_is_freed_once(void) {
     CHECK(!lt_sampler_records_free(block + 16), "a neighbour's free was recorded");
 }
 
-/* Five blocks of one bucket: the fifth is refused (left unsampled), never put where a free cannot find it;
- * once a way is free again it is taken. */
+/* One block more than a bucket has ways: the last is refused (left unsampled, and counted), never put where a
+ * free cannot find it; once a way is free again it is taken. */
+#define WAYS LT_SAMPLED_WAYS
 static void a_full_bucket_refuses_a_block(void) {
     start_sampling();
-    uint64_t same[5];
+    uint64_t same[WAYS + 1];
     same[0] = 0x555500000000ull;
     uint32_t bucket = lt_sampled_bucket(same[0]);
-    int found = 1;
-    for (uint64_t a = same[0] + 16; found < 5; a += 16)
+    unsigned found = 1;
+    for (uint64_t a = same[0] + 16; found < WAYS + 1; a += 16)
         if (lt_sampled_bucket(a) == bucket) same[found++] = a;
-    for (int i = 0; i < 4; i++) CHECK(lt_sampler_remember(same[i]), "remember %d", i);
-    CHECK(!lt_sampler_remember(same[4]), "a fifth block went into a bucket of four ways");
-    CHECK(!lt_sampler_records_free(same[4]), "the refused block's free was recorded");
+    for (unsigned i = 0; i < WAYS; i++) CHECK(lt_sampler_remember(same[i]), "remember %u", i);
+    CHECK(!lt_sampler_remember(same[WAYS]), "a block more than its ways went into a bucket");
+    CHECK_EQ(atomic_load(&lt_counters.samples_refused), 1);
+    CHECK(!lt_sampler_records_free(same[WAYS]), "the refused block's free was recorded");
     CHECK(lt_sampler_records_free(same[2]), "a remembered block's free was not recorded");
-    CHECK(lt_sampler_remember(same[4]), "the freed way was not taken");
-    for (int i = 0; i < 5; i++) CHECK_EQ(lt_sampler_records_free(same[i]), i != 2);
+    CHECK(lt_sampler_remember(same[WAYS]), "the freed way was not taken");
+    for (unsigned i = 0; i < WAYS + 1; i++) CHECK_EQ(lt_sampler_records_free(same[i]), i != 2);
     CHECK_EQ(atomic_load(&lt_sampled_counts[bucket]), 0);
+    CHECK_EQ(atomic_load(&lt_counters.samples_refused), 1);
 }
 
 /* Threads remember and forget blocks of the same buckets at once: every block is found exactly once. */

@@ -46,7 +46,8 @@ static LT_TEST_NOINLINE void compare_walks(void) {
     int want = lt_unwind_backtrace_alone_for_testing(__builtin_frame_address(0), alone, walk_limit);
     CHECK(want > 0, "the unwinder declined an ordinary stack (%d)", want);
     CHECK(got == want, "%d frames with the last walk, %d without", got, want);
-    for (int i = 0; i < got; i++) CHECK(with[i] == alone[i], "frame %d: %p with the last walk, %p without", i, with[i], alone[i]);
+    for (int i = 0; i < got; i++)
+        CHECK(with[i] == alone[i], "frame %d: %p with the last walk, %p without", i, with[i], alone[i]);
     walks_compared++;
 }
 

@@ -44,7 +44,8 @@
  * 3: the allocating thread: THREAD records, and a thread ordinal in ALLOC and REALLOC_END (in bytes that were
  *    reserved, so always 0, before: a stream of 2 reads as one whose threads are all unknown).
  * 4: sampling: HELLO carries the mean bytes between sampled allocations (0: every allocation is recorded). Its
- *    fixed part grew by that word; a HELLO of 3 or older is 8 bytes shorter (LT_HELLO_V3_BYTES). */
+ *    fixed part grew by that word; a HELLO of 3 or older is 8 bytes shorter (LT_HELLO_V3_BYTES). FINAL's last
+ *    word, reserved before, counts sampled blocks the shim's table had no room for. */
 #define LT_WIRE_VERSION          4u
 #define LT_WIRE_LIVE_MIN_VERSION 2u /* the oldest shim a collector can serve live; saved streams of 1 still decode */
 
@@ -254,7 +255,7 @@ struct lt_final {
     uint64_t failed_allocs;    /* allocation calls that returned NULL / an error */
     uint64_t skipped_words;    /* ring words lost to SKIP */
     uint64_t exit_status;      /* status passed to exit or _exit, or LT_EXIT_UNKNOWN */
-    uint64_t reserved;
+    uint64_t samples_refused;  /* sampled blocks left unrecorded: the shim's table of them was full (v4; 0 before) */
 };
 _Static_assert(sizeof(struct lt_final) == 64, "lt_final layout");
 
@@ -345,7 +346,7 @@ enum {
     LT_FINAL_WORD_FAILED_ALLOCS = LT_WORD_OF(lt_final, failed_allocs),
     LT_FINAL_WORD_SKIPPED_WORDS = LT_WORD_OF(lt_final, skipped_words),
     LT_FINAL_WORD_EXIT_STATUS = LT_WORD_OF(lt_final, exit_status),
-    LT_FINAL_WORD_RESERVED = LT_WORD_OF(lt_final, reserved),
+    LT_FINAL_WORD_SAMPLES_REFUSED = LT_WORD_OF(lt_final, samples_refused),
 
     LT_THREAD_WORDS = LT_WORDS_OF(lt_thread),
     LT_THREAD_WORD_ORDINAL = LT_WORD_OF(lt_thread, ordinal), /* ordinal | tid */

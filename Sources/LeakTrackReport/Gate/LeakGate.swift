@@ -136,6 +136,7 @@ public struct LeakGate: Sendable {
                     // Several traces: saturating, as within one report.
                     existing.bytes = existing.bytes.saturatingAdd(group.bytes)
                     existing.count = existing.count.saturatingAdd(group.count)
+                    existing.samples = existing.samples.saturatingAdd(group.samples)
                     existing.stacks = (existing.stacks + group.stacks).sorted(by: LeakStack.largerFirst)
                     merged[key] = existing
                 } else {

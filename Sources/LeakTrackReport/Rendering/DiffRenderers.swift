@@ -18,10 +18,12 @@ public struct DiffTextRenderer: Renderer {
                 + "\(formatBytes(diff.new.leakedBytes)) in \(formatCount(diff.new.leakedCount)) allocations "
                 + "(\(signed(grownBytes, formatBytes)), \(signed(grownCount, formatCount)) allocations)\n")
         if diff.old.sampling != nil || diff.new.sampling != nil {
-            let both = diff.old.sampling != nil && diff.new.sampling != nil
-            out.write(
-                "  note: " + (both ? "both traces are sampled: their" : "one trace is sampled: its")
-                    + " amounts are estimates\n")
+            let which =
+                diff.old.sampling != nil && diff.new.sampling != nil
+                ? "both traces are sampled: their"
+                : diff.old.sampling != nil
+                    ? "the older trace is sampled: its" : "the newer trace is sampled: its"
+            out.write("  note: \(which) amounts are estimates\n")
         }
         if diff.old.process.executable != diff.new.process.executable {
             out.write("  note: the older trace is of \(diff.old.process.executable.escapingControlCharacters)\n")

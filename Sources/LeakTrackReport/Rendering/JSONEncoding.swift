@@ -25,7 +25,11 @@ enum JSONEncoding {
 
     /// `"sampled": {"meanBytes", "samples"}`, or null for an exact trace.
     static func sampling(_ s: Sampling?) -> JSONValue {
-        s.map { .object(["meanBytes": .number($0.meanBytes), "samples": .number($0.samples)]) } ?? .null
+        s.map {
+            .object([
+                "meanBytes": .number($0.meanBytes), "samples": .number($0.samples), "refused": .number($0.refused),
+            ])
+        } ?? .null
     }
 
     /// A call site's amounts at each snapshot and its growth verdict (report JSON, traces with growth).

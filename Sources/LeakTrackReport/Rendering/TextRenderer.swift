@@ -142,6 +142,11 @@ public struct TextRenderer: Renderer {
         if l.bootstrapAllocations > 0 {
             notes.append("\(formatCount(l.bootstrapAllocations)) allocations before start-up were not traced")
         }
+        if let sampling = report.sampling, sampling.refused > 0 {
+            notes.append(
+                "\(formatCount(sampling.refused)) sampled allocations were left unrecorded (the shim's table of sampled blocks was full): the estimates are low by about that share; sample less often"
+            )
+        }
         if t.unknownFrees > 0 {
             notes.append("\(formatCount(t.unknownFrees)) frees of blocks allocated before tracing started")
         }
