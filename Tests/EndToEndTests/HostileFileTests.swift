@@ -112,7 +112,7 @@ final class HostileFileTests: EndToEndTestCase {
     ) -> [UInt8] {
         var file = ByteWriter()
         file.append(TraceFile.magic)
-        file.fixed32(TraceFile.version)
+        file.fixed32(1) // not sampled
         func section(_ kind: TraceFile.Section, _ build: (inout ByteWriter) -> Void) {
             TraceFile.appendSection(kind, to: &file, build)
         }

@@ -23,6 +23,7 @@ final class SamplingTests: EndToEndTestCase {
         try compile()
         let sites: [(function: String, count: Double, size: Double)] = [
             ("small_leak", 40_000, 100), ("mid_leak", 2_000, 4_096), ("huge_leak", 100, 10 * 1_048_576),
+            ("array_leak", 20_000, 512),
         ]
         for (mean, seed) in [(4096.0, 1), (65536.0, 2), (65536.0, 3)] {
             let report = try sampledRun("sites", mean: String(Int(mean)), seed: seed)
@@ -108,7 +109,7 @@ final class SamplingTests: EndToEndTestCase {
         let exact = try harness.record([harness.path("sampled"), "sites"], trace: "exact.trace")
         let diff = try harness.run([harness.leaktrack, "diff", exact.trace, harness.path("sites.trace")])
         XCTAssertEqual(diff.status, 0, diff.stderr)
-        XCTAssertTrue(diff.stdout.contains("one trace is sampled: its amounts are estimates"), diff.stdout)
+        XCTAssertTrue(diff.stdout.contains("the newer trace is sampled: its amounts are estimates"), diff.stdout)
         let diffJSON = try harness.run([
             harness.leaktrack, "diff", "--format", "json", exact.trace, harness.path("sites.trace"),
         ])
@@ -118,6 +119,31 @@ final class SamplingTests: EndToEndTestCase {
         XCTAssertNil(report.sampled)
         XCTAssertEqual(report.callSites.first { $0.function == "small_leak" }?.count, 40_000)
         XCTAssertNil(report.callSites.first?.samples)
+    }
+
+    /// A rate so dense that the shim's table of sampled blocks fills: the blocks it has no room for are counted
+    /// and the report says the estimates are low, rather than passing them off as right.
+    func testAFullTableIsCountedAndSaid() throws {
+        try compile()
+        let recorded = try harness.record(
+            [harness.path("sampled"), "many"], trace: "many.trace", options: ["--sample", "16"],
+            environment: ["LEAKTRACK_SAMPLE_SEED": "13"])
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        let report = try harness.report(of: recorded)
+        let refused = try XCTUnwrap(report.sampled?.refused)
+        XCTAssertGreaterThan(refused, 0)
+        let text = try harness.run([harness.leaktrack, "report", recorded.trace])
+        XCTAssertTrue(text.stdout.contains("sampled allocations were left unrecorded"), text.stdout)
+    }
+
+    /// `check -- CMD` records every allocation even with LEAKTRACK_SAMPLE in its environment.
+    func testCheckRecordsExactlyWhateverTheEnvironmentSays() throws {
+        try compile()
+        let result = try harness.run(
+            [harness.leaktrack, "check", "--", harness.path("sampled"), "phantoms"],
+            environment: ["LEAKTRACK_SAMPLE": "4K"])
+        XCTAssertEqual(result.status, 0, result.stdout + result.stderr)
+        XCTAssertTrue(result.stdout.contains("PASSED: 0 B in 0 allocations"), result.stdout)
     }
 
     /// A bad --sample is refused before anything runs.

@@ -35,7 +35,7 @@ struct TraceBytes {
     func bytes(endLength: UInt64 = 0) -> [UInt8] {
         var w = ByteWriter()
         w.append(TraceFile.magic)
-        w.fixed32(TraceFile.version)
+        w.fixed32(1) // not sampled
         for (kind, payload) in sections {
             w.fixed32(kind)
             w.fixed64(UInt64(payload.count))

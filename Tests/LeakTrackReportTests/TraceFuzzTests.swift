@@ -144,6 +144,8 @@ final class TraceFuzzTests: XCTestCase {
                 heapBytes: share << 16, heapCount: share * 10, allocations: share * 40_000, stacks: amounts)
         }
         trace.snapshots = (1...3).map(snapshot)
+        // And sampling: the report, every renderer and the gate work on estimates too.
+        trace.sampling = Sampling(meanBytes: 512 << 10, samples: 40_000, refused: 3)
         return trace
     }
 

@@ -4,10 +4,12 @@
  *                       small_leak  40,000 blocks of 100 B    (4,000,000 B)
  *                       mid_leak     2,000 blocks of 4,096 B  (8,192,000 B)
  *                       huge_leak      100 blocks of 10 MiB   (never touched: address space, not memory)
+ *                       array_leak  20,000 blocks of 64 x 8 B by reallocarray (10,240,000 B)
  *                     and churn: 2,000,000 blocks of 1 to 1,024 B, each freed at once (no leak)
  *   sampled phantoms  nothing leaks:
  *                       churn, as above;
- *                       realloc chains: 300 blocks grown by realloc from 16 B to 1 MiB, then freed;
+ *                       realloc chains: 300 blocks grown by realloc from 16 B to 1 MiB, then freed, and 300 by
+ *                       reallocarray;
  *                       a producer thread's 200,000 blocks (64 B to 8 KiB) freed by a consumer thread,
  *                       through a queue. */
 #include <pthread.h>
@@ -32,6 +34,10 @@ NOINLINE void huge_leak(void) {
     for (int i = 0; i < 100; i++) sink = malloc(10u << 20);
 }
 
+NOINLINE void array_leak(void) {
+    for (int i = 0; i < 20000; i++) sink = reallocarray(NULL, 64, 8);
+}
+
 NOINLINE void churn(void) {
     uint32_t x = 1;
     for (int i = 0; i < 2000000; i++) {
@@ -48,6 +54,14 @@ NOINLINE void realloc_chains(void) {
         for (size_t size = 32; size <= (1u << 20); size *= 2) {
             p = realloc(p, size);
             p[size - 1] = 1;
+        }
+        free(p);
+    }
+    for (int i = 0; i < 300; i++) {
+        char *p = reallocarray(NULL, 2, 8);
+        for (size_t count = 4; count <= (1u << 17); count *= 2) {
+            p = reallocarray(p, count, 8);
+            p[count * 8 - 1] = 1;
         }
         free(p);
     }
@@ -94,11 +108,18 @@ static void *consumer(void *unused) {
     }
 }
 
+/* `many`: 400,000 blocks of 64 B leaked, for a rate so dense that the shim's table of sampled blocks fills. */
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "many") == 0) {
+        for (int i = 0; i < 400000; i++) sink = malloc(64);
+        puts("done");
+        return 0;
+    }
     if (argc > 1 && strcmp(argv[1], "sites") == 0) {
         small_leak();
         mid_leak();
         huge_leak();
+        array_leak();
         churn();
     } else {
         churn();
