@@ -9,7 +9,7 @@
  * branch in a function of its own (lt_enter_slow), and the record encoders (lt_records.h) are inline.
  *
  * Sampling (lt_sampler.h): an allocation the thread's countdown passes over goes straight to the real function,
- * before anything else; so does a free whose block the filter says was not sampled. The rest is as above.
+ * before anything else; so does a free of a block the table of sampled blocks does not hold. The rest is as above.
  *
  * Re-entrancy (see struct lt_thread_state): the shim's own nested allocations (libunwind's, on its first use in a
  * thread) are still recorded, with LT_NO_STACK, and so are their frees, so the books always balance; a signal
