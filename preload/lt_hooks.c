@@ -223,7 +223,8 @@ static void *lt_realloc_common(void *ptr, size_t count, size_t size, uint8_t kin
      * here, in a sampled stream). Neither block is recorded when the old one was not sampled and the new one
      * is not either. */
     int old_recorded = 1;
-    if (LT_UNLIKELY(lt_sampler_mean != 0) && ptr != NULL && atomic_load(&lt_state) == LT_ENABLED && !lt_self.internal)
+    if (LT_UNLIKELY(lt_sampler_mean != 0) && ptr != NULL &&
+        atomic_load_explicit(&lt_state, memory_order_relaxed) == LT_ENABLED && !lt_self.internal)
         old_recorded = lt_sampler_records_free((uint64_t)(uintptr_t)ptr);
     if (LT_UNLIKELY(lt_sampler_mean != 0) && !overflow && (ptr == NULL || !old_recorded) &&
         lt_sampler_passes_over(total))

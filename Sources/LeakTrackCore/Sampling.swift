@@ -15,6 +15,9 @@ public struct Sampling: Equatable, Sendable {
     /// are low by about this share of samples + refused).
     public var refused: UInt64
 
+    /// The largest mean a stream or a trace may say (the shim takes at most 64 MiB).
+    public static let maxMeanBytes: UInt64 = 1 << 40
+
     public init(meanBytes: UInt64, samples: UInt64 = 0, refused: UInt64 = 0) {
         self.meanBytes = meanBytes
         self.samples = samples

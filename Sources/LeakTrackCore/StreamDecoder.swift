@@ -319,6 +319,11 @@ public struct StreamDecoder {
             arguments: StreamDecoder.fittedArguments(command),
             ringLog2: UInt32(littleEndian: h.ring_log2))
         hello.sampleBytes = UInt64(littleEndian: h.sample_bytes)
+        // The shim takes at most 64 MiB; the trace reader refuses a mean above Sampling.maxMeanBytes, so the
+        // collector must not write one.
+        guard hello.sampleBytes <= Sampling.maxMeanBytes else {
+            throw corrupted("HELLO says \(hello.sampleBytes) bytes between samples, more than any shim samples")
+        }
         self.hello = hello
         sawHello = true
         return hello

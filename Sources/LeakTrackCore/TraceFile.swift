@@ -677,7 +677,7 @@ public enum TraceFile {
                 try handle(.thread(ThreadInfo(ordinal: ordinal, tid: tid, name: name)))
             }
         case .sampling:
-            let mean = try r.bounded("the mean bytes between samples", max: UInt64(1) << 40)
+            let mean = try r.bounded("the mean bytes between samples", max: Sampling.maxMeanBytes)
             guard mean > 0 else { throw fail("the sampling section says 0 bytes between samples") }
             let samples = try r.bounded("the sample count", max: UInt64.max)
             let refused = try r.bounded("the samples refused", max: UInt64.max)

@@ -195,6 +195,10 @@ final class DecoderTests: XCTestCase {
                 if case .newerFormat(_, LT_WIRE_VERSION + 1, LT_WIRE_VERSION) = $0 { return true }; return false
             })
 
+        var lying = WireBuilder()
+        lying.hello(version: 4, sampleBytes: 1 << 41)
+        assertThrows(lying.bytes, corrupted)
+
         var wrongTag = WireBuilder()
         wrongTag.hello()
         wrongTag.free(0x10) // position 0, so the next record must claim position 2 ...

@@ -15,9 +15,9 @@ public struct GateTextRenderer: Renderer {
     private func text(_ result: GateResult, commandStatus: Int32?, estimated: Bool) -> String {
         let text = TextRenderer(stackDepth: stackDepth)
         var out = ""
-        let est = estimated ? "~" : ""
         let leaked =
-            "\(est)\(formatBytes(result.leakedBytes)) in \(est)\(formatCount(result.leakedCount)) allocations leaked"
+            "\(formatBytes(result.leakedBytes, estimated: estimated)) in "
+            + "\(formatCount(result.leakedCount, estimated: estimated)) allocations leaked"
             + (estimated ? " (estimated: the traces are sampled)" : "")
         if result.passed {
             out += "leaktrack check: PASSED: \(leaked), within budget\n"

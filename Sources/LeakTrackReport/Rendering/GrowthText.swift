@@ -26,8 +26,8 @@ struct GrowthText {
         let rows = moving.prefix(20).map { group -> [String] in
             let growth = group.growth!
             let place = group.file.map { " " + fileName($0) + (group.line.map { ":\($0)" } ?? "") } ?? ""
-            let est = report.sampling != nil ? "~" : ""
-            let series = growth.bytes.map { est + formatBytes($0) }
+            let sampled = report.sampling != nil, est = sampled ? "~" : ""
+            let series = growth.bytes.map { formatBytes($0, estimated: sampled) }
             let shown = series.count > 6 ? [series[0], "…"] + series.suffix(4) : series
             var age = ""
             if let cutoff = report.ageCutoffSeconds, let a = group.age, group.bytes > 0 {

@@ -13,14 +13,21 @@ enum JSONEncoding {
     /// A call site: where, how much, how many stacks, and the one holding the most bytes (written as it goes).
     /// `sampled`: its amounts are estimates, and `samples` says from how many sampled blocks.
     static func callSite(_ g: LeakGroup, sampled: Bool = false) -> [String: JSONValue] {
-        var site: [String: JSONValue] = [
+        let site: [String: JSONValue] = [
             "function": .string(g.function), "module": .string(g.module), "file": .optional(g.file),
             "line": .optional(g.line), "bytes": .number(g.bytes), "count": .number(g.count),
             "stacks": .number(UInt64(g.stackCount)), "stack": .generated(g.stack, frame),
             "stackTruncated": .bool(g.stackTruncated),
         ]
-        if sampled { site["samples"] = .number(g.samples) }
-        return site
+        return withSamples(g.samples, site, sampled: sampled)
+    }
+
+    /// A sampled trace's amounts are estimates: each says from how many sampled blocks it was made.
+    static func withSamples(_ samples: UInt64, _ fields: [String: JSONValue], sampled: Bool) -> [String: JSONValue] {
+        guard sampled else { return fields }
+        var fields = fields
+        fields["samples"] = .number(samples)
+        return fields
     }
 
     /// `"sampled": {"meanBytes", "samples"}`, or null for an exact trace.

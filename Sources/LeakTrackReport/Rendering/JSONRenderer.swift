@@ -8,11 +8,8 @@ public struct JSONRenderer: Renderer {
     public func render<Target: TextOutputStream>(_ report: LeakReport, to out: inout Target) {
         let p = report.process
         let sampled = report.sampling != nil
-        // A sampled trace's amounts are estimates: each says from how many sampled blocks it was made.
         func withSamples(_ samples: UInt64, _ fields: [String: JSONValue]) -> [String: JSONValue] {
-            var fields = fields
-            if sampled { fields["samples"] = .number(samples) }
-            return fields
+            JSONEncoding.withSamples(samples, fields, sampled: sampled)
         }
         let root: JSONValue = .object([
             "formatVersion": .number(1),

@@ -36,9 +36,10 @@ public struct TextRenderer: Renderer {
         out += "  " + facts.joined(separator: ", ") + "\n"
         let t = report.totals
         // A sampled trace's amounts are estimates: each is marked, and the verdict says from how many samples.
-        let est = report.sampling != nil ? "~" : ""
-        func bytes(_ value: UInt64) -> String { est + formatBytes(value) }
-        func count(_ value: UInt64) -> String { est + formatCount(value) }
+        let sampled = report.sampling != nil
+        let est = sampled ? "~" : ""
+        func bytes(_ value: UInt64) -> String { formatBytes(value, estimated: sampled) }
+        func count(_ value: UInt64) -> String { formatCount(value, estimated: sampled) }
         out +=
             "  \(count(t.allocations)) allocations (\(bytes(t.allocatedBytes))), \(count(t.frees)) frees, "
             + "peak heap \(bytes(t.peakLiveBytes))\n"
@@ -167,10 +168,9 @@ public struct TextRenderer: Renderer {
         -> String
     {
         var title =
-            sampled
-            ? "#\(rank)  ~\(formatBytes(group.bytes)) in ~\(formatCount(group.count)) allocations "
-                + "(\(formatCount(group.samples)) \(group.samples == 1 ? "sample" : "samples"))"
-            : "#\(rank)  \(formatBytes(group.bytes)) in \(formatCount(group.count)) allocations"
+            "#\(rank)  \(formatBytes(group.bytes, estimated: sampled)) in "
+            + "\(formatCount(group.count, estimated: sampled)) allocations"
+        if sampled { title += " (\(formatCount(group.samples)) \(group.samples == 1 ? "sample" : "samples"))" }
         if function { title += " at \(group.function.escapingControlCharacters)" }
         title += " [\(group.module.escapingControlCharacters)]"
         if let file = group.file {
@@ -243,6 +243,10 @@ public func formatBytes(_ bytes: UInt64) -> String {
     let rounded = (value * 10).rounded() / 10
     return "\(rounded) \(units[unit])"
 }
+
+/// An amount that may be an estimate (a sampled trace's): marked "~".
+func formatBytes(_ bytes: UInt64, estimated: Bool) -> String { (estimated ? "~" : "") + formatBytes(bytes) }
+func formatCount(_ count: UInt64, estimated: Bool) -> String { (estimated ? "~" : "") + formatCount(count) }
 
 public func formatCount(_ count: UInt64) -> String {
     let digits = String(count)
